@@ -1,0 +1,172 @@
+"""Settings, declared once as data: the docs, the defaults and the validation come from here.
+
+Precedence: environment variable > `mailbot.toml` (or `--config FILE`) > default.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: Any
+    help: str
+    kind: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", "MAILBOT_DB", "sqlite:///mailbot.sqlite",
+            "SQLAlchemy URL of the store (SQLite file by default, PostgreSQL by URL)."),
+    Setting("smtp", "MAILBOT_SMTP", "smtp://127.0.0.1:8026",
+            "Outbound relay: smtp://[user:pass@]host:port[?starttls=1]."),
+    Setting("listen", "MAILBOT_LISTEN", "127.0.0.1:8025", "Inbound SMTP listener host:port."),
+    Setting("imap", "MAILBOT_IMAP", "", "Mailbox to read: imap[s]://user:pass@host:port/FOLDER (empty: off)."),
+    Setting("from_address", "MAILBOT_FROM", "atlas@cncd.example.fr", "The bot's own address."),
+    Setting("secret", "MAILBOT_SECRET", "dev-secret-change-me", "Key that signs the reply-form tokens."),
+    Setting("rules", "MAILBOT_RULES", "", "Default rules file (empty: rules/campagne-2012.toml)."),
+    Setting("reviewers", "MAILBOT_REVIEWERS", "", "Comma-separated names allowed to review."),
+    Setting("reviewer", "MAILBOT_REVIEWER", "", "Name used for review decisions when --as is absent."),
+    Setting("rate_limit", "MAILBOT_RATE_LIMIT", 0.0, "Outbound messages per second (0: unlimited).", float),
+    Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
+            "Largest inbound message accepted, in bytes.", int),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    user: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+
+
+@dataclass(frozen=True)
+class ImapTarget:
+    host: str
+    port: int
+    user: str
+    password: str
+    folder: str = "INBOX"
+    ssl: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, Any] = field(default_factory=dict)
+    source: str = "defaults"
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def smtp_target(self) -> SmtpTarget:
+        return parse_smtp_url(self.values["smtp"])
+
+    @property
+    def imap_target(self) -> ImapTarget | None:
+        return parse_imap_url(self.values["imap"]) if self.values["imap"] else None
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return parse_host_port(self.values["listen"])
+
+    @property
+    def reviewer_names(self) -> list[str]:
+        raw = self.values["reviewers"]
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return [name.strip() for name in items if name.strip()]
+
+
+def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    if setting.kind is str and isinstance(raw, list):
+        return raw
+    try:
+        return setting.kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: {setting.name} must be a {setting.kind.__name__}, got {raw!r}") from None
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Read defaults, then the TOML file (explicit path, else ./mailbot.toml if present), then the environment."""
+    environ = dict(os.environ) if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    source = "defaults"
+    file = Path(path) if path else Path("mailbot.toml")
+    if path and not file.exists():
+        raise ConfigError(f"configuration file not found: {file}")
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+        unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
+        if unknown:
+            raise ConfigError(f"{file}: unknown setting(s) {', '.join(unknown)}")
+        for name, raw in data.items():
+            values[name] = _coerce(SETTINGS_BY_NAME[name], raw, str(file))
+        source = str(file)
+    for setting in SETTINGS:
+        if setting.env in environ:
+            values[setting.name] = _coerce(setting, environ[setting.env], setting.env)
+    return Config(values=values, source=source)
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"expected host:port, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(f"bad SMTP URL {url!r}: expected smtp://[user:pass@]host:port[?starttls=1]")
+    query = parse_qs(parts.query)
+    try:
+        port = parts.port or (465 if parts.scheme == "smtps" else 25)
+    except ValueError:
+        raise ConfigError(f"bad SMTP URL {url!r}: port is not a number") from None
+    return SmtpTarget(
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        starttls=query.get("starttls", ["0"])[0] in ("1", "true", "yes"),
+        ssl=parts.scheme == "smtps",
+    )
+
+
+def parse_imap_url(url: str) -> ImapTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise ConfigError(f"bad IMAP URL {url!r}: expected imap[s]://user:pass@host:port/FOLDER")
+    try:
+        port = parts.port or (993 if parts.scheme == "imaps" else 143)
+    except ValueError:
+        raise ConfigError(f"bad IMAP URL {url!r}: port is not a number") from None
+    return ImapTarget(
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username),
+        password=unquote(parts.password or ""),
+        folder=unquote(parts.path.lstrip("/")) or "INBOX",
+        ssl=parts.scheme == "imaps",
+    )
