@@ -38,6 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reviewers", "MAILBOT_REVIEWERS", "", "Comma-separated names allowed to review."),
     Setting("reviewer", "MAILBOT_REVIEWER", "", "Name used for review decisions when --as is absent."),
     Setting("rate_limit", "MAILBOT_RATE_LIMIT", 0.0, "Outbound messages per second (0: unlimited).", float),
+    Setting("smtp_connections", "MAILBOT_SMTP_CONNECTIONS", 4,
+            "Parallel connections to the relay used by the delivery worker.", int),
     Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
             "Largest inbound message accepted, in bytes.", int),
 )

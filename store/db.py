@@ -77,7 +77,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     try:
         command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:
-        raise StoreError(f"cannot reach the database: {exc.orig}") from None
+        raise StoreError(f"cannot reach the database: {one_line(exc.orig)}") from None
+
+
+def one_line(error) -> str:
+    """Drivers write multi-line messages; a CLI error is one line."""
+    return " ".join(str(error).split())
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -90,4 +95,4 @@ def is_initialised(engine: Engine) -> bool:
     try:
         return inspect(engine).has_table("alembic_version")
     except OperationalError as exc:
-        raise StoreError(f"cannot reach the database: {exc.orig}") from None
+        raise StoreError(f"cannot reach the database: {one_line(exc.orig)}") from None

@@ -70,3 +70,95 @@ def engine(db_url):
 @pytest.fixture
 def Session(engine):
     return session_factory(engine)
+
+
+# --- a seeded Atlas, built once per backend and copied for each test ------------------------------
+
+SEED_SCALE = 0.01
+SEED_RNG = 7
+
+
+def _pg_url_for(database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def _pg_admin():
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory):
+    """backend → how to make a fresh copy of a store seeded at SEED_SCALE (built lazily, once)."""
+    built: dict[str, str] = {}
+
+    def template(backend: str) -> str:
+        if backend in built:
+            return built[backend]
+        from store.seed import seed_atlas
+
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('tpl') / 'seeded.sqlite'}"
+        else:
+            name = f"atlas_tpl_{uuid.uuid4().hex[:10]}"
+            admin = _pg_admin()
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            url = _pg_url_for(name)
+        eng = make_engine(url)
+        upgrade(eng)
+        seed_atlas(eng, scale=SEED_SCALE, seed=SEED_RNG)
+        eng.dispose()
+        built[backend] = url
+        return url
+
+    yield template
+    for backend, url in built.items():
+        if backend == "postgresql":
+            from sqlalchemy.engine import make_url
+
+            admin = _pg_admin()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}"'))
+            admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def seeded_db_url(request, tmp_path, seeded_template):
+    """A URL to a fresh copy of the seeded Atlas, on each backend in turn."""
+    import shutil
+
+    from sqlalchemy.engine import make_url
+
+    if request.param == "postgresql":
+        _skip_or_fail_pg()
+    source = seeded_template(request.param)
+    if request.param == "sqlite":
+        target = tmp_path / "atlas.sqlite"
+        shutil.copy(make_url(source).database, target)
+        yield f"sqlite:///{target}"
+        return
+    name = f"atlas_t_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(source).database}"'))
+    yield _pg_url_for(name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def seeded_engine(seeded_db_url):
+    eng = make_engine(seeded_db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def seeded_sessions(seeded_engine):
+    return session_factory(seeded_engine)

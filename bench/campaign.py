@@ -1,0 +1,130 @@
+"""Campaign send benchmark: the scale-1 campaign to a local aiosmtpd sink over TCP.
+
+Prints, for scale 1 (and scale 0.1 for the time ratio):
+- messages per second of `campaign send` end to end (render into the store + deliver), and of the
+  delivery phase alone (the outbox already rendered);
+- the sink's ceiling: the same envelopes, pre-rendered, sent by plain smtplib over one connection;
+The sink is an aiosmtpd server in its own process, reached over TCP.
+- peak memory of the process (ru_maxrss);
+- the time ratio of scale 1 to scale 0.1 (linear would be 10).
+
+Targets (issue 3): ≥ 300 messages/s, ≥ 0.5 of the ceiling, < 300 MB, ratio ≤ 11.
+
+    python bench/campaign.py [--scale 1] [--small 0.1] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mailbot.campaign import create_campaign, render_campaign  # noqa: E402
+from mailbot.config import load_config  # noqa: E402
+from mailbot.delivery import deliver_pending  # noqa: E402
+from mailbot.outbox import verp_address  # noqa: E402
+from mailbot.sink import free_port  # noqa: E402
+from store.campaign_models import Delivery, OutboundMessage  # noqa: E402
+from store.db import make_engine, session_factory, upgrade  # noqa: E402
+from store.seed import seed_atlas  # noqa: E402
+
+RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_campaign(workdir: Path, scale: float, sink_port: int) -> dict:
+    url = f"sqlite:///{workdir / f'bench-{scale}.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_atlas(engine, scale=scale, seed=2012)
+    sessions = session_factory(engine)
+    config = load_config(environ={"MAILBOT_DB": url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{sink_port}"})
+    with sessions.begin() as session:
+        create_campaign(session, "bench", RULES, date(2012, 6, 30))
+    started = time.perf_counter()
+    rendered = render_campaign(engine, sessions, config, "bench")
+    render_seconds = time.perf_counter() - started
+    report = deliver_pending(engine, config)
+    seconds = time.perf_counter() - started
+    deliver_seconds = seconds - render_seconds
+    with sessions() as session:
+        messages = session.scalar(select(func.count(OutboundMessage.id)))
+    engine.dispose()
+    return {
+        "scale": scale, "messages": messages, "envelopes": report.sent, "seconds": seconds,
+        "render_seconds": render_seconds, "deliver_seconds": deliver_seconds, "rendered": rendered.rendered, "unreachable": rendered.unreachable,
+        "failed": report.failed + report.deferred, "url": url, "config": config,
+    }
+
+
+def ceiling(url: str, config, sink_port: int) -> float:
+    """Seconds for plain smtplib to send the same envelopes, pre-rendered, over one connection."""
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.recipient, OutboundMessage.raw).join(OutboundMessage)
+            .order_by(Delivery.id).execution_options(yield_per=500)
+        )
+        # pre-rendered as they go on the wire (smtplib sends bytes as they are)
+        wire = [(verp_address(config.secret, config.from_address, i), r,
+                 raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")) for i, r, raw in rows]
+    engine.dispose()
+    smtp = smtplib.SMTP("127.0.0.1", sink_port)
+    started = time.perf_counter()
+    for sender, recipient, raw in wire:
+        smtp.sendmail(sender, [recipient], raw)
+    seconds = time.perf_counter() - started
+    smtp.quit()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--small", type=float, default=0.1)
+    args = parser.parse_args()
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-m", "mailbot.sink", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    sink.stdout.readline()  # "sink listening on …"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            small = run_campaign(Path(tmp), args.small, port)
+            big = run_campaign(Path(tmp), args.scale, port)
+            peak_before_ceiling = peak_mb()
+            ceiling_seconds = ceiling(big["url"], big["config"], port)
+    finally:
+        sink.terminate()
+        received = sink.communicate(timeout=30)[0].strip()
+    rate = big["messages"] / big["seconds"]
+    ceiling_rate = big["messages"] / ceiling_seconds
+    delivery_rate = big["messages"] / big["deliver_seconds"]
+    print(f"scale {args.scale}: {big['messages']} messages ({big['envelopes']} envelopes, "
+          f"{big['unreachable']} collectivités unreachable, {big['failed']} not sent) in {big['seconds']:.1f} s "
+          f"(render {big['render_seconds']:.1f} s)")
+    print(f"messages per second, end to end (render + deliver): {rate:8.1f}   (target >= 300)")
+    print(f"messages per second, delivery phase:               {delivery_rate:8.1f}")
+    print(f"sink ceiling (plain smtplib, one connection):      {ceiling_rate:8.1f} messages/s "
+          f"(same envelopes in {ceiling_seconds:.1f} s)")
+    print(f"ratio to ceiling, end to end:                      {rate / ceiling_rate:8.2f}   (target >= 0.5)")
+    print(f"ratio to ceiling, delivery phase:                  {delivery_rate / ceiling_rate:8.2f}")
+    print(f"peak memory:                                       {peak_before_ceiling:8.1f} MB "
+          "(ru_maxrss of this process: seeding + campaign, before the ceiling run; target < 300)")
+    print(f"scale {args.small}: {small['messages']} messages in {small['seconds']:.2f} s")
+    print(f"time ratio scale {args.scale} / {args.small}:  {big['seconds'] / small['seconds']:8.2f}   (target <= 11)")
+    print(received)
+
+
+if __name__ == "__main__":
+    main()

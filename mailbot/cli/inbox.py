@@ -1,0 +1,125 @@
+"""Mail-in commands: serve, and the inbox for humans (list, show, reprocess)."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from sqlalchemy import select
+
+from mailbot.cli import emit_json, main, pass_app
+from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
+
+LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subject", "reason")
+
+
+@main.command()
+@click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True,
+              help="Inbound worker threads (classification and routing).")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
+              show_default=True)
+@pass_app
+def serve(app, workers: int, log_level: str) -> None:
+    """Receive mail (SMTP, and IMAP when MAILBOT_IMAP is set), process it, and send the outbox."""
+    from mailbot.serve import run_serve
+
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(run_serve(app.config, workers=workers))
+
+
+@main.group()
+def inbox() -> None:
+    """Messages received: what they were classified as, and why."""
+
+
+@inbox.command("list")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(INBOUND_KINDS), help="Only these kinds (repeatable).")
+@click.option("--state", "states", multiple=True, type=click.Choice(INBOUND_STATES), help="Only these states.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def list_cmd(app, kinds: tuple[str, ...], states: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """The latest messages, newest first."""
+    app.require_store()
+    query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+    if kinds:
+        query = query.where(InboundMessage.kind.in_(kinds))
+    if states:
+        query = query.where(InboundMessage.state.in_(states))
+    with app.sessions() as session:
+        rows = [_summary(message) for message in session.scalars(query)]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>7}  {row['received_at']:%Y-%m-%d %H:%M}  {row['state']:<10} {row['kind'] or '-':<13} "
+                   f"{row['sender'] or '<>':<32.32} {row['subject'] or '':.50}")
+
+
+@inbox.command()
+@click.argument("inbound_id", type=int)
+@click.option("--raw", is_flag=True, help="Print the message exactly as received.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
+    """One message: envelope, classification, what was done."""
+    app.require_store()
+    with app.sessions() as session:
+        message = session.get(InboundMessage, inbound_id)
+        if message is None:
+            raise click.ClickException(f"no inbound message #{inbound_id} (see `mailbot inbox list`)")
+        if raw:
+            sys.stdout.buffer.write(message.raw)
+            sys.stdout.buffer.flush()
+            return
+        record = _detail(message)
+    if as_json:
+        emit_json(record)
+        return
+    for key, value in record.items():
+        click.echo(f"{key:<22} {value}")
+
+
+@inbox.command()
+@click.argument("inbound_id", type=int)
+@pass_app
+def reprocess(app, inbound_id: int) -> None:
+    """Classify and route one message again, now (after a fix, or to retry an error)."""
+    from mailbot.inbound import InboxError, reprocess as reprocess_message
+
+    app.require_store()
+    try:
+        message = reprocess_message(app.engine, app.config, inbound_id)
+    except InboxError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"#{message.id}: {message.state} · {message.kind} · {message.reason}")
+    if message.error:
+        click.echo(f"error: {message.error}")
+
+
+def _summary(message: InboundMessage) -> dict:
+    return {column: getattr(message, column) for column in LIST_COLUMNS}
+
+
+def _detail(message: InboundMessage) -> dict:
+    return {
+        **_summary(message),
+        "message_id": message.message_id,
+        "from_header": message.from_header,
+        "envelope_from": message.envelope_from,
+        "envelope_to": message.envelope_to,
+        "peer": message.peer,
+        "imap_ref": message.imap_ref,
+        "size": message.size,
+        "attempts": message.attempts,
+        "processed_at": message.processed_at,
+        "error": message.error,
+        "collectivite_id": message.collectivite_id,
+        "campaign_id": message.campaign_id,
+        "answered_outbound_id": message.answered_outbound_id,
+        "response_outbound_id": message.response_outbound_id,
+        "trusted": message.trusted,
+        "flag": message.flag,
+        "parse_state": message.parse_state,
+        "details": message.details,
+    }

@@ -1,0 +1,341 @@
+"""The delivery worker: sends what the outbox holds, each envelope exactly once.
+
+Protocol for one delivery (one recipient of one stored message):
+1. claim it (state `sending`, committed) — a crash from here to step 3 leaves `sending`, which
+   `release_interrupted` turns back into `queued`: the relay never saw a complete DATA, because a
+   connection dropped before the final dot aborts the SMTP transaction;
+2. MAIL FROM (our VERP return path), RCPT TO, DATA, then the message without its final dot;
+3. mark it `sent` and commit, *then* send the final dot. The only window left is between that
+   commit and one socket write;
+4. read the relay's answer: 2xx done; 4xx or a lost connection → `deferred` with backoff; 5xx →
+   `failed`, recorded per recipient.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import Engine, and_, or_, select, update
+
+from mailbot.config import Config, SmtpTarget
+from mailbot.outbox import verp_address
+from store.campaign_models import Delivery, OutboundMessage
+
+log = logging.getLogger("mailbot.delivery")
+
+BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600)
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+CLAIM_BATCH = 100
+CONNECT_TIMEOUT = 30
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.deferred + self.failed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # sent | deferred | failed
+    code: int | None
+    detail: str
+
+
+class RelayConnection:
+    """One reusable SMTP connection to the configured relay (STARTTLS and AUTH when configured)."""
+
+    def __init__(self, target: SmtpTarget, local_hostname: str | None = None):
+        self.target = target
+        self.local_hostname = local_hostname
+        self.smtp: smtplib.SMTP | None = None
+
+    def ensure(self) -> smtplib.SMTP:
+        if self.smtp is not None:
+            return self.smtp
+        cls = smtplib.SMTP_SSL if self.target.ssl else smtplib.SMTP
+        smtp = cls(self.target.host, self.target.port, local_hostname=self.local_hostname, timeout=CONNECT_TIMEOUT)
+        # The final dot goes in a write of its own (see send_envelope): without TCP_NODELAY, Nagle's
+        # algorithm holds it until the relay's delayed ACK, some 40 ms per envelope.
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        smtp.ehlo()
+        if self.target.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if self.target.user:
+            smtp.login(self.target.user, self.target.password or "")
+        self.smtp = smtp
+        return smtp
+
+    def reset(self) -> None:
+        """After an error mid-transaction: RSET if the connection still answers, else drop it."""
+        if self.smtp is None:
+            return
+        try:
+            self.smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def abort(self) -> None:
+        """Drop the socket without QUIT: mid-DATA, that is what cancels the transaction."""
+        if self.smtp is not None:
+            self.smtp.close()
+            self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.smtp = None
+
+
+_BARE_EOL = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _data_bytes(raw: bytes) -> bytes:
+    """The DATA payload without the final dot: CRLF line ends, dot-stuffed (RFC 5321 4.5.2)."""
+    data = _LEADING_DOT.sub(b"..", _BARE_EOL.sub(b"\r\n", raw))
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _classify_code(code: int, detail: str) -> Outcome:
+    if 200 <= code < 300:
+        return Outcome("sent", code, detail)
+    if 400 <= code < 500:
+        return Outcome("deferred", code, detail)
+    return Outcome("failed", code, detail)
+
+
+def _decode(message) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def send_envelope(conn: RelayConnection, sender: str, recipient: str, raw: bytes,
+                  mark_sent: Callable[[], bool]) -> Outcome:
+    """Run one SMTP transaction; `mark_sent` commits just before the final dot.
+
+    If `mark_sent` returns False our claim was taken from us (another worker released and re-took
+    it): the connection is dropped mid-DATA, which aborts the transaction at the relay.
+    """
+    smtp = conn.ensure()
+    code, msg = smtp.mail(sender, ["SMTPUTF8"] if _needs_smtputf8(sender, recipient, smtp) else [])
+    if code != 250:
+        conn.reset()
+        return _classify_code(code, _decode(msg))
+    code, msg = smtp.rcpt(recipient)
+    if code not in (250, 251):
+        conn.reset()
+        return _classify_code(code, _decode(msg))
+    code, msg = smtp.docmd("DATA")
+    if code != 354:
+        conn.reset()
+        return _classify_code(code, _decode(msg))
+    smtp.send(_data_bytes(raw))
+    if not mark_sent():
+        conn.abort()
+        return Outcome("lost", None, "claim lost to another worker")
+    smtp.send(b".\r\n")
+    code, msg = smtp.getreply()
+    return _classify_code(code, _decode(msg))
+
+
+def _needs_smtputf8(sender: str, recipient: str, smtp: smtplib.SMTP) -> bool:
+    return (not (sender.isascii() and recipient.isascii())) and smtp.has_extn("smtputf8")
+
+
+def release_interrupted(engine: Engine) -> int:
+    """Deliveries claimed by a worker that died before reaching the final dot go back to the queue.
+
+    Safe even if that worker is alive: it will fail to mark the delivery sent and abort (see
+    `send_envelope`), so at most one worker ever sends the final dot.
+    """
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(Delivery).where(Delivery.state == "sending").values(state="queued", claimed_at=None)
+        )
+    return result.rowcount or 0
+
+
+def _claim(engine: Engine, limit: int, campaign_id: int | None, only_ids: set[int] | None) -> list[tuple]:
+    now = utcnow()
+    due = and_(
+        Delivery.state.in_(("queued", "deferred")),
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+    )
+    query = select(Delivery.id).where(due).order_by(Delivery.id).limit(limit)
+    if campaign_id is not None:
+        query = query.join(OutboundMessage).where(OutboundMessage.campaign_id == campaign_id)
+    if only_ids is not None:
+        query = query.where(Delivery.outbound_id.in_(only_ids))
+    if engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Delivery)
+    with engine.begin() as conn:
+        ids = list(conn.scalars(query))
+        if not ids:
+            return []
+        conn.execute(
+            update(Delivery).where(Delivery.id.in_(ids), due).values(state="sending", claimed_at=now)
+        )
+        rows = conn.execute(
+            select(Delivery.id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at, OutboundMessage.raw)
+            .join(OutboundMessage)
+            .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
+            .order_by(Delivery.id)
+        ).all()
+    return rows
+
+
+def _record(engine: Engine, delivery_id: int, attempts: int, outcome: Outcome) -> None:
+    values: dict = {"attempts": attempts + 1, "smtp_code": outcome.code, "detail": outcome.detail[:2000]}
+    if outcome.state == "deferred" and attempts + 1 >= MAX_ATTEMPTS:
+        outcome = Outcome("failed", outcome.code, f"abandon après {attempts + 1} tentatives : {outcome.detail}")
+        values["detail"] = outcome.detail[:2000]
+    values["state"] = outcome.state
+    if outcome.state == "deferred":
+        values["next_attempt_at"] = utcnow() + timedelta(seconds=BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)])
+        values["claimed_at"] = None
+    with engine.begin() as conn:
+        conn.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+def _mark_sent(engine: Engine, delivery_id: int, claimed_at: datetime) -> Callable[[], bool]:
+    def mark() -> bool:
+        with engine.begin() as conn:
+            result = conn.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state == "sending", Delivery.claimed_at == claimed_at)
+                .values(state="sent", sent_at=utcnow(), smtp_code=250)
+            )
+        return result.rowcount == 1
+    return mark
+
+
+class RateLimiter:
+    """At most `per_second` envelopes a second across all delivery threads (0: no limit)."""
+
+    def __init__(self, per_second: float):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.next_at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            slot = max(now, self.next_at)
+            self.next_at = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def deliver_pending(
+    engine: Engine,
+    config: Config,
+    *,
+    campaign_id: int | None = None,
+    only_outbound: set[int] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    relay: SmtpTarget | None = None,
+    connections: int | None = None,
+) -> DeliveryReport:
+    """Send every delivery that is due now, then return. Safe to run from several processes.
+
+    `connections` SMTP connections work in parallel threads (default: the `smtp_connections`
+    setting); each claims its own batches, so no envelope is handled by two of them.
+    """
+    report = DeliveryReport()
+    lock = threading.Lock()
+    limiter = RateLimiter(float(config.rate_limit or 0))
+    count = max(1, int(connections or config.smtp_connections or 1))
+
+    def worker() -> None:
+        conn = RelayConnection(relay or config.smtp_target)
+        try:
+            _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress)
+        finally:
+            conn.close()
+
+    if count == 1:
+        worker()
+        return report
+    threads = [threading.Thread(target=worker, name=f"delivery-{i}", daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return report
+
+
+def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress) -> None:
+    while not (stop and stop.is_set()):
+        batch = _claim(engine, CLAIM_BATCH, campaign_id, only_outbound)
+        if not batch:
+            return
+        for index, (delivery_id, recipient, attempts, claimed_at, raw) in enumerate(batch):
+            if stop and stop.is_set():
+                _unclaim(engine, [row[0] for row in batch[index:]])
+                return
+            limiter.wait()
+            outcome = _attempt(conn, config, engine, delivery_id, claimed_at, recipient, raw)
+            if outcome.state == "lost":
+                continue
+            if outcome.state != "sent" or outcome.code != 250:
+                _record(engine, delivery_id, attempts, outcome)
+            with lock:
+                setattr(report, outcome.state, getattr(report, outcome.state) + 1)
+                if outcome.state != "sent":
+                    report.errors.append(f"{recipient}: {outcome.code or ''} {outcome.detail}".strip())
+            if on_progress:
+                on_progress(1)
+
+
+def _attempt(conn: RelayConnection, config: Config, engine: Engine, delivery_id: int,
+             claimed_at: datetime, recipient: str, raw: bytes) -> Outcome:
+    sender = verp_address(config.secret, config.from_address, delivery_id)
+    try:
+        return send_envelope(conn, sender, recipient, raw, _mark_sent(engine, delivery_id, claimed_at))
+    except smtplib.SMTPResponseException as exc:
+        conn.close()
+        return _classify_code(exc.smtp_code, _decode(exc.smtp_error))
+    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        conn.close()
+        log.warning("relay %s:%s unreachable: %s", conn.target.host, conn.target.port, exc)
+        return Outcome("deferred", None, f"relais injoignable : {exc.__class__.__name__}: {exc}")
+
+
+def _unclaim(engine: Engine, ids: list[int]) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
+                     .values(state="queued", claimed_at=None))
+
+
+def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_seconds: float = 1.0) -> None:
+    """The long-running form used by `mailbot serve`: deliver, sleep while idle, until `stop` is set."""
+    release_interrupted(engine)
+    while not stop.is_set():
+        report = deliver_pending(engine, config, stop=stop)
+        if report.attempted == 0:
+            stop.wait(idle_seconds)

@@ -1,0 +1,110 @@
+"""The outbox: every message the bot sends is stored here first, then sent by the delivery worker.
+
+`enqueue` stores the rendered bytes and one `Delivery` per recipient in the caller's transaction, so
+a message is either fully queued or not at all. Each delivery gets a VERP return path
+(`local+b-<delivery id>-<mac>@domain`) so that a bounce names its recipient even when the remote
+MTA's report is poor.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Callable
+from uuid import uuid4
+
+from sqlalchemy.orm import Session
+
+from store.campaign_models import Delivery, OutboundMessage
+
+VERP_RE = re.compile(r"\+b-([0-9a-z]+)-([0-9a-f]{8})@", re.IGNORECASE)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    contact_id: int | None = None
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2] or "localhost"
+
+
+def plus_address(from_address: str, tag: str) -> str:
+    local, _, domain = from_address.partition("@")
+    return f"{local}+{tag}@{domain}"
+
+
+def new_message_id(from_address: str) -> str:
+    return make_msgid(idstring="atlas", domain=domain_of(from_address))
+
+
+def _verp_mac(secret: str, delivery_id: int) -> str:
+    return hmac.new(secret.encode(), f"verp|{delivery_id}".encode(), hashlib.sha256).hexdigest()[:8]
+
+
+def verp_address(secret: str, from_address: str, delivery_id: int) -> str:
+    return plus_address(from_address, f"b-{delivery_id:x}-{_verp_mac(secret, delivery_id)}")
+
+
+def parse_verp(secret: str, address: str) -> int | None:
+    """The delivery id carried by one of our return paths, or None if it is not ours or was altered."""
+    match = VERP_RE.search(address or "")
+    if not match:
+        return None
+    delivery_id = int(match.group(1), 16)
+    return delivery_id if hmac.compare_digest(_verp_mac(secret, delivery_id), match.group(2).lower()) else None
+
+
+def enqueue(
+    session: Session,
+    message: EmailMessage | Callable[[int], EmailMessage],
+    recipients: list[Recipient],
+    *,
+    kind: str,
+    campaign_id: int | None = None,
+    collectivite_id: int | None = None,
+    token: str | Callable[[int], str] | None = None,
+) -> OutboundMessage:
+    """Store a message and one queued delivery per recipient; the caller commits.
+
+    `message` is a finished EmailMessage (with Message-ID: use `new_message_id`), or a builder called
+    with the new row's id, for messages whose body names their own id (the signed form token).
+    `token` likewise may be a string or a function of the id.
+    """
+    now = utcnow()
+    outbound = OutboundMessage(
+        kind=kind, campaign_id=campaign_id, collectivite_id=collectivite_id,
+        message_id=f"<pending-{uuid4().hex}>", subject="", recipients=[], raw=b"", created_at=now,
+    )
+    session.add(outbound)
+    if callable(message) or callable(token):
+        session.flush()  # the id is part of what we are about to write
+    built = message(outbound.id) if callable(message) else message
+    if not built["Message-ID"]:
+        raise ValueError("outbound message needs a Message-ID")
+    outbound.token = token(outbound.id) if callable(token) else token
+    outbound.message_id = str(built["Message-ID"])
+    outbound.in_reply_to = str(built["In-Reply-To"]) if built["In-Reply-To"] else None
+    outbound.subject = str(built["Subject"] or "")
+    outbound.recipients = [r.address for r in recipients]
+    outbound.raw = built.as_bytes()
+    seen: set[str] = set()
+    for recipient in recipients:
+        key = recipient.address.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        outbound.deliveries.append(
+            Delivery(recipient=recipient.address, contact_id=recipient.contact_id, state="queued", next_attempt_at=now)
+        )
+    session.flush()
+    return outbound

@@ -1,0 +1,115 @@
+"""Rendering mail from templates (pure: data in, an EmailMessage out).
+
+One template per kind of message, named by audience and purpose (`agent_summary`, `agent_help`…),
+each made of `<name>.subject.j2`, `<name>.txt.j2` and optionally `<name>.html.j2` under `templates/`.
+The environment is built explicitly (StrictUndefined: a missing value is a bug, not a blank), and
+HTML is autoescaped.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from jinja2 import Environment, TemplateNotFound, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def euros(value) -> str:
+    """12500 → « 12 500 € » (French grouping with a narrow no-break space, as babel writes it)."""
+    if value is None or value == "":
+        return "—"
+    amount = Decimal(str(value))
+    pattern = "#,##0" if amount == amount.to_integral_value() else "#,##0.00"
+    return f"{format_decimal(amount, format=pattern, locale='fr_FR')} €"
+
+
+def number(value) -> str:
+    return format_decimal(value, locale="fr_FR")
+
+
+def french_date(value: date) -> str:
+    return format_date(value, format="long", locale="fr_FR")
+
+
+@lru_cache(maxsize=4)
+def make_environment(templates_dir: str | Path = TEMPLATES_DIR) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(euros=euros, number=number, french_date=french_date)
+    return env
+
+
+def render_parts(env: Environment, name: str, context: dict) -> tuple[str, str, str | None]:
+    """(subject, text, html or None) for template `name`."""
+    subject = env.get_template(f"{name}.subject.j2").render(context).strip()
+    text = env.get_template(f"{name}.txt.j2").render(context)
+    html = env.get_template(f"{name}.html.j2").render(context) if _has_html(env, name) else None
+    return " ".join(subject.split()), text, html
+
+
+def _has_html(env: Environment, name: str) -> bool:
+    try:
+        env.get_template(f"{name}.html.j2")  # cached by Jinja after the first look-up
+        return True
+    except TemplateNotFound:
+        return False
+
+
+def build_message(
+    env: Environment,
+    name: str,
+    context: dict,
+    *,
+    from_address: str,
+    to: list[str],
+    message_id: str,
+    reply_to: str | None = None,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    auto_submitted: str | None = None,
+    sent_at=None,
+) -> EmailMessage:
+    """A complete message: text part, plus an HTML alternative when the template has one.
+
+    `auto_submitted="auto-replied"` marks answers to mail (RFC 3834) so other robots never answer us.
+    """
+    subject, text, html = render_parts(env, name, context)
+    msg = EmailMessage()
+    msg["From"] = from_address
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id
+    if sent_at is not None:
+        msg["Date"] = format_datetime(sent_at)
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = f"{references} {in_reply_to}".strip() if references else in_reply_to
+    if auto_submitted:
+        msg["Auto-Submitted"] = auto_submitted
+    msg["X-Mailer"] = "atlas-mailbot"
+    msg.set_content(text, subtype="plain", charset="utf-8", cte=transfer_encoding(text))
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte=transfer_encoding(html))
+    return msg
+
+
+def transfer_encoding(text: str) -> str:
+    """8bit when every line fits SMTP's 998-octet limit (cheap, and readable in the raw message);
+    quoted-printable otherwise (a long project description)."""
+    longest = max((len(line.encode("utf-8")) for line in text.splitlines()), default=0)
+    return "8bit" if longest <= 900 else "quoted-printable"

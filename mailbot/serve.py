@@ -1,0 +1,112 @@
+"""`mailbot serve`: the SMTP listener, the IMAP poller, the inbound workers and the delivery worker.
+
+Startup gives back the work a crash left claimed. SIGTERM or SIGINT (or `stop_event`) stops in
+order: no new SMTP connection, wait for the messages being stored, stop the poller, let each worker
+finish its message and release the rest of its claim, let the delivery worker finish its envelope.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from mailbot import inbound
+from mailbot.config import Config
+from mailbot.imap_poll import ImapPoller
+from mailbot.receive import GroupCommit, InboundController, start_listener
+from store.db import make_engine, upgrade
+
+log = logging.getLogger("mailbot.serve")
+
+DEFAULT_WORKERS = 2
+STORE_THREADS = 8  # concurrent SMTP sessions whose message is being written
+DRAIN_SECONDS = 30.0  # how long a clean stop waits for messages being stored
+
+
+@dataclass
+class Services:
+    """What `run_serve` started, for tests that drive it in-process."""
+
+    controller: InboundController | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+def run_serve(config: Config, *, stop_event: threading.Event | None = None, workers: int = DEFAULT_WORKERS,
+              services: Services | None = None, install_signals: bool | None = None) -> int:
+    """Run until stopped; returns the exit status (0 after a clean stop)."""
+    stop = stop_event or threading.Event()
+    services = services or Services()
+    if install_signals is None:
+        install_signals = threading.current_thread() is threading.main_thread()
+    if install_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    engine = make_engine(config.db, pool_size=STORE_THREADS + workers + 4, max_overflow=8)
+    upgrade(engine)
+    inbound.release_interrupted(engine)
+    wake = threading.Event()
+    executor = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="smtp-store")
+    try:
+        host, port = config.listen_address
+        services.controller = start_listener(
+            GroupCommit(lambda arrivals: inbound.store_arrivals(engine, arrivals)), host=host, port=port,
+            max_size=int(config.max_message_size), executor=executor, on_stored=wake.set,
+        )
+        handler = services.controller.handler
+        # SQLite has one writer: the workers give way while senders wait for their 250 (the queue can wait).
+        pressure = (lambda: handler.in_flight > 0) if engine.dialect.name == "sqlite" else None
+        _start(services, "inbound", workers,
+               lambda: inbound.run_worker(engine, config, stop, wake=wake, pressure=pressure))
+        target = config.imap_target
+        if target is not None:
+            poller = ImapPoller(engine, target, max_size=int(config.max_message_size), on_stored=wake.set)
+            _start(services, "imap", 1, lambda: poller.run(stop))
+        delivery = _delivery_worker()
+        if delivery is not None:
+            _start(services, "delivery", 1, lambda: delivery(engine, config, stop))
+        else:
+            log.warning("mailbot.delivery is not available: outbound mail stays queued")
+        services.ready.set()
+        log.info("serving: SMTP on %s:%s, %d inbound worker(s)%s", host, port, workers,
+                 f", IMAP {target.host}:{target.port}/{target.folder}" if target else "")
+        stop.wait()
+        log.info("stopping")
+    finally:
+        stop.set()
+        _stop_listener(services.controller)
+        executor.shutdown(wait=True)  # stores already started are committed (and answered) first
+        for thread in services.threads:
+            thread.join()
+        engine.dispose()
+    log.info("stopped cleanly")
+    return 0
+
+
+def _start(services: Services, name: str, count: int, target) -> None:
+    for index in range(count):
+        thread = threading.Thread(target=target, name=f"{name}-{index}", daemon=True)
+        thread.start()
+        services.threads.append(thread)
+
+
+def _delivery_worker():
+    """`mailbot.delivery.run_worker` when that module is installed (it is developed separately)."""
+    if importlib.util.find_spec("mailbot.delivery") is None:
+        return None
+    from mailbot.delivery import run_worker
+
+    return run_worker
+
+
+def _stop_listener(controller: InboundController | None) -> None:
+    if controller is None:
+        return
+    controller.stop_accepting()
+    if not controller.handler.idle.wait(DRAIN_SECONDS):
+        log.warning("%d message(s) still being stored after %ss; stopping anyway",
+                    controller.handler.in_flight, DRAIN_SECONDS)
+    controller.stop()

@@ -1,0 +1,81 @@
+"""Pending change sets (what a reply asked for) and the audit trail (what reviewers applied).
+
+One change set per (collectivité, reply). A change carries the record reference, the field, the
+value as the agent saw it, the value asked for, the record version the agent saw (for conflict
+detection), and its validation errors and fuzzy matches as data.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.models import Base
+
+CHANGESET_STATES = ("pending", "approved", "rejected", "partial", "superseded", "confirmed")
+CHANGE_OPS = ("create", "update", "delete", "move")
+CHANGE_ENTITIES = ("contact", "reseau", "apd", "cooperation", "projet", "action")
+CHANGE_STATES = ("pending", "applied", "rejected", "conflict")
+
+
+class ChangeSet(Base):
+    __tablename__ = "change_set"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"), index=True)
+    collectivite_id: Mapped[int] = mapped_column(ForeignKey("collectivite.id"), index=True)
+    outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_message.id"), index=True)  # the form answered
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"), index=True)  # the reply
+    thread_key: Mapped[str] = mapped_column(String(100), index=True)
+    sender: Mapped[str] = mapped_column(String(254))
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    has_errors: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    has_conflicts: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    reverts_id: Mapped[int | None] = mapped_column(ForeignKey("change_set.id"))
+
+    changes: Mapped[list[Change]] = relationship(
+        back_populates="changeset", order_by="Change.id", cascade="all, delete-orphan"
+    )
+
+
+class Change(Base):
+    __tablename__ = "change"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changeset_id: Mapped[int] = mapped_column(ForeignKey("change_set.id", ondelete="CASCADE"), index=True)
+    op: Mapped[str] = mapped_column(String(8))
+    entity: Mapped[str] = mapped_column(String(12))
+    ref: Mapped[str] = mapped_column(String(40))  # record reference, or NOUVEAU-…#n for a created record
+    parent_ref: Mapped[str | None] = mapped_column(String(40))
+    field: Mapped[str | None] = mapped_column(String(40))
+    old: Mapped[object | None] = mapped_column(JSON)
+    new: Mapped[object | None] = mapped_column(JSON)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    matches: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    edited_by: Mapped[str | None] = mapped_column(String(100))
+    current: Mapped[object | None] = mapped_column(JSON)  # the store's value when a conflict was found
+
+    changeset: Mapped[ChangeSet] = relationship(back_populates="changes")
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    changeset_id: Mapped[int] = mapped_column(ForeignKey("change_set.id"), index=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("change.id"))
+    collectivite_id: Mapped[int] = mapped_column(ForeignKey("collectivite.id"), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    entity: Mapped[str] = mapped_column(String(12))
+    ref: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str | None] = mapped_column(String(40))
+    old: Mapped[object | None] = mapped_column(JSON)
+    new: Mapped[object | None] = mapped_column(JSON)

@@ -1,0 +1,258 @@
+"""Campaign out: rendering, tokens, dry run, sending exactly once, reminders and status."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, update
+
+from mailbot.campaign import (
+    campaign_status,
+    create_campaign,
+    get_campaign,
+    remind_campaign,
+    render_campaign,
+)
+from mailbot.cli import main
+from mailbot.config import load_config
+from mailbot.delivery import deliver_pending
+from mailbot.sink import start_sink
+from mailbot.tokens import find_tokens, verify
+from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
+from store.models import Collectivite, Contact
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "rules" / "campagne-2012.toml"
+SECRET = "test-secret"
+
+
+def parse(raw: bytes):
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+@pytest.fixture
+def sink():
+    controller, handler = start_sink()
+    yield controller, handler
+    controller.stop()
+
+
+@pytest.fixture
+def db_url(seeded_db_url):
+    return seeded_db_url
+
+
+@pytest.fixture
+def Session(seeded_sessions):
+    return seeded_sessions
+
+
+@pytest.fixture
+def atlas(seeded_engine, Session):
+    with Session.begin() as session:
+        create_campaign(session, "c2012", RULES, date(2012, 6, 30))
+    return seeded_engine
+
+
+def make_config(db_url, port=1):
+    return load_config(environ={"MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{port}",
+                                "MAILBOT_SECRET": SECRET, "MAILBOT_FROM": "atlas@cncd.example.fr"})
+
+
+def rich_collectivite(Session) -> str:
+    """The in-Atlas collectivité with the most kinds of records, with hostile values planted."""
+    with Session.begin() as session:
+        coll = max(
+            session.scalars(select(Collectivite).where(Collectivite.in_atlas.is_(True))),
+            key=lambda c: (bool(c.memberships), any(k.kind == "action" for k in c.cooperations),
+                           bool(c.apd_amounts), len(c.cooperations), len(c.contacts)),
+        )
+        contact = coll.contacts[0]
+        contact.title = '<script>alert("x")</script> & "Cie" d\'Hélène'
+        contact.email_state = "ok"
+        if not contact.email:
+            contact.email = "helene@ville.fr"
+        return coll.code
+
+
+def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
+    code = rich_collectivite(Session)
+    config = make_config(db_url)
+    render_campaign(atlas, Session, config, "c2012", only=[code])
+    with Session() as session:
+        outbound = session.scalar(select(OutboundMessage))
+        snapshot = session.scalar(select(Snapshot))
+        record = snapshot.data
+    message = parse(outbound.raw)
+    assert message.get_content_type() == "multipart/alternative"
+    assert record["name"] in message["Subject"] and "2012" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    sections = ["ELUS ET CADRES", "ASSOCIATIONS ET RESEAUX", "AIDE PUBLIQUE AU DEVELOPPEMENT",
+                "COOPERATIONS DECENTRALISEES", "AUTRES ACTIONS EXTERIEURES"]
+    positions = [text.index(s) for s in sections]
+    assert positions == sorted(positions), "the five parts come in the circular's order"
+    for keyword in ("NOUVEAU-CONTACT", "NOUVEAU-RESEAU", "NOUVELLE-COOPERATION", "NOUVELLE-ACTION"):
+        assert f"#### {keyword}" in text
+    refs = [c["ref"] for c in record["contacts"]] + [m["ref"] for m in record["reseaux"]]
+    refs += [c["ref"] for c in record["cooperations"] + record["actions"]]
+    refs += [p["ref"] for c in record["cooperations"] + record["actions"] for p in c["projects"]]
+    for ref in refs:
+        assert f"#### {ref} " in text and ref in html
+    assert "Supprimer cette fiche (oui/non) : non" in text
+    if record["actions"]:
+        assert "C'est une coopération décentralisée (oui/non) : non" in text
+    assert "(non modifiable)" in text  # earlier APD years are shown read-only
+    assert "Date limite de réponse : 30 juin 2012" in text
+    assert "maurille.berou@diplomatie.gouv.fr" in text
+    # hostile values: escaped in HTML, intact in text, accents kept
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+    assert '<script>alert("x")</script> & "Cie" d\'Hélène' in text
+    assert "Hélène" in html
+    # the snapshot is what was shown, with versions
+    assert all("version" in c for c in record["contacts"])
+
+
+def test_token_in_reply_to_and_body_verifies_and_a_changed_character_fails(atlas, Session, db_url):
+    config = make_config(db_url)
+    render_campaign(atlas, Session, config, "c2012", limit=1)
+    with Session() as session:
+        outbound = session.scalar(select(OutboundMessage))
+        coll = session.get(Collectivite, outbound.collectivite_id)
+    message = parse(outbound.raw)
+    [from_reply_to] = find_tokens(str(message["Reply-To"]))
+    [from_body] = find_tokens(message.get_body(("plain",)).get_content())
+    assert from_reply_to == from_body and from_body.message_id == outbound.id
+    assert str(message["Reply-To"]).startswith("atlas+r")
+    assert verify(SECRET, from_body, "c2012", coll.code)
+    token = outbound.token
+    tampered = token[:-1] + ("a" if token[-1] != "a" else "b")
+    [bad] = find_tokens(tampered)
+    assert not verify(SECRET, bad, "c2012", coll.code)
+
+
+def test_dry_run_writes_eml_files_and_stores_nothing(atlas, db_url, tmp_path, Session):
+    out = tmp_path / "eml"
+    env = {"MAILBOT_DB": db_url, "MAILBOT_SECRET": SECRET}
+    result = CliRunner().invoke(main, ["campaign", "send", "c2012", "--limit", "3", "--dry-run", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    files = sorted(out.glob("*.eml"))
+    assert len(files) == 3
+    assert all(parse(f.read_bytes())["Subject"].startswith("[Atlas 2012]") for f in files)
+    with Session() as session:
+        assert session.scalar(select(func.count(OutboundMessage.id))) == 0
+        assert session.scalar(select(func.count(CampaignTarget.id)).where(CampaignTarget.summary_id.is_not(None))) == 0
+
+
+def expected_envelopes(Session) -> Counter:
+    with Session() as session:
+        rows = session.execute(
+            select(Collectivite.code, Contact.email)
+            .join(Contact, Contact.collectivite_id == Collectivite.id)
+            .where(Collectivite.in_atlas.is_(True), Contact.email.is_not(None), Contact.email_state == "ok")
+        ).all()
+    return Counter((code, email.lower()) for code, email in {(c, e) for c, e in rows})
+
+
+def received_envelopes(handler) -> Counter:
+    counts = Counter()
+    for message in handler.messages:
+        subject = parse(message.content)["Subject"]
+        code = subject.rsplit("(", 1)[1].rstrip(")")
+        counts[(code, message.rcpt_tos[0].lower())] += 1
+    return counts
+
+
+def test_send_reaches_each_reachable_collectivite_once_and_status_counts(atlas, Session, db_url, sink):
+    controller, handler = sink
+    config = make_config(db_url, controller.port)
+    report = render_campaign(atlas, Session, config, "c2012")
+    deliver_pending(atlas, config)
+    assert received_envelopes(handler) == expected_envelopes(Session)
+    # a second run sends nothing more
+    render_campaign(atlas, Session, config, "c2012")
+    deliver_pending(atlas, config)
+    assert received_envelopes(handler) == expected_envelopes(Session)
+    with Session() as session:
+        status = campaign_status(session, get_campaign(session, "c2012"))["France"]
+        total = session.scalar(select(func.count(Collectivite.id)).where(Collectivite.in_atlas.is_(True)))
+    assert status["collectivites"] == total
+    assert status["sent"] == report.rendered and status["unreachable"] == report.unreachable
+    assert status["sent"] + status["unreachable"] == total
+    with Session() as session:
+        by_dep = campaign_status(session, get_campaign(session, "c2012"), by="departement")
+    assert sum(line["sent"] for line in by_dep.values()) == status["sent"]
+
+
+def test_killed_sender_restarted_sends_exactly_one_message_per_recipient(atlas, Session, db_url, sink, tmp_path):
+    controller, handler = sink
+    env = {**os.environ, "MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}",
+           "MAILBOT_SECRET": SECRET, "MAILBOT_RATE_LIMIT": "40"}
+    command = [sys.executable, "-m", "mailbot", "campaign", "send", "c2012", "--quiet"]
+    proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(handler.messages) < 10 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    sent_before_restart = len(handler.messages)
+    assert 0 < sent_before_restart < sum(expected_envelopes(Session).values())
+    env.pop("MAILBOT_RATE_LIMIT")
+    rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert received_envelopes(handler) == expected_envelopes(Session)
+
+
+def test_reminders_skip_repliers_respect_spacing_and_maximum(atlas, Session, db_url, sink):
+    controller, handler = sink
+    config = make_config(db_url, controller.port)
+    render_campaign(atlas, Session, config, "c2012")
+    deliver_pending(atlas, config)
+    with Session.begin() as session:
+        targets = list(session.scalars(select(CampaignTarget).where(CampaignTarget.summary_id.is_not(None))
+                                       .order_by(CampaignTarget.id)))
+        targets[0].replied_at = datetime.now(timezone.utc)
+        targets[1].confirmed_at = datetime.now(timezone.utc)
+        silent = len(targets) - 2
+        answered = {targets[0].collectivite_id, targets[1].collectivite_id}
+    later = datetime.now(timezone.utc) + timedelta(days=15)
+    # too early: nothing
+    assert remind_campaign(atlas, Session, config, "c2012", after=timedelta(days=14)).reminded == 0
+    first = remind_campaign(atlas, Session, config, "c2012", after=timedelta(days=14), now=later)
+    assert first.reminded == silent
+    again = remind_campaign(atlas, Session, config, "c2012", after=timedelta(days=14), now=later + timedelta(days=1))
+    assert again.reminded == 0 and again.skipped_recent == silent
+    for week in range(1, 6):
+        remind_campaign(atlas, Session, config, "c2012", after=timedelta(days=14), now=later + timedelta(days=8 * week))
+    with Session() as session:
+        logs = list(session.scalars(select(ReminderLog)))
+        per_target = Counter(log.collectivite_id for log in logs)
+        reminder = session.scalar(select(OutboundMessage).where(OutboundMessage.kind == "reminder")
+                                  .order_by(OutboundMessage.id).limit(1))
+    assert not answered & set(per_target)
+    assert max(per_target.values()) == 3  # rules: max_count
+    text = parse(reminder.raw).get_body(("plain",)).get_content()
+    assert "rappel n° 1" in text and "Il manque encore" in text
+    assert all(log.missing is not None for log in logs)
+
+
+def test_cli_errors_are_one_line(atlas, db_url):
+    env = {"MAILBOT_DB": db_url}
+    result = CliRunner().invoke(main, ["campaign", "send", "nope"], env=env)
+    assert result.exit_code != 0 and "unknown campaign" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["campaign", "send", "c2012", "--only", "COM-XXXXX"], env=env)
+    assert result.exit_code != 0 and "unknown collectivité" in result.output
+    result = CliRunner().invoke(main, ["campaign", "create", "c2012", "--deadline", "2012-06-30"], env=env)
+    assert result.exit_code != 0 and "already exists" in result.output
+    result = CliRunner().invoke(main, ["campaign", "create", "x", "--deadline", "demain?"], env=env)
+    assert result.exit_code != 0 and "bad deadline" in result.output

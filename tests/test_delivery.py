@@ -1,0 +1,115 @@
+"""The delivery worker against a real aiosmtpd sink over TCP."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select, update
+
+from mailbot.config import load_config
+from mailbot.delivery import deliver_pending, release_interrupted
+from mailbot.outbox import Recipient, enqueue, new_message_id, parse_verp
+from mailbot.sink import start_sink
+from store.campaign_models import Delivery
+
+
+@pytest.fixture
+def sink():
+    controller, handler = start_sink()
+    yield controller, handler
+    controller.stop()
+
+
+def config_for(db_url: str, port: int, **extra):
+    env = {"MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{port}", "MAILBOT_SECRET": "k"}
+    env.update(extra)
+    return load_config(environ=env)
+
+
+def queue_message(Session, recipients: list[str], subject: str = "Bonjour") -> int:
+    msg = EmailMessage()
+    msg["From"] = "atlas@cncd.example.fr"
+    msg["To"] = ", ".join(recipients)
+    msg["Subject"] = subject
+    msg["Message-ID"] = new_message_id("atlas@cncd.example.fr")
+    msg.set_content("Ligne 1\n.ligne qui commence par un point\nFin\n")
+    with Session.begin() as session:
+        return enqueue(session, msg, [Recipient(r) for r in recipients], kind="summary").id
+
+
+def test_each_recipient_gets_its_own_envelope_with_a_verp_return_path(Session, engine, db_url, sink):
+    controller, handler = sink
+    config = config_for(db_url, controller.port)
+    queue_message(Session, ["a@ville.fr", "b@ville.fr"])
+    report = deliver_pending(engine, config)
+    assert report.sent == 2 and report.failed == 0
+    assert sorted(m.rcpt_tos[0] for m in handler.messages) == ["a@ville.fr", "b@ville.fr"]
+    with Session() as session:
+        deliveries = {d.recipient: d for d in session.scalars(select(Delivery))}
+    for message in handler.messages:
+        delivery = deliveries[message.rcpt_tos[0]]
+        assert parse_verp("k", message.mail_from) == delivery.id
+        assert delivery.state == "sent" and delivery.sent_at is not None
+        # dot-stuffing was undone by the server: the body arrives intact
+        assert b"\n.ligne qui commence par un point" in message.content
+        assert b"..ligne" not in message.content
+    # nothing left to send: running again sends nothing
+    assert deliver_pending(engine, config).attempted == 0
+    assert len(handler.messages) == 2
+
+
+def test_temporary_failure_is_retried_with_backoff(Session, engine, db_url, sink):
+    controller, handler = sink
+    handler.refuse("lent@ville.fr", "451 4.3.0 Try again later", times=1)
+    config = config_for(db_url, controller.port)
+    queue_message(Session, ["lent@ville.fr"])
+    first = deliver_pending(engine, config)
+    assert first.deferred == 1 and not handler.messages
+    with Session() as session:
+        delivery = session.scalar(select(Delivery))
+        assert delivery.state == "deferred" and delivery.smtp_code == 451 and delivery.attempts == 1
+    # not due yet: nothing happens
+    assert deliver_pending(engine, config).attempted == 0
+    with Session.begin() as session:
+        session.execute(update(Delivery).values(next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    second = deliver_pending(engine, config)
+    assert second.sent == 1 and len(handler.messages) == 1
+
+
+def test_permanent_failure_is_recorded_per_recipient(Session, engine, db_url, sink):
+    controller, handler = sink
+    handler.refuse("inconnu@ville.fr", "550 5.1.1 No such user")
+    config = config_for(db_url, controller.port)
+    queue_message(Session, ["inconnu@ville.fr", "ok@ville.fr"])
+    report = deliver_pending(engine, config)
+    assert report.sent == 1 and report.failed == 1
+    with Session() as session:
+        states = {d.recipient: (d.state, d.smtp_code, d.detail) for d in session.scalars(select(Delivery))}
+    assert states["ok@ville.fr"][0] == "sent"
+    assert states["inconnu@ville.fr"][:2] == ("failed", 550)
+    assert "No such user" in states["inconnu@ville.fr"][2]
+
+
+def test_relay_down_defers_instead_of_losing(Session, engine, db_url):
+    from mailbot.sink import free_port
+
+    config = config_for(db_url, free_port())
+    queue_message(Session, ["a@ville.fr"])
+    report = deliver_pending(engine, config)
+    assert report.deferred == 1
+    with Session() as session:
+        assert session.scalar(select(Delivery.state)) == "deferred"
+
+
+def test_interrupted_claims_are_released_and_a_stale_worker_cannot_send(Session, engine, db_url, sink):
+    controller, handler = sink
+    config = config_for(db_url, controller.port)
+    queue_message(Session, ["a@ville.fr"])
+    # a worker claimed it and died before the final dot
+    with Session.begin() as session:
+        session.execute(update(Delivery).values(state="sending", claimed_at=datetime.now(timezone.utc)))
+    assert deliver_pending(engine, config).attempted == 0
+    assert release_interrupted(engine) == 1
+    assert deliver_pending(engine, config).sent == 1
+    assert len(handler.messages) == 1
