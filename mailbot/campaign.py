@@ -13,13 +13,15 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from mailbot.config import Config
 from mailbot.rules import Rules, load_rules, parse_rules_text
-from mailbot.summary import enqueue_summary, reference_lists, usable_recipients
-from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage, ReminderLog
+from mailbot.form import FormContext
+from mailbot.outbox import Prepared, enqueue_many, reserve_ids
+from mailbot.summary import build_summary, enqueue_summary, reference_lists, usable_recipients
+from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
 from store.models import Collectivite, Contact
 from store.queries import collectivite_records
 
@@ -121,25 +123,37 @@ def render_campaign(
 
 
 def _render_batch(session, config, campaign, rules, references, target_ids, report: RenderReport) -> None:
+    """Render one batch: build every message first (pure), then write them with bulk statements."""
     targets = list(session.scalars(
         select(CampaignTarget).where(CampaignTarget.id.in_(target_ids), CampaignTarget.summary_id.is_(None))
-        .with_for_update()
+        .order_by(CampaignTarget.collectivite_id).with_for_update()
     ))
     records = collectivite_records(session, [t.collectivite_id for t in targets])
+    reachable = []
     for target in targets:
-        record = records[target.collectivite_id]
-        recipients = usable_recipients(record)
-        if not recipients:
+        recipients = usable_recipients(records[target.collectivite_id])
+        if recipients:
+            reachable.append((target, recipients))
+        else:
             target.unreachable = True
             report.unreachable += 1
-            continue
-        outbound = enqueue_summary(
-            session, config, campaign=campaign, rules=rules, references=references,
-            collectivite_id=target.collectivite_id, record=record, recipients=recipients,
-        )
-        target.summary_id = outbound.id
-        report.rendered += 1
-        report.outbound_ids.append(outbound.id)
+    ids = reserve_ids(session, len(reachable))
+    context = FormContext(rules, references)
+    prepared, snapshots = [], []
+    for (target, recipients), outbound_id in zip(reachable, ids):
+        record = records[target.collectivite_id]
+        message, token = build_summary(config, campaign=campaign, form_context=context, record=record,
+                                       recipients=recipients, outbound_id=outbound_id)
+        prepared.append(Prepared(outbound_id, message, recipients, "summary", campaign.id, target.collectivite_id, token))
+        snapshots.append({"outbound_id": outbound_id, "collectivite_id": target.collectivite_id, "data": record})
+    enqueue_many(session, prepared)
+    if snapshots:
+        session.execute(insert(Snapshot), snapshots)
+    for (target, _recipients), outbound_id in zip(reachable, ids):
+        target.summary_id = outbound_id  # after the rows exist: the foreign key is checked at once
+    session.flush()
+    report.rendered += len(prepared)
+    report.outbound_ids += ids
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -130,23 +130,29 @@ def _diff_existing(block: ParsedBlock, part: str, record: dict, rules: Rules, re
         return [ProposedChange(op="delete", old=describe(part, record), **base)]
     if part == "action" and parse_yesno(block.fields.get("_move", "")) is True:
         return [ProposedChange(op="move", field="kind", old="action", new="cooperation", **base)]
+    written = {rule.key: _written(block, rule) for rule in rules.parts[part].fields}
+    written = {key: value for key, value in written.items() if value is not None}  # absent: not a change
+    # one check of the whole block, so that rules across fields (a finished project needs its year) apply
+    result = check_record(rules, part, written, references, partial=True)
+    rules_by_key = {rule.key: rule for rule in rules.parts[part].fields}
+    edited = {key for key, value in written.items()
+              if not _same_text(value, display_value(rules_by_key[key], record_value(part, rules_by_key[key], record), references))}
+    if not edited:
+        return []  # the block as it was sent: nothing, even if the stored record is incomplete
     changes = []
     for rule in rules.parts[part].fields:
-        written = _written(block, rule)
-        if written is None:
-            continue  # line absent (cut off, or deleted by the client): not a change
-        shown = display_value(rule, record_value(part, rule, record), references)
-        if _same_text(written, shown):
+        if rule.key not in written:
             continue
-        result = check_record(rules, part, {rule.key: written}, references, partial=True)
+        errors = tuple(_error_dict(e) for e in result.errors if e.field == rule.key)
+        if rule.key not in edited and not errors:
+            continue
         old = typed_value(part, rule, record)
-        new = to_jsonable(result.values.get(rule.key, written.strip() or None))
-        if not result.errors and new == old:
+        new = to_jsonable(result.values.get(rule.key, written[rule.key].strip() or None))
+        if not errors and new == old:
             continue  # written differently, same value (« EN COURS » for « En cours »)
         changes.append(ProposedChange(
-            op="update", field=rule.key, old=old, new=new, label=rule.label,
-            errors=tuple(_error_dict(e) for e in result.errors),
-            matches=tuple(_match_dict(m) for m in result.matches), **base))
+            op="update", field=rule.key, old=old, new=new, label=rule.label, errors=errors,
+            matches=tuple(_match_dict(m) for m in result.matches if m.field == rule.key), **base))
     return changes
 
 
@@ -193,7 +199,7 @@ def _diff_apd(block: ParsedBlock, snapshot: dict, rules: Rules, references) -> l
         if written is None:
             continue
         shown = display_value(rule, row.get("amount"), references)
-        if _same_text(written, shown) or (not editable and _same_text(written, shown or "—")):
+        if _same_text(written, shown):
             continue
         result = check_record(rules, "apd", {rule.key: written}, references, partial=True)
         errors = [_error_dict(e) for e in result.errors]

@@ -84,7 +84,8 @@ def display_value(field: FieldRule, value, references: ReferenceLists) -> str:
         return ""
     kind = field.type
     if kind == "euros":
-        return euros(Decimal(str(value)))
+        # plain spaces: a reply re-encoded in a legacy charset must keep the value readable
+        return euros(Decimal(str(value))).replace("\u202f", " ").replace("\u00a0", " ")
     if kind == "yesno":
         return "oui" if value else "non"
     if kind == "one-of":
@@ -176,6 +177,6 @@ def _apd_block(snapshot: dict, ctx: FormContext) -> list[str]:
         if year == rules.apd_editable_year:
             lines.append(field_line(field, value))
         else:
-            lines.append(f"APD {year} {LOCKED_SUFFIX} : {value or '—'}")
+            lines.append(f"APD {year} {LOCKED_SUFFIX} : {value}".rstrip())
     lines.append("")
     return lines

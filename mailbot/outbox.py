@@ -17,6 +17,7 @@ from email.utils import make_msgid
 from typing import Callable
 from uuid import uuid4
 
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from store.campaign_models import Delivery, OutboundMessage
@@ -97,14 +98,72 @@ def enqueue(
     outbound.subject = str(built["Subject"] or "")
     outbound.recipients = [r.address for r in recipients]
     outbound.raw = built.as_bytes()
-    seen: set[str] = set()
-    for recipient in recipients:
-        key = recipient.address.lower()
-        if key in seen:
-            continue
-        seen.add(key)
+    for recipient in _unique(recipients):
         outbound.deliveries.append(
             Delivery(recipient=recipient.address, contact_id=recipient.contact_id, state="queued", next_attempt_at=now)
         )
     session.flush()
     return outbound
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message built outside the ORM, for bulk queuing (campaign sends)."""
+
+    outbound_id: int
+    message: EmailMessage
+    recipients: list[Recipient]
+    kind: str
+    campaign_id: int | None
+    collectivite_id: int | None
+    token: str | None
+
+
+def reserve_ids(session: Session, count: int) -> list[int]:
+    """Ids for `count` outbound messages, known before they are written (a form's token names its id).
+
+    SQLite: the caller's write transaction (BEGIN IMMEDIATE) holds the database lock, so max(id)
+    cannot move under us. PostgreSQL: the id sequence hands out the values.
+    """
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('outbound_message', 'id')) FROM generate_series(1, :n)"),
+            {"n": count},
+        )
+        return [row[0] for row in rows]
+    start = session.scalar(select(func.coalesce(func.max(OutboundMessage.id), 0))) + 1
+    return list(range(start, start + count))
+
+
+def enqueue_many(session: Session, prepared: list[Prepared]) -> None:
+    """Write many prepared messages and their deliveries with a few bulk statements."""
+    if not prepared:
+        return
+    now = utcnow()
+    session.execute(insert(OutboundMessage), [
+        {
+            "id": p.outbound_id, "kind": p.kind, "campaign_id": p.campaign_id, "collectivite_id": p.collectivite_id,
+            "token": p.token, "message_id": str(p.message["Message-ID"]),
+            "in_reply_to": str(p.message["In-Reply-To"]) if p.message["In-Reply-To"] else None,
+            "subject": str(p.message["Subject"] or ""), "recipients": [r.address for r in p.recipients],
+            "raw": p.message.as_bytes(), "created_at": now,
+        }
+        for p in prepared
+    ])
+    session.execute(insert(Delivery), [
+        {"outbound_id": p.outbound_id, "recipient": r.address, "contact_id": r.contact_id, "state": "queued",
+         "attempts": 0, "next_attempt_at": now}
+        for p in prepared for r in _unique(p.recipients)
+    ])
+
+
+def _unique(recipients: list[Recipient]) -> list[Recipient]:
+    seen: set[str] = set()
+    unique = []
+    for recipient in recipients:
+        if recipient.address.lower() not in seen:
+            seen.add(recipient.address.lower())
+            unique.append(recipient)
+    return unique

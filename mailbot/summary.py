@@ -73,6 +73,49 @@ def _missing_fields(rules: Rules, part: str, item: dict, ref: str) -> list[str]:
     ]
 
 
+def build_summary(
+    config: Config,
+    *,
+    campaign: Campaign,
+    form_context: FormContext,
+    record: dict,
+    recipients: list[Recipient],
+    outbound_id: int,
+    kind: str = "summary",
+    in_reply_to: str | None = None,
+    references_header: str | None = None,
+    masked: bool = False,
+    missing: list[str] | None = None,
+    reminder_number: int = 0,
+    first_sent: date | None = None,
+):
+    """The summary message for one collectivité (pure): its form carries the token of `outbound_id`."""
+    shown = masked_snapshot(record) if masked else record
+    token = make_token(config.secret, campaign.name, record["code"], outbound_id)
+    context = {
+        "kind": kind,
+        "campaign": campaign,
+        "collectivite": record,
+        "form_lines": render_form(shown, token, form_context),
+        "contact": form_context.rules.contact,
+        "missing": missing or [],
+        "reminder_number": reminder_number,
+        "first_sent": first_sent or date.today(),
+        "subject_hint": f"Atlas {campaign.year} — {record['name']}",
+    }
+    message = build_message(
+        make_environment(), TEMPLATE, context,
+        from_address=config.from_address,
+        to=[r.address for r in recipients],
+        message_id=new_message_id(config.from_address),
+        reply_to=plus_address(config.from_address, token),
+        in_reply_to=in_reply_to,
+        references=references_header,
+        auto_submitted="auto-replied" if in_reply_to else None,
+    )
+    return message, token
+
+
 def enqueue_summary(
     session: Session,
     config: Config,
@@ -91,40 +134,21 @@ def enqueue_summary(
     reminder_number: int = 0,
 ) -> OutboundMessage:
     """Render the summary with its form, store the snapshot it shows, and queue it for delivery."""
-    shown = masked_snapshot(record) if masked else record
-    env = make_environment()
     first_sent = _first_sent(session, campaign, collectivite_id) if kind == "reminder" else None
-
-    def token_for(message_id: int) -> str:
-        return make_token(config.secret, campaign.name, record["code"], message_id)
+    built: dict = {}
 
     def build(message_id: int):
-        token = token_for(message_id)
-        context = {
-            "kind": kind,
-            "campaign": campaign,
-            "collectivite": record,
-            "form_lines": render_form(shown, token, FormContext(rules, references)),
-            "contact": rules.contact,
-            "missing": missing or [],
-            "reminder_number": reminder_number,
-            "first_sent": first_sent or date.today(),
-            "subject_hint": f"Atlas {campaign.year} — {record['name']}",
-        }
-        return build_message(
-            env, TEMPLATE, context,
-            from_address=config.from_address,
-            to=[r.address for r in recipients],
-            message_id=new_message_id(config.from_address),
-            reply_to=plus_address(config.from_address, token),
-            in_reply_to=in_reply_to,
-            references=references_header,
-            auto_submitted="auto-replied" if in_reply_to else None,
+        built["message"], built["token"] = build_summary(
+            config, campaign=campaign, form_context=FormContext(rules, references), record=record,
+            recipients=recipients, outbound_id=message_id, kind=kind, in_reply_to=in_reply_to,
+            references_header=references_header, masked=masked, missing=missing,
+            reminder_number=reminder_number, first_sent=first_sent,
         )
+        return built["message"]
 
     outbound = enqueue(
         session, build, recipients, kind=kind, campaign_id=campaign.id,
-        collectivite_id=collectivite_id, token=token_for,
+        collectivite_id=collectivite_id, token=lambda _id: built["token"],
     )
     session.add(Snapshot(outbound_id=outbound.id, collectivite_id=collectivite_id, data=record))
     return outbound

@@ -652,7 +652,8 @@ def _validate_table(directory: Path, plan: TablePlan, seen: dict, known: dict) -
                 raise ImportRefused(f"{where}: {_key_text(fk.columns, key)} points to no row of {fk.referred_table}")
     for number, fk, key in own_references:
         if key not in seen[fk.referred_columns]:
-            raise ImportRefused(f"{plan.file_name}:{number}: {_key_text(fk.columns, key)} points to no row of {plan.name}")
+            raise ImportRefused(f"{plan.file_name}:{number}: {_key_text(fk.columns, key)} "
+                                f"points to no row of {plan.name}")
     return count
 
 

@@ -77,5 +77,5 @@ from mailbot.cli import atlas  # noqa: E402,F401  (registers the commands)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-from mailbot.cli import campaign, demo  # noqa: E402,F401
+from mailbot.cli import campaign, demo, review  # noqa: E402,F401
 from mailbot.cli import inbox  # noqa: E402,F401

@@ -1,0 +1,206 @@
+"""The reply route: a reply tied to its form becomes pending change sets and one acknowledgement.
+
+Stages, each pure but the last: parse (mailbot.parse) → for each form: verify its token, diff
+against the snapshot it answers and validate (mailbot.diff) → store change sets → tell the agent
+what was understood (mailbot.acknowledge, template `agent_ack`).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mailbot.acknowledge import Acknowledgement, acknowledge
+from mailbot.classify import Classification
+from mailbot.config import Config
+from mailbot.diff import DiffResult, ProposedChange, diff_form
+from mailbot.parse import ParsedForm, ParsedReply, parse_reply
+from mailbot.pipeline import answer, explain, find_form, known_contact_id, note
+from mailbot.tokens import find_tokens
+from store.campaign_models import Campaign, CampaignTarget, Snapshot
+from store.inbound_models import InboundMessage
+from store.models import Collectivite
+from store.review_models import Change, ChangeSet
+
+log = logging.getLogger("mailbot.understand")
+
+# What agents write when nothing needs changing (compared without case, accents or punctuation).
+CONFIRMATIONS = (
+    "ras", "r a s", "rien a signaler", "pas de changement", "pas de changements", "aucun changement",
+    "aucune modification", "pas de modification", "tout est correct", "tout est exact", "tout est bon", "ok",
+    "c est ok", "rien a modifier", "rien a changer", "fiche a jour", "fiche correcte", "valide", "je confirme",
+)
+_GREETINGS = re.compile(r"^(bonjour|bonsoir|madame|monsieur|cordialement|merci\w*|bien a vous|salutations"
+                        r"|bonne journee|\w+ \w+$)", re.IGNORECASE)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
+
+
+def is_confirmation(note_text: str) -> bool:
+    """« RAS », « Rien à signaler. Cordialement » … — a short note that says nothing needs changing."""
+    lines = [fold(line) for line in note_text.splitlines() if fold(line)]
+    meaningful = [line for line in lines if not _GREETINGS.match(line)]
+    if not meaningful or len(" ".join(meaningful)) > 80:
+        return False
+    return any(line in CONFIRMATIONS or any(line.startswith(c + " ") for c in CONFIRMATIONS if len(c) > 3)
+               for line in meaningful)
+
+
+@dataclass
+class FormOutcome:
+    collectivite: Collectivite
+    campaign: Campaign
+    form: ParsedForm | None
+    diff: DiffResult
+    trusted: bool
+    changeset: ChangeSet | None = None
+
+
+@dataclass
+class Understanding:
+    outcomes: list[FormOutcome] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def understand_reply(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
+    """ROUTES["reply"]: `inbound` is already tied to the form it answers (see pipeline.route)."""
+    parsed = parse_reply(inbound.raw)
+    result = Understanding()
+    if parsed.forms:
+        for form in parsed.forms:
+            _understand_form(session, config, inbound, form, parsed, result)
+    else:
+        _without_form(session, inbound, parsed, result)
+    inbound.parse_state = "parsed"
+    note(inbound, "understood", [
+        {"collectivite": o.collectivite.code, "changes": len(o.diff.changes),
+         "changeset": o.changeset.id if o.changeset else None} for o in result.outcomes
+    ])
+    _acknowledge(session, config, inbound, parsed, result)
+
+
+def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding) -> None:
+    refs = find_tokens(form.token)
+    tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in refs]})
+    if tie.problem:
+        result.problems.append("Un formulaire de votre message porte une référence invalide ou périmée : "
+                               "il n'a pas été pris en compte.")
+        return
+    snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == tie.outbound.id))
+    if snapshot is None:
+        result.problems.append("Nous n'avons pas retrouvé le formulaire auquel vous répondez.")
+        return
+    from mailbot.campaign import campaign_rules
+    from mailbot.summary import reference_lists
+
+    diff = diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
+    trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
+    outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted)
+    target = _target(session, tie.campaign.id, tie.collectivite.id)
+    now = utcnow()
+    if target is not None and target.replied_at is None:
+        target.replied_at = now
+    if not diff.changes and not diff.problems:
+        if target is not None and target.confirmed_at is None:
+            target.confirmed_at = now
+    else:
+        outcome.changeset = _store_changeset(session, inbound, tie, diff, trusted, parsed.note, thread=str(tie.outbound.id))
+    result.outcomes.append(outcome)
+
+
+def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
+    """A reply with no form: « RAS » confirms; anything else is a note for reviewers."""
+    collectivite = session.get(Collectivite, inbound.collectivite_id)
+    campaign = session.get(Campaign, inbound.campaign_id)
+    target = _target(session, campaign.id, collectivite.id)
+    trusted = bool(inbound.trusted)
+    outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted)
+    if is_confirmation(parsed.note) or not parsed.note.strip():
+        if target is not None:
+            target.confirmed_at = target.confirmed_at or utcnow()
+    else:
+        outcome.changeset = _store_changeset(
+            session, inbound, find_form_for(inbound, campaign, collectivite), DiffResult(()), trusted, parsed.note,
+            thread=str(inbound.answered_outbound_id or ""),
+        )
+    result.outcomes.append(outcome)
+
+
+@dataclass(frozen=True)
+class _Tie:
+    campaign: Campaign
+    collectivite: Collectivite
+    outbound_id: int | None
+
+
+def find_form_for(inbound: InboundMessage, campaign: Campaign, collectivite: Collectivite) -> _Tie:
+    return _Tie(campaign, collectivite, inbound.answered_outbound_id)
+
+
+def _target(session: Session, campaign_id: int, collectivite_id: int) -> CampaignTarget | None:
+    return session.scalar(select(CampaignTarget).where(
+        CampaignTarget.campaign_id == campaign_id, CampaignTarget.collectivite_id == collectivite_id))
+
+
+def _store_changeset(session, inbound: InboundMessage, tie, diff: DiffResult, trusted: bool, note_text: str,
+                     *, thread: str) -> ChangeSet:
+    """One pending set per (collectivité, reply); a later reply on the same thread replaces a pending one."""
+    collectivite_id = tie.collectivite.id
+    thread_key = f"{tie.campaign.id}:{collectivite_id}:{thread}"
+    session.execute(
+        update(ChangeSet)
+        .where(ChangeSet.thread_key == thread_key, ChangeSet.status == "pending")
+        .values(status="superseded", decided_at=utcnow(), reason=f"remplacé par la réponse n° {inbound.id}")
+    )
+    outbound_id = getattr(tie, "outbound", None)
+    changeset = ChangeSet(
+        campaign_id=tie.campaign.id, collectivite_id=collectivite_id,
+        outbound_id=outbound_id.id if outbound_id is not None else getattr(tie, "outbound_id", None),
+        inbound_id=inbound.id, thread_key=thread_key, sender=inbound.sender or "", trusted=trusted,
+        note=note_text or None, status="pending", created_at=utcnow(),
+        has_errors=any(c.errors for c in diff.changes) or bool(diff.problems),
+    )
+    changeset.changes = [_change_row(c) for c in diff.changes]
+    session.add(changeset)
+    session.flush()
+    return changeset
+
+
+def _change_row(change: ProposedChange) -> Change:
+    return Change(
+        op=change.op, entity=change.entity, ref=change.ref, parent_ref=change.parent_ref, field=change.field,
+        old=change.old, new=change.new, base_version=change.base_version, errors=list(change.errors),
+        matches=list(change.matches), status="pending",
+    )
+
+
+def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
+    if not result.outcomes:
+        explain(session, config, inbound, "invalid")  # every form it carried had a bad reference
+        return
+    for outcome in result.outcomes:
+        ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems))
+        if result.problems:
+            ack = Acknowledgement(ack.understood, ack.errors + tuple(result.problems), ack.fuzzy, False)
+        answer(
+            session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
+            context={
+                "ack": ack,
+                "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},
+                "trusted": outcome.trusted,
+                "form_lines": list(outcome.form.lines) if outcome.form is not None and ack.errors else [],
+            },
+        )

@@ -1,0 +1,225 @@
+"""Shapes of real replies, as each major mail client writes them (used by the parsing tests).
+
+Each function takes the summary message we sent (bytes) and an `edit` function applied to the form
+lines, and returns the reply's bytes as that client would send it.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import quopri
+import textwrap
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Callable
+
+Edit = Callable[[list[str]], list[str]]
+
+
+def original_text(summary: bytes) -> tuple[EmailMessage, str]:
+    message = BytesParser(policy=policy.default).parsebytes(summary)
+    return message, message.get_body(("plain",)).get_content()
+
+
+def original_html(summary: bytes) -> str:
+    message = BytesParser(policy=policy.default).parsebytes(summary)
+    return message.get_body(("html",)).get_content()
+
+
+def _headers(reply: EmailMessage, original: EmailMessage, sender: str) -> None:
+    reply["From"] = sender
+    reply["To"] = str(original["Reply-To"])
+    reply["Subject"] = "RE: " + str(original["Subject"])
+    reply["In-Reply-To"] = str(original["Message-ID"])
+    reply["References"] = str(original["Message-ID"])
+    reply["Message-ID"] = f"<reply-{abs(hash(sender + str(original['Message-ID'])))}@client.example>"
+
+
+def quote(lines: list[str], prefix: str = "> ") -> list[str]:
+    return [f"{prefix}{line}".rstrip() if line else prefix.rstrip() for line in lines]
+
+
+def gmail(summary: bytes, edit: Edit, sender: str, note: str = "Bonjour,\nVoici nos corrections.\nCordialement") -> bytes:
+    """Top-posted note, « Le … a écrit : », `> ` quoting, edits made inside the quote."""
+    original, text = original_text(summary)
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    body = f"{note}\n\nLe lun. 12 mars 2012 à 10:02, Atlas <atlas@cncd.example.fr> a écrit :\n"
+    body += "\n".join(quote(edit(text.splitlines()))) + "\n"
+    reply.set_content(body)
+    return reply.as_bytes()
+
+
+def thunderbird_flowed(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """format=flowed, lines re-wrapped at 72 columns with a trailing space on soft breaks."""
+    original, text = original_text(summary)
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    lines = []
+    for line in edit(text.splitlines()):
+        wrapped = textwrap.wrap(line, width=70, break_long_words=False, break_on_hyphens=False) or [""]
+        for i, piece in enumerate(wrapped):
+            soft = " " if i < len(wrapped) - 1 else ""
+            lines.append(f"> {piece}{soft}")
+    body = "Le 12/03/2012 10:02, Atlas a écrit :\n" + "\n".join(lines) + "\n\nMerci.\n"
+    reply.set_content(body)
+    reply.set_param("format", "flowed")
+    reply.set_param("delsp", "no")
+    return reply.as_bytes()
+
+
+def hard_wrapped(summary: bytes, edit: Edit, sender: str, width: int = 72) -> bytes:
+    """A client that re-wraps long lines without format=flowed, then quotes them."""
+    original, text = original_text(summary)
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    lines = []
+    for line in edit(text.splitlines()):
+        lines += textwrap.wrap(line, width=width - 2, break_long_words=False) or [""]
+    reply.set_content("Corrections ci-dessous.\n\n" + "\n".join(quote(lines)) + "\n")
+    return reply.as_bytes()
+
+
+def outlook_html_only(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """HTML only, windows-1252, « De : … Envoyé : … » header block, the form edited in the quote."""
+    original, text = original_text(summary)
+    edited = edit(text.splitlines())
+    form_html = "<br>\r\n".join(html.escape(line).replace("  ", "&nbsp; ") for line in edited)
+    body = (
+        "<html><head><meta http-equiv=Content-Type content=\"text/html; charset=windows-1252\"></head><body>"
+        "<div><p class=MsoNormal>Bonjour,<o:p></o:p></p><p class=MsoNormal>Ci-joint nos mises à jour.<o:p></o:p></p></div>"
+        "<div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'>"
+        "<p class=MsoNormal><b>De&nbsp;:</b> Atlas &lt;atlas@cncd.example.fr&gt;<br><b>Envoyé&nbsp;:</b> lundi 12 mars 2012 10:02<br>"
+        f"<b>À&nbsp;:</b> {html.escape(sender)}<br><b>Objet&nbsp;:</b> {html.escape(str(original['Subject']))}</p></div>"
+        f"<p class=MsoNormal>{form_html}</p></body></html>"
+    )
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    reply.set_content(body.encode("cp1252", errors="replace"), maintype="text", subtype="html",
+                      cte="quoted-printable")
+    reply.replace_header("Content-Type", 'text/html; charset="windows-1252"')
+    return reply.as_bytes()
+
+
+def outlook_html_and_text(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """multipart/alternative from Outlook: the text part has the « De : » block and no quote marks."""
+    original, text = original_text(summary)
+    edited = edit(text.splitlines())
+    plain = ("Bonjour,\r\nVoir ci-dessous.\r\n\r\nDe : Atlas <atlas@cncd.example.fr>\r\nEnvoyé : lundi 12 mars 2012 10:02\r\n"
+             f"À : {sender}\r\nObjet : {original['Subject']}\r\n\r\n" + "\r\n".join(edited))
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    reply.set_content(plain, charset="windows-1252" if _cp1252_ok(plain) else "utf-8", cte="quoted-printable")
+    reply.add_alternative("<html><body>" + "<br>".join(html.escape(line) for line in plain.splitlines()) + "</body></html>",
+                          subtype="html")
+    return reply.as_bytes()
+
+
+def _cp1252_ok(text: str) -> bool:
+    try:
+        text.encode("cp1252")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def apple_mail_base64(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """iPhone / Apple Mail: top-posted, base64 body, nested quoting « > > » on some lines."""
+    original, text = original_text(summary)
+    lines = quote(edit(text.splitlines()))
+    body = "Voilà les corrections\n\nEnvoyé de mon iPhone\n\n> Le 12 mars 2012 à 10:02, Atlas <atlas@cncd.example.fr> a écrit :\n>\n" + "\n".join(lines)
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    reply.set_content(body, cte="base64")
+    return reply.as_bytes()
+
+
+def webmail_latin1(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """Orange / Zimbra style: « ----- Mail original ----- », ISO-8859-15, quoted-printable, NBSP before colons."""
+    original, text = original_text(summary)
+    edited = [line.replace(" :", "\u00a0:", 1) for line in edit(text.splitlines())]
+    body = ("Bonjour,\nmise à jour faite.\n\n----- Mail original -----\nDe: \"Atlas\" <atlas@cncd.example.fr>\n"
+            f"À: {sender}\nEnvoyé: Lundi 12 Mars 2012 10:02:00\nObjet: {original['Subject']}\n\n" + "\n".join(quote(edited)))
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    reply.set_content(body.encode("iso-8859-15"), maintype="text", subtype="plain", cte="quoted-printable")
+    reply.replace_header("Content-Type", 'text/plain; charset="iso-8859-15"')
+    return reply.as_bytes()
+
+
+def copied_above_quote(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """The agent copies the form above the quote, edits the copy, and the untouched original stays quoted."""
+    original, text = original_text(summary)
+    lines = text.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("#### DEBUT"))
+    end = next(i for i, l in enumerate(lines) if l.startswith("#### FIN"))
+    copy = edit(lines)[start:end + 1 + (len(edit(lines)) - len(lines))]
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    reply.set_content("Formulaire corrigé :\n\n" + "\n".join(copy) + "\n\nLe 12 mars, Atlas a écrit :\n" + "\n".join(quote(lines)))
+    return reply.as_bytes()
+
+
+def forwarded_inline(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """Forwarded to a colleague who edits and sends it to the bot's From address (no Reply-To, no thread)."""
+    original, text = original_text(summary)
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = str(original["From"])
+    reply["Subject"] = "TR: " + str(original["Subject"])
+    reply["Message-ID"] = "<fwd-1@client.example>"
+    body = ("Je vous transmets notre fiche complétée.\n\n---------- Message transféré ----------\n"
+            f"De : Atlas <atlas@cncd.example.fr>\nObjet : {original['Subject']}\n\n" + "\n".join(edit(text.splitlines())))
+    reply.set_content(body)
+    return reply.as_bytes()
+
+
+def forwarded_as_attachment(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """The original attached as message/rfc822, edited inside (some clients allow it)."""
+    original, text = original_text(summary)
+    inner = EmailMessage()
+    for header in ("From", "Subject", "Message-ID"):
+        inner[header] = str(original[header])
+    inner.set_content("\n".join(edit(text.splitlines())))
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = str(original["From"])
+    reply["Subject"] = "Fwd: " + str(original["Subject"])
+    reply["Message-ID"] = "<fwd-2@client.example>"
+    reply.set_content("Voir la pièce jointe.")
+    reply.add_attachment(inner)
+    return reply.as_bytes()
+
+
+def two_forms(summary_a: bytes, summary_b: bytes, edit_a: Edit, edit_b: Edit, sender: str) -> bytes:
+    """One agent answers for two collectivités in one message."""
+    original_a, text_a = original_text(summary_a)
+    _, text_b = original_text(summary_b)
+    reply = EmailMessage()
+    _headers(reply, original_a, sender)
+    reply.set_content("Pour nos deux collectivités :\n\n" + "\n".join(edit_a(text_a.splitlines())) +
+                      "\n\n" + "\n".join(edit_b(text_b.splitlines())))
+    return reply.as_bytes()
+
+
+def plain_answer(summary: bytes, words: str, sender: str) -> bytes:
+    original, text = original_text(summary)
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    reply.set_content(words + "\n\nLe 12 mars 2012, Atlas a écrit :\n" + "\n".join(quote(text.splitlines())))
+    return reply.as_bytes()
+
+
+CLIENTS = {
+    "gmail": gmail,
+    "thunderbird_flowed": thunderbird_flowed,
+    "hard_wrapped": hard_wrapped,
+    "outlook_html_only": outlook_html_only,
+    "outlook_html_and_text": outlook_html_and_text,
+    "apple_mail_base64": apple_mail_base64,
+    "webmail_latin1": webmail_latin1,
+    "copied_above_quote": copied_above_quote,
+    "forwarded_inline": forwarded_inline,
+    "forwarded_as_attachment": forwarded_as_attachment,
+}

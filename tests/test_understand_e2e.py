@@ -1,0 +1,159 @@
+"""End to end: a summary sent by the campaign, edited as an agent would, sent back through SMTP to the
+running server, appears in `review list --json` with exactly the expected changes, and the agent
+receives the acknowledgement."""
+from __future__ import annotations
+
+import json
+import smtplib
+import threading
+import time
+from datetime import date
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from mailbot.campaign import create_campaign, render_campaign
+from mailbot.cli import main
+from mailbot.config import load_config
+from mailbot.delivery import deliver_pending
+from mailbot.serve import run_serve
+from mailbot.sink import free_port, start_sink
+from store.campaign_models import CampaignTarget
+from store.inbound_models import InboundMessage
+from store.models import Collectivite
+from tests import replies
+
+RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
+
+
+def parse(raw: bytes):
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+@pytest.fixture
+def loop(seeded_db_url, seeded_sessions, seeded_engine):
+    """A running `serve` (listener, workers, delivery) whose relay is a local sink."""
+    controller, sink = start_sink()
+    port = free_port()
+    config = load_config(environ={
+        "MAILBOT_DB": seeded_db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}",
+        "MAILBOT_LISTEN": f"127.0.0.1:{port}", "MAILBOT_SECRET": "e2e", "MAILBOT_FROM": "atlas@cncd.example.fr",
+    })
+    with seeded_sessions.begin() as session:
+        create_campaign(session, "c2012", RULES, date(2012, 6, 30))
+    stop = threading.Event()
+    thread = threading.Thread(target=run_serve, args=(config,), kwargs={"stop_event": stop}, daemon=True)
+    thread.start()
+    _wait_port(port)
+    yield config, sink, port, seeded_sessions, seeded_engine
+    stop.set()
+    thread.join(timeout=30)
+    controller.stop()
+
+
+def _wait_port(port: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not start listening")
+
+
+def _wait(predicate, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _first_summary_with_projects(sink):
+    for message in sink.messages:
+        if b"#### PJ-" in message.content:
+            return message
+    raise AssertionError("no summary with a project")
+
+
+def _set(ref: str, label: str, value: str):
+    def edit(lines):
+        out, inside = [], False
+        for line in lines:
+            if line.startswith("####"):
+                inside = line.startswith(f"#### {ref} ")
+            if inside and line.split(":")[0].rstrip(" *") == label:
+                line = f"{line.split(':')[0]}: {value}"
+            out.append(line)
+        return out
+    return edit
+
+
+def test_edited_summary_becomes_a_pending_change_set_and_an_acknowledgement(loop):
+    config, sink, port, sessions, engine = loop
+    render_campaign(engine, sessions, config, "c2012", limit=10)
+    _wait(lambda: len(sink.messages) >= 10 or deliver_pending(engine, config).attempted == 0 and sink.messages)
+    summary = _first_summary_with_projects(sink)
+    text = parse(summary.content).get_body(("plain",)).get_content()
+    contact_ref = next(line.split()[1] for line in text.splitlines() if line.startswith("#### CT-"))
+    project_ref = next(line.split()[1] for line in text.splitlines() if line.startswith("#### PJ-"))
+    agent = summary.rcpt_tos[0]
+    edit = lambda lines: _set(project_ref, "Statut", "en sommeil")(_set(contact_ref, "Titre", "Maire adjointe")(lines))
+    reply = replies.gmail(summary.content, edit, agent)
+    before = len(sink.messages)
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail(agent, [str(parse(summary.content)["Reply-To"])], reply)
+
+    def processed():
+        with sessions() as session:
+            return session.scalar(select(InboundMessage.parse_state).where(InboundMessage.parse_state == "parsed"))
+    _wait(processed)
+    result = CliRunner().invoke(main, ["review", "list", "--json"], env={"MAILBOT_DB": config.db})
+    assert result.exit_code == 0, result.output
+    [changeset] = json.loads(result.output)
+    assert changeset["sender"] == agent and changeset["trusted"] is True and changeset["status"] == "pending"
+    got = {(c["op"], c["entity"], c["ref"], c["field"], c["new"]) for c in changeset["changes"]}
+    assert got == {("update", "contact", contact_ref, "title", "Maire adjointe"),
+                   ("update", "projet", project_ref, "status", "en_sommeil")}
+    assert all(c["errors"] == [] for c in changeset["changes"])
+    ack = _wait(lambda: next((m for m in sink.messages[before:] if m.rcpt_tos == [agent]), None))
+    ack_message = parse(ack.content)
+    assert ack_message["In-Reply-To"] and ack_message["Auto-Submitted"] == "auto-replied"
+    ack_text = ack_message.get_body(("plain",)).get_content()
+    assert "Titre" in ack_text and "→ Maire adjointe" in ack_text
+    with sessions() as session:
+        code = changeset["collectivite"]
+        target = session.scalar(select(CampaignTarget).join(Collectivite, CampaignTarget.collectivite_id == Collectivite.id)
+                                .where(Collectivite.code == code))
+        assert target.replied_at is not None and target.confirmed_at is None
+
+
+def test_untouched_form_or_ras_is_a_confirmation(loop):
+    config, sink, port, sessions, engine = loop
+    render_campaign(engine, sessions, config, "c2012", limit=2)
+    _wait(lambda: len(sink.messages) >= 2 or deliver_pending(engine, config).attempted == 0 and sink.messages)
+    first, second = sink.messages[0], next(m for m in sink.messages[1:] if m.rcpt_tos != sink.messages[0].rcpt_tos)
+    before = len(sink.messages)
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail(first.rcpt_tos[0], [str(parse(first.content)["Reply-To"])],
+                      replies.gmail(first.content, lambda lines: lines, first.rcpt_tos[0]))
+        smtp.sendmail(second.rcpt_tos[0], [str(parse(second.content)["Reply-To"])],
+                      replies.plain_answer(second.content, "RAS, cordialement", second.rcpt_tos[0]))
+
+    def confirmed():
+        with sessions() as session:
+            return session.scalar(select(CampaignTarget.id).where(CampaignTarget.confirmed_at.is_not(None))
+                                  .offset(1).limit(1))
+    _wait(confirmed)
+    acks = _wait(lambda: [m for m in sink.messages[before:]] if len(sink.messages) - before >= 2 else None)
+    for ack in acks:
+        assert "Aucune modification : votre fiche est confirmée" in parse(ack.content).get_body(("plain",)).get_content()
+    result = CliRunner().invoke(main, ["review", "list", "--json"], env={"MAILBOT_DB": config.db})
+    assert json.loads(result.output) == []
