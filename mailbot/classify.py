@@ -16,8 +16,9 @@ import email
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from email import policy
-from email.header import decode_header, make_header
+from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Callable
@@ -93,6 +94,10 @@ class MailView:
     def our_local(self) -> str:
         return self.our_address.partition("@")[0].lower()
 
+    @cached_property
+    def references(self) -> dict:
+        return _references(self)
+
 
 Rule = Callable[[MailView], "Classification | None"]
 
@@ -115,7 +120,7 @@ def classify(
             if result is not None:
                 return result
         return Classification("unknown", "ni réponse à un formulaire, ni commande, ni rebond, ni réponse "
-                                         "automatique : conservé pour les relecteurs", _references(view))
+                                         "automatique : conservé pour les relecteurs", view.references)
     except BudgetExceeded as exc:
         return Classification("malformed", f"analyse interrompue : {exc}", {"error": str(exc)})
     except (RecursionError, MemoryError) as exc:
@@ -203,14 +208,38 @@ def _unsurrogate(text: str) -> str:
         return data.decode("cp1252", "replace")
 
 
-def header_text(value) -> str:
-    """A header as readable text, whatever encoded-words, charsets or raw bytes it carries."""
-    value = str(value)
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Text in its declared charset; undeclared or wrong, UTF-8, then Windows-1252 (never fails)."""
+    for candidate in (charset, "utf-8"):
+        if not candidate or candidate == "unknown-8bit":
+            continue
+        try:
+            return data.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("cp1252", "replace")
+
+
+def header_text(value, _second_pass: bool = False) -> str:
+    """A header as readable text, whatever encoded-words, charsets or raw 8-bit bytes it carries."""
     try:
-        decoded = str(make_header(decode_header(value)))
-    except Exception:  # broken encoded-words or unknown charsets: keep what was written
-        decoded = value
-    return " ".join(_unsurrogate(decoded).split())
+        chunks = decode_header(value)
+    except Exception:  # broken encoded-words: keep what was written
+        chunks = [(str(value), None)]
+    text = "".join(_unsurrogate(chunk) if isinstance(chunk, str) else decode_bytes(chunk, charset)
+                   for chunk, charset in chunks)
+    if not _second_pass and "=?" in text and not text.isascii() and _latin1(text):
+        # Raw 8-bit bytes next to encoded-words: the first pass only read the bytes.
+        return header_text(text, _second_pass=True)
+    return " ".join(text.split())
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def decode_part(part: Message) -> str:
@@ -218,14 +247,7 @@ def decode_part(part: Message) -> str:
     if payload is None:
         payload = part.get_payload()
         return payload if isinstance(payload, str) else ""
-    for charset in (part.get_content_charset(), "utf-8"):
-        if not charset:
-            continue
-        try:
-            return payload.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return payload.decode("cp1252", "replace")
+    return decode_bytes(payload, part.get_content_charset())
 
 
 _TAG = re.compile(r"<[^>]{0,2000}>")
@@ -473,11 +495,11 @@ def is_command(view: MailView) -> Classification | None:
     command, where = found
     place = "l'objet" if where == "subject" else "la première ligne du message"
     return Classification("command", f"commande {command} ({place})",
-                          {"command": command, "where": where, **_references(view)})
+                          {"command": command, "where": where, **view.references})
 
 
 def is_reply(view: MailView) -> Classification | None:
-    refs = _references(view)
+    refs = view.references
     if not (refs["address_tokens"] or refs["body_tokens"] or refs["thread_ids"]):
         return None
     where = [name for name, key in (("adresse", "address_tokens"), ("texte", "body_tokens"),

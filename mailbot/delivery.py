@@ -24,10 +24,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from mailbot.config import Config, SmtpTarget
 from mailbot.outbox import verp_address
 from store.campaign_models import Delivery, OutboundMessage
+from store.db import one_line
 
 log = logging.getLogger("mailbot.delivery")
 
@@ -291,7 +293,12 @@ def deliver_pending(
 
 def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress) -> None:
     while not (stop and stop.is_set()):
-        batch = _claim(engine, CLAIM_BATCH, campaign_id, only_outbound)
+        try:
+            batch = _claim(engine, CLAIM_BATCH, campaign_id, only_outbound)
+        except OperationalError as exc:  # the store is busy or away: wait, never lose the thread
+            log.warning("cannot claim deliveries now: %s", one_line(exc.orig))
+            time.sleep(1.0)
+            continue
         if not batch:
             return
         for index, (delivery_id, recipient, attempts, claimed_at, raw) in enumerate(batch):

@@ -38,7 +38,9 @@ log = logging.getLogger("mailbot.imap")
 PROCESSED_FOLDER = "Atlas-traites"
 PROCESSED_KEYWORD = "$AtlasProcessed"
 TOO_BIG_KEYWORD = "$AtlasTooBig"
-IDLE_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute inactivity limit
+# Re-select this often even when IDLE reports nothing (RFC 2177 asks for less than 29 minutes): a
+# folder deleted and recreated under us sends no news to the old selection.
+IDLE_SECONDS = 5 * 60
 IDLE_CHECK_SECONDS = 1.0  # how quickly a stop request is noticed while idling
 POLL_SECONDS = 60.0
 BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from contextlib import nullcontext
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,7 +37,7 @@ from store.inbound_models import InboundMessage
 log = logging.getLogger("mailbot.inbound")
 
 CLAIM_BATCH = 10
-GIVE_WAY_SECONDS = 0.2  # the longest a worker defers to acceptance before taking its turn
+GIVE_WAY_SECONDS = 1.0  # the longest a worker defers to acceptance before taking its turn
 MAX_ATTEMPTS = 3  # transient database errors are retried this many times before `error`
 FINGERPRINT_HEADER_BYTES = 256 * 1024
 # Headers that survive transport unchanged; trace headers (Received, Return-Path, Delivered-To,
@@ -281,18 +282,21 @@ def process_pending(engine: Engine, config: Config, *, limit: int | None = None)
 
 
 def run_worker(engine: Engine, config: Config, stop: threading.Event, *, wake: threading.Event | None = None,
-               idle_seconds: float = 1.0, batch: int = CLAIM_BATCH, pressure: Callable[[], bool] | None = None) -> None:
+               idle_seconds: float = 1.0, batch: int = CLAIM_BATCH, pressure: Callable[[], bool] | None = None,
+               write_lock: threading.Lock | None = None) -> None:
     """The long-running form used by `mailbot serve`: claim, process, sleep while idle, until `stop`.
 
     On stop, the message in hand is finished and the rest of the claimed batch released. While
     `pressure()` is true (senders waiting for their message to be stored), each message waits up to
-    `GIVE_WAY_SECONDS` before taking the store's write lock.
+    `GIVE_WAY_SECONDS` before taking its turn. `write_lock`, shared by the writers of one process,
+    makes them queue in Python rather than in SQLite's busy handler, which sleeps up to 100 ms a try.
     """
     sessions = session_factory(engine)
     failures = 0
     while not stop.is_set():
         try:
-            ids = claim(engine, batch)
+            with write_lock or nullcontext():
+                ids = claim(engine, batch)
             failures = 0
         except SQLAlchemyError as exc:
             failures += 1
@@ -308,7 +312,8 @@ def run_worker(engine: Engine, config: Config, stop: threading.Event, *, wake: t
                 log.info("shutdown: released %d claimed message(s)", released)
                 break
             _give_way(pressure, stop)
-            process_claimed(sessions, config, inbound_id)
+            with write_lock or nullcontext():
+                process_claimed(sessions, config, inbound_id)
 
 
 def _give_way(pressure: Callable[[], bool] | None, stop: threading.Event) -> None:

@@ -88,8 +88,7 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
             plains.append(_unflow(text) if part.get_param("format", "").lower() == "flowed" else text)
         else:
             htmls.append(html_to_text(text))
-    with_form = [t for t in plains if _START_RE.search(_normalise_block(t))] or \
-                [t for t in htmls if _START_RE.search(_normalise_block(t))]
+    with_form = [t for t in plains if _has_form(t)] or [t for t in htmls if _has_form(t)]
     chosen = with_form or plains or htmls
     return "\n".join(chosen)[:MAX_TEXT_CHARS], problems
 
@@ -147,16 +146,18 @@ def _unflow(text: str) -> str:
 
 # --- normalisation -------------------------------------------------------------------------------
 
+_NORMALISE = str.maketrans({**_SPACES, **_QUOTES})
+
+
 def normalise_line(line: str) -> str:
-    for old, new in _SPACES.items():
-        line = line.replace(old, new)
-    for old, new in _QUOTES.items():
-        line = line.replace(old, new)
-    return unicodedata.normalize("NFC", line).rstrip()
+    line = line.translate(_NORMALISE)
+    if not line.isascii():
+        line = unicodedata.normalize("NFC", line)
+    return line.rstrip()
 
 
-def _normalise_block(text: str) -> str:
-    return "\n".join(_MARKDOWN_STRIP(normalise_line(_strip_quote(l)[1])) for l in text.splitlines())
+def _has_form(text: str) -> bool:
+    return "FORMULAIRE ATLAS" in text.upper()
 
 
 def _MARKDOWN_STRIP(line: str) -> str:

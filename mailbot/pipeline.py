@@ -53,8 +53,8 @@ def utcnow() -> datetime:
 
 def route(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """Record the classification on `inbound`, resolve its form, and run the route for its kind."""
-    _reset(inbound)
     earlier = earlier_copy(session, inbound) if classification.kind != "own" else None
+    _reset(inbound)  # after the query: nothing to flush yet
     if earlier is not None:
         classification = Classification(
             "duplicate", f"même Message-ID que le message n° {earlier}, déjà traité : ignoré",
@@ -84,12 +84,13 @@ def earlier_copy(session: Session, inbound: InboundMessage) -> int | None:
     """Another message with this Message-ID already handled (content altered in transit)."""
     if not inbound.message_id:
         return None
-    return session.scalar(
-        select(InboundMessage.id).where(
-            InboundMessage.message_id == inbound.message_id, InboundMessage.id != inbound.id,
-            InboundMessage.state == "done", InboundMessage.kind != "duplicate",
-        ).order_by(InboundMessage.id).limit(1)
-    )
+    # Filtered here rather than in SQL: on the state index, SQLite would scan every message done.
+    copies = session.execute(
+        select(InboundMessage.id, InboundMessage.state, InboundMessage.kind)
+        .where(InboundMessage.message_id == inbound.message_id).order_by(InboundMessage.id)
+    ).all()
+    return next((row.id for row in copies
+                 if row.id != inbound.id and row.state == "done" and row.kind != "duplicate"), None)
 
 
 # --- forms and trust -------------------------------------------------------------------------------------
@@ -392,8 +393,15 @@ def run_command(session: Session, config: Config, inbound: InboundMessage, class
     COMMANDS[classification.details["command"]](session, config, inbound, classification)
 
 
+def understand(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
+    """The parsing stage (mailbot.understand): change sets and the acknowledgement."""
+    from mailbot.understand import understand_reply  # it builds on this module's helpers
+
+    understand_reply(session, config, inbound, classification)
+
+
 ROUTES: dict[str, Route] = {
-    "reply": mark_reply_pending,
+    "reply": understand,
     "invalid_token": explain_invalid_token,
     "bounce": record_bounce,
     "autoreply": record_only,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from contextlib import nullcontext
 from concurrent.futures import Executor
 from typing import Callable
 
@@ -41,9 +42,11 @@ class GroupCommit:
     retried one message at a time, so one message the store refuses cannot cost the others a 451.
     """
 
-    def __init__(self, write: Callable[[list[Arrival]], list[Stored]], *, max_batch: int = 200):
+    def __init__(self, write: Callable[[list[Arrival]], list[Stored]], *, max_batch: int = 200,
+                 write_lock: threading.Lock | None = None):
         self._write = write
         self.max_batch = max_batch
+        self.write_lock = write_lock or nullcontext()  # see mailbot.inbound.run_worker
         self._cond = threading.Condition()
         self._pending: list[_Slot] = []
         self._writing = False
@@ -65,7 +68,8 @@ class GroupCommit:
 
     def _flush(self, batch: list[_Slot]) -> None:
         try:
-            outcomes = [(stored, None) for stored in self._write([slot.arrival for slot in batch])]
+            with self.write_lock:
+                outcomes = [(stored, None) for stored in self._write([slot.arrival for slot in batch])]
         except Exception as exc:
             outcomes = [self._alone(slot.arrival) for slot in batch] if len(batch) > 1 else [(None, exc)]
         with self._cond:
@@ -76,7 +80,8 @@ class GroupCommit:
 
     def _alone(self, arrival: Arrival) -> tuple[Stored | None, Exception | None]:
         try:
-            return self._write([arrival])[0], None
+            with self.write_lock:
+                return self._write([arrival])[0], None
         except Exception as exc:
             return None, exc
 

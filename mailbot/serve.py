@@ -52,15 +52,17 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
     executor = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="smtp-store")
     try:
         host, port = config.listen_address
-        services.controller = start_listener(
-            GroupCommit(lambda arrivals: inbound.store_arrivals(engine, arrivals)), host=host, port=port,
-            max_size=int(config.max_message_size), executor=executor, on_stored=wake.set,
-        )
+        sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer: writers of this process take turns on a lock (see inbound.run_worker).
+        write_lock = threading.Lock() if sqlite else None
+        store = GroupCommit(lambda arrivals: inbound.store_arrivals(engine, arrivals), write_lock=write_lock)
+        services.controller = start_listener(store, host=host, port=port, max_size=int(config.max_message_size),
+                                             executor=executor, on_stored=wake.set)
         handler = services.controller.handler
-        # SQLite has one writer: the workers give way while senders wait for their 250 (the queue can wait).
-        pressure = (lambda: handler.in_flight > 0) if engine.dialect.name == "sqlite" else None
-        _start(services, "inbound", workers,
-               lambda: inbound.run_worker(engine, config, stop, wake=wake, pressure=pressure))
+        # Senders wait for their 250, the queue can wait: on SQLite the workers give way to acceptance.
+        pressure = (lambda: handler.in_flight > 0) if sqlite else None
+        _start(services, "inbound", workers, lambda: inbound.run_worker(
+            engine, config, stop, wake=wake, pressure=pressure, write_lock=write_lock))
         target = config.imap_target
         if target is not None:
             poller = ImapPoller(engine, target, max_size=int(config.max_message_size), on_stored=wake.set)

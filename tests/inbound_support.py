@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
@@ -22,6 +23,7 @@ from store.models import Collectivite, Contact, new_ref
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RULES = ROOT / "rules" / "campagne-2012.toml"
 SECRET = "inbound-test-secret"
 BOT = "atlas@cncd.example.fr"
 
@@ -56,9 +58,11 @@ class Form:
 def campaign(session, name: str = "c2012", closed: bool = False) -> Campaign:
     found = session.scalar(select(Campaign).where(Campaign.name == name))
     if found is None:
-        found = Campaign(name=name, rules_path="rules/campagne-2012.toml", rules_text="", year=2012,
-                         apd_editable_year=2011, deadline=date(2012, 6, 30), closed=closed,
-                         created_at=datetime.now(timezone.utc))
+        rules_text = RULES.read_text(encoding="utf-8")
+        rules = tomllib.loads(rules_text)
+        found = Campaign(name=name, rules_path=str(RULES), rules_text=rules_text, year=rules["year"],
+                         apd_editable_year=rules["apd"]["editable_year"], deadline=date(2012, 6, 30),
+                         closed=closed, created_at=datetime.now(timezone.utc))
         session.add(found)
         session.flush()
     return found

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from inbound_support import BOT, SECRET, fixture, mail
+from tests.inbound_support import BOT, SECRET, fixture, mail
 from mailbot.classify import DEFAULT_LIMITS, Envelope, classify
 from mailbot.outbox import verp_address
 from mailbot.tokens import make_token

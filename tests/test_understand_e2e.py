@@ -30,6 +30,11 @@ from tests import replies
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
 
 
+def wire(raw: bytes) -> bytes:
+    """smtplib sends bytes as they are: SMTP wants CRLF line ends."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 def parse(raw: bytes):
     return BytesParser(policy=policy.default).parsebytes(raw)
 
@@ -105,11 +110,15 @@ def test_edited_summary_becomes_a_pending_change_set_and_an_acknowledgement(loop
     contact_ref = next(line.split()[1] for line in text.splitlines() if line.startswith("#### CT-"))
     project_ref = next(line.split()[1] for line in text.splitlines() if line.startswith("#### PJ-"))
     agent = summary.rcpt_tos[0]
-    edit = lambda lines: _set(project_ref, "Statut", "en sommeil")(_set(contact_ref, "Titre", "Maire adjointe")(lines))
+    lines = text.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith(f"#### {project_ref} ")))
+    current = next(line for line in lines[start:] if line.startswith("Statut"))
+    status_label, status_code = ("en cours", "en_cours") if "sommeil" in current else ("en sommeil", "en_sommeil")
+    edit = lambda lines: _set(project_ref, "Statut", status_label)(_set(contact_ref, "Titre", "Maire adjointe")(lines))
     reply = replies.gmail(summary.content, edit, agent)
     before = len(sink.messages)
     with smtplib.SMTP("127.0.0.1", port) as smtp:
-        smtp.sendmail(agent, [str(parse(summary.content)["Reply-To"])], reply)
+        smtp.sendmail(agent, [str(parse(summary.content)["Reply-To"])], wire(reply))
 
     def processed():
         with sessions() as session:
@@ -121,7 +130,7 @@ def test_edited_summary_becomes_a_pending_change_set_and_an_acknowledgement(loop
     assert changeset["sender"] == agent and changeset["trusted"] is True and changeset["status"] == "pending"
     got = {(c["op"], c["entity"], c["ref"], c["field"], c["new"]) for c in changeset["changes"]}
     assert got == {("update", "contact", contact_ref, "title", "Maire adjointe"),
-                   ("update", "projet", project_ref, "status", "en_sommeil")}
+                   ("update", "projet", project_ref, "status", status_code)}
     assert all(c["errors"] == [] for c in changeset["changes"])
     ack = _wait(lambda: next((m for m in sink.messages[before:] if m.rcpt_tos == [agent]), None))
     ack_message = parse(ack.content)
@@ -139,13 +148,14 @@ def test_untouched_form_or_ras_is_a_confirmation(loop):
     config, sink, port, sessions, engine = loop
     render_campaign(engine, sessions, config, "c2012", limit=2)
     _wait(lambda: len(sink.messages) >= 2 or deliver_pending(engine, config).attempted == 0 and sink.messages)
-    first, second = sink.messages[0], next(m for m in sink.messages[1:] if m.rcpt_tos != sink.messages[0].rcpt_tos)
+    first = sink.messages[0]
+    second = next(m for m in sink.messages[1:] if parse(m.content)["Subject"] != parse(first.content)["Subject"])
     before = len(sink.messages)
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         smtp.sendmail(first.rcpt_tos[0], [str(parse(first.content)["Reply-To"])],
-                      replies.gmail(first.content, lambda lines: lines, first.rcpt_tos[0]))
+                      wire(replies.gmail(first.content, lambda lines: lines, first.rcpt_tos[0])))
         smtp.sendmail(second.rcpt_tos[0], [str(parse(second.content)["Reply-To"])],
-                      replies.plain_answer(second.content, "RAS, cordialement", second.rcpt_tos[0]))
+                      wire(replies.plain_answer(second.content, "RAS, cordialement", second.rcpt_tos[0])))
 
     def confirmed():
         with sessions() as session:
@@ -157,3 +167,29 @@ def test_untouched_form_or_ras_is_a_confirmation(loop):
         assert "Aucune modification : votre fiche est confirmée" in parse(ack.content).get_body(("plain",)).get_content()
     result = CliRunner().invoke(main, ["review", "list", "--json"], env={"MAILBOT_DB": config.db})
     assert json.loads(result.output) == []
+
+
+def test_a_later_reply_on_the_same_form_replaces_the_pending_set(loop):
+    config, sink, port, sessions, engine = loop
+    render_campaign(engine, sessions, config, "c2012", limit=1)
+    deliver_pending(engine, config)
+    summary = sink.messages[0]
+    text = parse(summary.content).get_body(("plain",)).get_content()
+    contact_ref = next(line.split()[1] for line in text.splitlines() if line.startswith("#### CT-"))
+    agent = summary.rcpt_tos[0]
+    reply_to = str(parse(summary.content)["Reply-To"])
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail(agent, [reply_to], wire(replies.gmail(summary.content, _set(contact_ref, "Titre", "Maire"), agent)))
+    _wait(lambda: json.loads(CliRunner().invoke(main, ["review", "list", "--json"], env={"MAILBOT_DB": config.db}).output))
+    second = replies.gmail(summary.content, _set(contact_ref, "Titre", "Premier adjoint"), agent).replace(
+        b"<reply-", b"<reply-again-")
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail(agent, [reply_to], wire(second))
+
+    def replaced():
+        rows = json.loads(CliRunner().invoke(main, ["review", "list", "--status", "all", "--json"],
+                                             env={"MAILBOT_DB": config.db}).output)
+        return rows if len(rows) == 2 else None
+    first_set, second_set = sorted(_wait(replaced), key=lambda row: row["id"])
+    assert first_set["status"] == "superseded" and second_set["status"] == "pending"
+    assert second_set["changes"][0]["new"] == "Premier adjoint"

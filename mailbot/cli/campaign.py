@@ -18,10 +18,10 @@ from mailbot.campaign import (
     campaign_status,
     create_campaign,
     remind_campaign,
-    render_campaign,
+    send_campaign,
 )
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.delivery import deliver_pending, release_interrupted
+from mailbot.delivery import deliver_pending
 from mailbot.rules import RulesFileError
 from store.campaign_models import Campaign, CampaignTarget
 
@@ -76,18 +76,6 @@ def list_cmd(app, as_json: bool) -> None:
             click.echo(f"{row['name']}\t{row['year']}\tdeadline {row['deadline']}")
 
 
-@contextmanager
-def _progress(label: str, total: int, quiet: bool):
-    if quiet or total == 0:
-        yield lambda n: None
-        return
-    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=Console(stderr=True), transient=False)
-    with progress:
-        task = progress.add_task(label, total=total)
-        yield lambda n: progress.advance(task, n)
-
-
 @campaign.command("send")
 @click.argument("name")
 @click.option("--only", "only", multiple=True, help="Only this collectivité code (repeatable).")
@@ -105,43 +93,35 @@ def send_cmd(app, name: str, only: tuple[str, ...], limit: int | None, dry_run: 
     try:
         with app.sessions() as session:
             total = len(_pending(session, name, list(only) or None, limit))
-        with _progress("Rendu", total, quiet) as advance:
-            rendered = render_campaign(engine, app.sessions, app.config, name, only=list(only) or None,
-                                       limit=limit, on_progress=advance)
+        with _progress_pair(total, quiet) as (rendered_advance, sent_advance):
+            report = send_campaign(engine, app.sessions, app.config, name, only=list(only) or None, limit=limit,
+                                   on_rendered=rendered_advance, on_sent=sent_advance)
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from None
-    release_interrupted(engine)
-    campaign_id = _campaign_id(app, name)
-    with app.sessions() as session:
-        due = _due_deliveries(session, campaign_id)
-    with _progress("Envoi", due, quiet) as advance:
-        report = deliver_pending(engine, app.config, campaign_id=campaign_id, on_progress=advance)
-    click.echo(f"{rendered.rendered} summaries rendered, {rendered.unreachable} collectivités unreachable; "
+    click.echo(f"{report.render.rendered} summaries rendered, {report.render.unreachable} collectivités unreachable; "
                f"{report.sent} sent, {report.deferred} deferred (retried later), {report.failed} failed")
     for error in report.errors[:10]:
         click.echo(f"  {error}", err=True)
+
+
+@contextmanager
+def _progress_pair(total: int, quiet: bool):
+    """Two bars: summaries rendered, envelopes sent (rendering and sending run together)."""
+    if quiet or total == 0:
+        yield (lambda n: None), (lambda n: None)
+        return
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=Console(stderr=True))
+    with progress:
+        rendered = progress.add_task("Rendu", total=total)
+        sent = progress.add_task("Envoi", total=None)
+        yield (lambda n: progress.advance(rendered, n)), (lambda n: progress.advance(sent, n))
 
 
 def _pending(session, name, only, limit):
     from mailbot.campaign import get_campaign, pending_targets
 
     return pending_targets(session, get_campaign(session, name), only, limit)
-
-
-def _campaign_id(app, name: str) -> int:
-    with app.sessions() as session:
-        return session.scalar(select(Campaign.id).where(Campaign.name == name))
-
-
-def _due_deliveries(session, campaign_id: int) -> int:
-    from sqlalchemy import func
-
-    from store.campaign_models import Delivery, OutboundMessage
-
-    return session.scalar(
-        select(func.count(Delivery.id)).join(OutboundMessage)
-        .where(OutboundMessage.campaign_id == campaign_id, Delivery.state.in_(("queued", "deferred")))
-    ) or 0
 
 
 def _dry_run(app, name: str, only, limit, directory: Path) -> None:

@@ -24,6 +24,8 @@ def serve(app, workers: int, log_level: str) -> None:
     from mailbot.serve import run_serve
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level != "DEBUG":
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
     sys.exit(run_serve(app.config, workers=workers))
 
 
