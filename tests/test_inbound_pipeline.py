@@ -15,7 +15,6 @@ from mailbot import pipeline
 from mailbot.classify import Classification
 from mailbot.cli import main
 from mailbot.inbound import Arrival, claim, process_pending, release_interrupted, reprocess, store_arrival
-from mailbot.outbox import verp_address
 from mailbot.tokens import make_token
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage
