@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Parallel connections to the relay used by the delivery worker.", int),
     Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
             "Largest inbound message accepted, in bytes.", int),
+    Setting("max_answers_per_day", "MAILBOT_MAX_ANSWERS_PER_DAY", 5,
+            "Automatic answers the bot sends one address per day, at most (loop safety).", int),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 

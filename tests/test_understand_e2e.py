@@ -26,6 +26,7 @@ from store.campaign_models import CampaignTarget
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from tests import replies
+from tests.test_parse import set_field as _set
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
 
@@ -86,19 +87,6 @@ def _first_summary_with_projects(sink):
         if b"#### PJ-" in message.content:
             return message
     raise AssertionError("no summary with a project")
-
-
-def _set(ref: str, label: str, value: str):
-    def edit(lines):
-        out, inside = [], False
-        for line in lines:
-            if line.startswith("####"):
-                inside = line.startswith(f"#### {ref} ")
-            if inside and line.split(":")[0].rstrip(" *") == label:
-                line = f"{line.split(':')[0]}: {value}"
-            out.append(line)
-        return out
-    return edit
 
 
 def test_edited_summary_becomes_a_pending_change_set_and_an_acknowledgement(loop):
