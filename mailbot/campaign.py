@@ -16,6 +16,7 @@ from typing import Callable
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
+from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.rules import Rules, load_rules, parse_rules_text
 from mailbot.form import FormContext
@@ -32,9 +33,6 @@ RENDER_BATCH = 200
 class CampaignError(ValueError):
     """A campaign request that cannot be honoured; the message is for the user."""
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def create_campaign(session: Session, name: str, rules_path: Path, deadline: date) -> Campaign:

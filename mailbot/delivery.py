@@ -20,12 +20,13 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from mailbot.clock import utcnow
 from mailbot.config import Config, SmtpTarget
 from mailbot.outbox import verp_address
 from store.campaign_models import Delivery, OutboundMessage
@@ -38,9 +39,6 @@ MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 CLAIM_BATCH = 100
 CONNECT_TIMEOUT = 30
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

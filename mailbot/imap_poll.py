@@ -18,7 +18,6 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
@@ -29,6 +28,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from mailbot.clock import utcnow
 from mailbot.config import ImapTarget
 from mailbot.inbound import Arrival, insert_arrival
 from store.inbound_models import ImapState
@@ -47,9 +47,6 @@ BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
 FETCH_CHUNK = 50
 NETWORK_ERRORS = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, ConnectionError, EOFError)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

@@ -18,7 +18,6 @@ import threading
 from contextlib import nullcontext
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
@@ -28,6 +27,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailbot.clock import utcnow
 from mailbot import pipeline
 from mailbot.classify import Envelope, classify, header_text
 from mailbot.config import Config
@@ -45,9 +45,6 @@ FINGERPRINT_HEADER_BYTES = 256 * 1024
 FINGERPRINT_HEADERS = ("from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
                        "content-type", "content-transfer-encoding")
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class InboxError(ValueError):

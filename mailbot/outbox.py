@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Callable
@@ -21,12 +20,10 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from store.campaign_models import Delivery, OutboundMessage
+from mailbot.clock import utcnow
 
 VERP_RE = re.compile(r"\+b-([0-9a-z]+)-([0-9a-f]{8})@", re.IGNORECASE)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email import policy
 from email.parser import BytesHeaderParser
 from typing import Callable
@@ -21,6 +20,7 @@ from typing import Callable
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from mailbot.clock import utcnow
 from mailbot.classify import Classification, header_text
 from mailbot.config import Config
 from mailbot.outbox import Recipient, enqueue, new_message_id
@@ -44,9 +44,6 @@ _UNANSWERABLE_LOCAL = re.compile(
 
 Route = Callable[[Session, Config, InboundMessage, Classification], None]
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # --- composition -------------------------------------------------------------------------------------

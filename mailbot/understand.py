@@ -10,11 +10,11 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailbot.clock import utcnow
 from mailbot.acknowledge import Acknowledgement, acknowledge
 from mailbot.classify import Classification
 from mailbot.config import Config
@@ -38,9 +38,6 @@ CONFIRMATIONS = (
 _GREETINGS = re.compile(r"^(bonjour|bonsoir|madame|monsieur|cordialement|merci\w*|bien a vous|salutations"
                         r"|bonne journee|\w+ \w+$)", re.IGNORECASE)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def fold(text: str) -> str:

@@ -250,7 +250,7 @@ def test_cli_errors_are_one_line(atlas, db_url):
     env = {"MAILBOT_DB": db_url}
     result = CliRunner().invoke(main, ["campaign", "send", "nope"], env=env)
     assert result.exit_code != 0 and "unknown campaign" in result.output and "Traceback" not in result.output
-    result = CliRunner().invoke(main, ["campaign", "send", "c2012", "--only", "COM-XXXXX"], env=env)
+    result = CliRunner().invoke(main, ["campaign", "send", "c2012", "--only", "COM-99999"], env=env)
     assert result.exit_code != 0 and "unknown collectivité" in result.output
     result = CliRunner().invoke(main, ["campaign", "create", "c2012", "--deadline", "2012-06-30"], env=env)
     assert result.exit_code != 0 and "already exists" in result.output
