@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models import Base
@@ -21,6 +21,7 @@ CHANGE_STATES = ("pending", "applied", "rejected", "conflict")
 
 class ChangeSet(Base):
     __tablename__ = "change_set"
+    __table_args__ = (Index("ix_change_set_status_created", "status", "created_at", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"), index=True)
     collectivite_id: Mapped[int] = mapped_column(ForeignKey("collectivite.id"), index=True)
@@ -61,6 +62,11 @@ class Change(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     edited_by: Mapped[str | None] = mapped_column(String(100))
     current: Mapped[object | None] = mapped_column(JSON)  # the store's value when a conflict was found
+    asked: Mapped[object | None] = mapped_column(JSON)  # the agent's value, kept when a reviewer edits `new`
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    applied_ref: Mapped[str | None] = mapped_column(String(40))  # the record a create produced
 
     changeset: Mapped[ChangeSet] = relationship(back_populates="changes")
 
@@ -74,6 +80,7 @@ class AuditEntry(Base):
     change_id: Mapped[int | None] = mapped_column(ForeignKey("change.id"))
     collectivite_id: Mapped[int] = mapped_column(ForeignKey("collectivite.id"), index=True)
     message_id: Mapped[str | None] = mapped_column(String(250))
+    op: Mapped[str | None] = mapped_column(String(8))
     entity: Mapped[str] = mapped_column(String(12))
     ref: Mapped[str] = mapped_column(String(40))
     field: Mapped[str | None] = mapped_column(String(40))
