@@ -29,7 +29,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db", "MAILBOT_DB", "sqlite:///mailbot.sqlite",
             "SQLAlchemy URL of the store (SQLite file by default, PostgreSQL by URL)."),
     Setting("smtp", "MAILBOT_SMTP", "smtp://127.0.0.1:8026",
-            "Outbound relay: smtp://[user:pass@]host:port[?starttls=1]."),
+            "Outbound relay: smtp[s]://[user:pass@]host:port[?starttls=1][&cafile=PATH]. The relay's "
+            "certificate is always verified (system CAs, or only PATH when given); credentials "
+            "need TLS (smtps:// or starttls=1)."),
     Setting("listen", "MAILBOT_LISTEN", "127.0.0.1:8025", "Inbound SMTP listener host:port."),
     Setting("imap", "MAILBOT_IMAP", "", "Mailbox to read: imap[s]://user:pass@host:port/FOLDER (empty: off)."),
     Setting("from_address", "MAILBOT_FROM", "atlas@cncd.example.fr", "The bot's own address."),
@@ -37,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rules", "MAILBOT_RULES", "", "Default rules file (empty: rules/campagne-2012.toml)."),
     Setting("reviewers", "MAILBOT_REVIEWERS", "", "Comma-separated names allowed to review."),
     Setting("reviewer", "MAILBOT_REVIEWER", "", "Name used for review decisions when --as is absent."),
+    Setting("digest_to", "MAILBOT_DIGEST_TO", "", "Comma-separated addresses that receive the reviewers' digest."),
     Setting("rate_limit", "MAILBOT_RATE_LIMIT", 0.0, "Outbound messages per second (0: unlimited).", float),
     Setting("smtp_connections", "MAILBOT_SMTP_CONNECTIONS", 4,
             "Parallel connections to the relay used by the delivery worker.", int),
@@ -56,6 +59,12 @@ class SmtpTarget:
     password: str | None = None
     starttls: bool = False
     ssl: bool = False
+    # a CA bundle to trust instead of the system's (a relay with a private or self-signed certificate)
+    cafile: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.ssl or self.starttls
 
 
 @dataclass(frozen=True)
@@ -93,9 +102,17 @@ class Config:
 
     @property
     def reviewer_names(self) -> list[str]:
-        raw = self.values["reviewers"]
-        items = raw if isinstance(raw, list) else str(raw).split(",")
-        return [name.strip() for name in items if name.strip()]
+        return _names(self.values["reviewers"])
+
+    @property
+    def digest_addresses(self) -> list[str]:
+        return _names(self.values["digest_to"])
+
+
+def _names(raw) -> list[str]:
+    """A list setting, written as a TOML list or as comma-separated text (environment variables)."""
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return [name.strip() for name in items if name.strip()]
 
 
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
@@ -148,14 +165,26 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         port = parts.port or (465 if parts.scheme == "smtps" else 25)
     except ValueError:
         raise ConfigError(f"bad SMTP URL {url!r}: port is not a number") from None
-    return SmtpTarget(
+    unknown = sorted(set(query) - {"starttls", "cafile"})
+    if unknown:
+        raise ConfigError(f"bad SMTP URL {url!r}: unknown option(s) {', '.join(unknown)} (starttls, cafile)")
+    target = SmtpTarget(
         host=parts.hostname,
         port=port,
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         starttls=query.get("starttls", ["0"])[0] in ("1", "true", "yes"),
         ssl=parts.scheme == "smtps",
+        cafile=query["cafile"][0] if "cafile" in query else None,
     )
+    if target.ssl and target.starttls:
+        raise ConfigError(f"bad SMTP URL {url!r}: smtps:// is already TLS, starttls=1 makes no sense with it")
+    # AUTH PLAIN/LOGIN send the password as is: never over a connection an eavesdropper can read
+    if target.user and not target.tls:
+        raise ConfigError(f"bad SMTP URL {url!r}: credentials need TLS (add ?starttls=1 or use smtps://)")
+    if target.cafile and not target.tls:
+        raise ConfigError(f"bad SMTP URL {url!r}: cafile without TLS (add ?starttls=1 or use smtps://)")
+    return target
 
 
 def parse_imap_url(url: str) -> ImapTarget:

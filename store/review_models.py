@@ -39,6 +39,8 @@ class ChangeSet(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     reverts_id: Mapped[int | None] = mapped_column(ForeignKey("change_set.id"))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the agent was told the decision
+    notice_outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_message.id"))
 
     changes: Mapped[list[Change]] = relationship(
         back_populates="changeset", order_by="Change.id", cascade="all, delete-orphan"

@@ -1,10 +1,24 @@
-"""Review commands (read-only here): list and show pending change sets."""
+"""Review commands: the queue, decisions (approve, reject, edit, resolve, revert), history, digest.
+
+Decisions are made by a named reviewer from the configured list; each decided set is then told to
+its agent (queued, and delivered at once when the relay answers; `mailbot serve` retries later).
+"""
 from __future__ import annotations
+
+import sys
 
 import click
 
 from mailbot.cli import emit_json, main, pass_app
-from store.review_queries import get_changeset, list_changesets
+from mailbot.review import ReviewError
+from store.models import KINDS
+from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
+
+STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "all"]
+
+
+def _fail(exc: ReviewError):
+    raise click.ClickException(str(exc)) from None
 
 
 @main.group()
@@ -13,50 +27,317 @@ def review() -> None:
 
 
 @review.command("list")
-@click.option("--status", default="pending", show_default=True,
-              type=click.Choice(["pending", "approved", "rejected", "partial", "superseded", "all"]))
+@click.option("--status", default="pending", show_default=True, type=click.Choice(STATUSES))
+@click.option("--region", help="Région code (53 for Bretagne).")
+@click.option("--departement", help="Département code (35, 2A, 971…).")
+@click.option("--kind", type=click.Choice(KINDS), help="Kind of collectivité.")
+@click.option("--trusted/--untrusted", default=None, help="Only sets from known contacts / from unknown senders.")
+@click.option("--with-errors/--without-errors", default=None)
+@click.option("--with-conflicts/--without-conflicts", default=None)
+@click.option("--collectivite", help="One collectivité's code.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def list_cmd(app, status: str, limit: int, page: int, as_json: bool) -> None:
+def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, collectivite,
+             limit: int, page: int, as_json: bool) -> None:
     """Change sets, oldest first."""
     app.require_store()
+    where = QueueFilter(status=None if status == "all" else status, region=region, departement=departement,
+                        kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
+                        collectivite=collectivite)
     with app.sessions() as session:
-        rows = list_changesets(session, status=None if status == "all" else status, limit=limit,
-                               offset=(page - 1) * limit)
+        rows = list_changesets(session, where=where, limit=limit, offset=(page - 1) * limit)
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo("Aucun ensemble de modifications ne correspond.")
     for row in rows:
-        errors = sum(1 for c in row["changes"] if c["errors"])
-        trust = "" if row["trusted"] else "  [expéditeur non reconnu]"
-        click.echo(f"#{row['id']:<6} {row['collectivite']:<16} {row['status']:<10} {len(row['changes'])} change(s), "
-                   f"{errors} with errors  {row['sender']}{trust}")
+        errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
+        conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
+        flags = ("" if row["trusted"] else "  [expéditeur non reconnu]") + (f"  [{conflicts} conflit(s)]" if conflicts else "")
+        click.echo(f"#{row['id']:<6} {row['created_at'][:16]}  {row['collectivite']:<14} {row['collectivite_name'][:28]:<28} "
+                   f"{row['status']:<9} {len(row['changes'])} changement(s), {errors} erreur(s)  {row['sender']}{flags}")
 
 
 @review.command("show")
 @click.argument("changeset_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--raw", is_flag=True, help="Print the original message as received.")
 @pass_app
-def show_cmd(app, changeset_id: int, as_json: bool) -> None:
-    """One change set: each change as before → after, with errors and fuzzy matches."""
+def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
+    """One change set: each change as before → after, with errors, fuzzy matches and conflicts."""
     app.require_store()
     with app.sessions() as session:
         row = get_changeset(session, changeset_id)
+        original = raw_message(session, changeset_id) if raw else None
     if row is None:
-        raise click.ClickException(f"no change set #{changeset_id}")
+        raise click.ClickException(f"aucun ensemble de modifications n° {changeset_id}")
+    if raw:
+        if original is None:
+            raise click.ClickException(f"l'ensemble n° {changeset_id} n'a pas de message d'origine")
+        sys.stdout.buffer.write(original)
+        return
     if as_json:
         emit_json(row)
         return
-    click.echo(f"Change set #{row['id']} — {row['collectivite']} — {row['status']}")
-    click.echo(f"From: {row['sender']}{'' if row['trusted'] else '  (expéditeur non reconnu)'}")
+    for line in describe(row):
+        click.echo(line)
+
+
+def describe(row: dict) -> list[str]:
+    lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, dép. {row['departement']}) "
+             f"— {row['status']}",
+             f"Reçu le {row['created_at'][:16]} de {row['sender'] or '(interne)'}"
+             + ("" if row["trusted"] else "  (expéditeur non reconnu)")]
     if row["note"]:
-        click.echo(f"Note: {row['note']}")
+        lines.append(f"Note de l'agent : {row['note']}")
+    if row["decided_by"]:
+        lines.append(f"Décidé par {row['decided_by']} le {row['decided_at'][:16]}"
+                     + (f" — {row['reason']}" if row["reason"] else ""))
     for c in row["changes"]:
         where = f"{c['entity']} {c['ref']}" + (f".{c['field']}" if c["field"] else "")
-        click.echo(f"  [{c['id']}] {c['op']:<6} {where}: {c['old']!r} → {c['new']!r}")
+        lines.append(f"  [{c['id']}] {c['status']:<8} {c['op']:<6} {where}: {c['old']!r} → {c['new']!r}")
+        if c["asked"] is not None:
+            lines.append(f"           corrigé par {c['edited_by']} ; l'agent avait écrit {c['asked']!r}")
         for m in c["matches"]:
-            click.echo(f"         « {m['written']} » → « {m['label']} » ({m['score']:.0f})")
+            lines.append(f"           « {m['written']} » → « {m['label']} » ({m['score']:.0f})")
         for e in c["errors"]:
-            click.echo(f"         ERREUR {e['code']}: {e['message']}")
+            lines.append(f"           ERREUR {e['code']}: {e['message']}")
+        if c["status"] == "conflict":
+            lines.append(f"           CONFLIT ({c['reason']}) — vu par l'agent : {c['old']!r} ; "
+                         f"dans l'Atlas maintenant : {c['current']!r} ; demandé : {c['new']!r}")
+            lines.append(f"           trancher : mailbot review resolve {c['id']} --take asked|current")
+        elif c["reason"] and c["status"] == "rejected":
+            lines.append(f"           rejeté : {c['reason']}")
+    return lines
+
+
+def _reviewer(app, name: str | None) -> str:
+    from mailbot.review import require_reviewer
+
+    try:
+        return require_reviewer(app.config, name)
+    except ReviewError as exc:
+        _fail(exc)
+
+
+def _report(outcome) -> None:
+    parts = [f"ensemble n° {outcome.changeset_id} : {outcome.status}"]
+    for label, ids in (("appliqué(s)", outcome.applied), ("rejeté(s)", outcome.rejected),
+                       ("en conflit", outcome.conflicts), ("déjà décidé(s)", outcome.untouched)):
+        if ids:
+            parts.append(f"{len(ids)} {label} ({', '.join(map(str, ids))})")
+    click.echo(" ; ".join(parts))
+
+
+def _tell_agents(app, send: bool) -> None:
+    """Queue the messages of every decided set, and try to deliver them now."""
+    from mailbot.notify import notify_decided
+
+    outbound = notify_decided(app.sessions, app.config)
+    if not outbound:
+        return
+    if not send:
+        click.echo(f"{len(outbound)} message(s) aux agents en file (envoyés par `mailbot serve`).")
+        return
+    from mailbot.delivery import deliver_pending
+
+    report = deliver_pending(app.engine, app.config, only_outbound=set(outbound), connections=1)
+    line = f"{len(outbound)} message(s) aux agents : {report.sent} envoyé(s)"
+    if report.deferred or report.failed:
+        line += f", {report.deferred} en attente (relais injoignable ? `mailbot serve` réessaiera), {report.failed} en échec"
+    click.echo(line)
+
+
+send_option = click.option("--send/--no-send", default=True, show_default=True,
+                           help="Deliver the agents' messages now (otherwise `mailbot serve` does).")
+
+
+@review.command("approve")
+@click.argument("changeset_id", type=int, required=False)
+@click.option("--only", "only", type=int, multiple=True, help="Change id to approve (repeatable).")
+@click.option("--all-trusted-without-errors", "bulk", is_flag=True,
+              help="Every pending set from a known contact with no error and no conflict.")
+@click.option("--dry-run", is_flag=True, help="With the bulk form: list what would be approved, change nothing.")
+@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@send_option
+@pass_app
+def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
+    """Apply a set (or the changes named by --only) to the Atlas."""
+    from mailbot.review import approve, bulk_approve, bulk_candidates
+
+    app.require_store()
+    name = _reviewer(app, reviewer)
+    if bulk == (changeset_id is not None):
+        raise click.ClickException("donnez un numéro d'ensemble, ou --all-trusted-without-errors")
+    if not bulk:
+        try:
+            _report(approve(app.sessions, app.config, changeset_id, name, only=list(only) or None))
+        except ReviewError as exc:
+            _fail(exc)
+        _tell_agents(app, send)
+        return
+    with app.sessions() as session:
+        ids = bulk_candidates(session)
+        if dry_run:
+            click.echo(f"{len(ids)} ensemble(s) seraient approuvés :")
+            for changeset_id_ in ids:
+                row = get_changeset(session, changeset_id_)
+                click.echo(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
+                           f"{len(row['changes'])} changement(s) — {row['sender']}")
+            return
+    outcomes = _bulk(app, name, ids, bulk_approve)
+    applied = sum(len(o.applied) for o in outcomes)
+    conflicts = sum(len(o.conflicts) for o in outcomes)
+    click.echo(f"{len(outcomes)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
+    _tell_agents(app, send)
+
+
+def _bulk(app, name, ids, bulk_approve):
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Approbation", total=len(ids))
+        return bulk_approve(app.sessions, app.config, name, ids, on_progress=lambda n: progress.advance(task, n))
+
+
+@review.command("reject")
+@click.argument("changeset_id", type=int)
+@click.option("--only", "only", type=int, multiple=True, help="Change id to reject (repeatable).")
+@click.option("--reason", required=True, help="Why (in French: the agent reads it).")
+@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@send_option
+@pass_app
+def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
+    """Reject a set (or the changes named by --only), with a reason for the agent."""
+    from mailbot.review import reject
+
+    app.require_store()
+    name = _reviewer(app, reviewer)
+    try:
+        _report(reject(app.sessions, app.config, changeset_id, name, reason, only=list(only) or None))
+    except ReviewError as exc:
+        _fail(exc)
+    _tell_agents(app, send)
+
+
+@review.command("edit")
+@click.argument("change_id", type=int)
+@click.option("--value", required=True, help="The corrected value, written as on the form.")
+@click.option("--field", "field_key", help="For a created record: which field (rules-file key, or _parent).")
+@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@pass_app
+def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
+    """Correct a change's value before approving it; the rules check the correction."""
+    from mailbot.review import edit
+
+    app.require_store()
+    name = _reviewer(app, reviewer)
+    try:
+        change = edit(app.sessions, app.config, change_id, name, value, field_key=field_key)
+    except ReviewError as exc:
+        _fail(exc)
+    click.echo(f"changement n° {change.id} : {change.new!r}" + (f" (l'agent avait écrit {change.asked!r})"
+                                                               if change.asked is not None else ""))
+    for error in change.errors:
+        click.echo(f"  ERREUR {error['code']}: {error['message']}")
+
+
+@review.command("resolve")
+@click.argument("change_id", type=int)
+@click.option("--take", type=click.Choice(["asked", "current"]), required=True,
+              help="asked: apply the agent's value over the current one; current: keep the Atlas as it is.")
+@click.option("--reason", help="With --take current: why, for the agent.")
+@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@send_option
+@pass_app
+def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
+    """Settle a conflict one way or the other."""
+    from mailbot.review import resolve
+
+    app.require_store()
+    name = _reviewer(app, reviewer)
+    try:
+        _report(resolve(app.sessions, app.config, change_id, name, take=take, reason=reason))
+    except ReviewError as exc:
+        _fail(exc)
+    _tell_agents(app, send)
+
+
+@review.command("revert")
+@click.argument("changeset_id", type=int)
+@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@pass_app
+def revert_cmd(app, changeset_id, reviewer) -> None:
+    """Undo an approved set, as a new audited set (its changes are conflict-checked too)."""
+    from mailbot.review import revert
+
+    app.require_store()
+    name = _reviewer(app, reviewer)
+    try:
+        outcome = revert(app.sessions, app.config, changeset_id, name)
+    except ReviewError as exc:
+        _fail(exc)
+    click.echo(f"annulation de l'ensemble n° {changeset_id} :")
+    _report(outcome)
+
+
+@review.command("digest")
+@click.option("--send", is_flag=True, help="Mail it to the reviewers (setting digest_to) instead of printing it.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def digest_cmd(app, send, as_json) -> None:
+    """The queue in figures, for the reviewers' daily digest."""
+    from mailbot.notify import digest, send_digest
+
+    app.require_store()
+    if send:
+        to = app.config.digest_addresses
+        if not to:
+            raise click.ClickException("aucun destinataire : renseignez le réglage digest_to (MAILBOT_DIGEST_TO)")
+        outbound_id = send_digest(app.sessions, app.config, to)
+        from mailbot.delivery import deliver_pending
+
+        report = deliver_pending(app.engine, app.config, only_outbound={outbound_id}, connections=1)
+        click.echo(f"synthèse envoyée à {', '.join(to)} ({report.sent} envoi(s), {report.deferred} en attente)")
+        return
+    with app.sessions() as session:
+        data = digest(session)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"En attente : {data['pending']} (sans erreur ni conflit, de contacts reconnus : {data['clean']} ; "
+               f"avec erreurs : {data['with_errors']} ; en conflit : {data['conflicts']} ; "
+               f"expéditeurs non reconnus : {data['untrusted']})")
+    if data["oldest"]:
+        o = data["oldest"]
+        click.echo(f"Le plus ancien : n° {o['id']}, {o['collectivite']} ({o['code']}), depuis {o['days']} jour(s)")
+    for item in data["conflict_sets"]:
+        click.echo(f"  conflit : n° {item['id']} {item['collectivite']} ({item['code']})")
+
+
+@main.command("history")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def history_cmd(app, code, as_json) -> None:
+    """Every change applied to a collectivité's record: who, when, from which message, old → new."""
+    from mailbot.review import history
+
+    app.require_store()
+    with app.sessions() as session:
+        try:
+            entries = history(session, code)
+        except ReviewError as exc:
+            _fail(exc)
+    if as_json:
+        emit_json(entries)
+        return
+    if not entries:
+        click.echo("Aucune modification appliquée.")
+    for e in entries:
+        where = f"{e['entity']} {e['ref']}" + (f".{e['field']}" if e["field"] else "")
+        click.echo(f"{e['at'][:16]}  {e['reviewer']:<12} ensemble n° {e['changeset']:<5} {e['op']:<6} {where}: "
+                   f"{e['old']!r} → {e['new']!r}")

@@ -1,0 +1,473 @@
+"""Reviewers' decisions: approve, reject, edit, resolve conflicts, revert — the only way into the Atlas.
+
+One transaction per change set. The set's row is locked first (SELECT … FOR UPDATE on PostgreSQL;
+SQLite's BEGIN IMMEDIATE already runs one writer at a time), and only changes still `pending` are
+acted on: two reviewers approving the same set at once apply it once, the second finds nothing left.
+
+Conflicts: each change carries the version of its record that the agent saw. When the record has
+changed since, the change is applied only if the field it touches still holds the value the agent
+saw (another field moved on: a three-way merge with nothing to merge); otherwise it becomes a
+*conflict* — not applied, the three values kept (as sent, as now, as asked) — and the reviewer
+resolves it either way (`resolve`). Deletes and moves of a changed record are always conflicts.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from mailbot.clock import utcnow
+from mailbot.config import Config
+from mailbot.diff import to_jsonable
+from mailbot.rules import check_apd_year, check_record
+from store import apply as store_apply
+from store.inbound_models import InboundMessage
+from store.models import ApdAmount, Collectivite, Cooperation
+from store.review_models import AuditEntry, Change, ChangeSet
+
+log = logging.getLogger(__name__)
+
+FINAL_STATES = ("approved", "rejected", "partial")
+OPEN_CHANGE_STATES = ("pending", "conflict")
+DEFAULT_CONFLICT_REASON = "conflit : la valeur actuelle de l'Atlas est conservée"
+RETRIES = 3
+
+
+class ReviewError(Exception):
+    """A decision that cannot be made; the message (French) is shown to the reviewer as is."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one change given the record as it is now (pure: `judge`)."""
+
+    apply: bool
+    current: object = None
+    reason: str = ""
+
+
+@dataclass
+class Outcome:
+    changeset_id: int
+    status: str = ""
+    applied: list[int] = field(default_factory=list)
+    rejected: list[int] = field(default_factory=list)
+    conflicts: list[int] = field(default_factory=list)
+    untouched: list[int] = field(default_factory=list)  # already decided by someone else, or not selected
+
+
+# --- pure core -------------------------------------------------------------------------------------------
+
+def judge(op: str, entity: str, field_key: str | None, old, base_version: int | None, *, exists: bool,
+          version: int | None, current) -> Verdict:
+    """Apply or conflict, from the change (as the agent saw the record) and the record now."""
+    if op == "create":
+        return Verdict(True)
+    if not exists:
+        return Verdict(False, None, "la fiche a été supprimée depuis que l'agent l'a vue")
+    if base_version is not None and version == base_version:
+        return Verdict(True, current)
+    if op == "update" and store_apply.same_value(entity, field_key, current, old):
+        return Verdict(True, current)  # the record moved on elsewhere; this field is as the agent saw it
+    if op == "move" and current == old:
+        return Verdict(True, current)
+    return Verdict(False, current, "la fiche a été modifiée depuis que l'agent l'a vue")
+
+
+def settle_status(change_states: Iterable[str]) -> str:
+    """A set's status from its changes': open while anything is undecided, then approved/rejected/partial."""
+    states = list(change_states)
+    if any(s in OPEN_CHANGE_STATES for s in states):
+        return "pending"
+    if states and all(s == "rejected" for s in states):
+        return "rejected"
+    if any(s == "rejected" for s in states):
+        return "partial"
+    return "approved"
+
+
+def inverse(change: Change, entry: AuditEntry) -> Change:
+    """The change that undoes an applied one; its own conflict check compares with what was applied."""
+    if entry.op == "create":
+        return Change(op="delete", entity=change.entity, ref=entry.ref, old=None, base_version=1,
+                      status="pending", errors=[], matches=[])
+    if entry.op == "delete":
+        return Change(op="create", entity=change.entity, ref=entry.ref, new=entry.old,
+                      parent_ref=change.parent_ref or (entry.old or {}).get("parent_ref"),
+                      status="pending", errors=[], matches=[])
+    return Change(op=entry.op, entity=change.entity, ref=entry.ref, field=entry.field, old=entry.new,
+                  new=entry.old, base_version=None, status="pending", errors=[], matches=[])
+
+
+# --- reviewers -------------------------------------------------------------------------------------------
+
+def require_reviewer(config: Config, name: str | None) -> str:
+    """The reviewer's name, if it is in the configured list; anyone else is refused."""
+    name = (name or config.values.get("reviewer") or "").strip()
+    allowed = config.reviewer_names
+    if not name:
+        raise ReviewError("nommez le relecteur : --as NOM (ou le réglage reviewer)")
+    if name not in allowed:
+        listed = ", ".join(allowed) if allowed else "aucun relecteur n'est configuré (réglage reviewers)"
+        raise ReviewError(f"{name} n'est pas relecteur de cette campagne ({listed})")
+    return name
+
+
+# --- transactions ----------------------------------------------------------------------------------------
+
+def _locked_set(session: Session, changeset_id: int) -> ChangeSet:
+    changeset = session.scalar(
+        select(ChangeSet).where(ChangeSet.id == changeset_id).with_for_update()
+        .options(selectinload(ChangeSet.changes)).execution_options(populate_existing=True)
+    )
+    if changeset is None:
+        raise ReviewError(f"aucun ensemble de modifications n° {changeset_id}")
+    return changeset
+
+
+def _in_one_transaction(sessions, work: Callable[[Session], Outcome]) -> Outcome:
+    """Run `work` in its own transaction; a record changed under us by a concurrent approval (the
+    version check of the UPDATE) rolls back and tries again, and the retry sees the conflict."""
+    for attempt in range(RETRIES):
+        try:
+            with sessions.begin() as session:
+                return work(session)
+        except StaleDataError:
+            if attempt == RETRIES - 1:
+                raise
+            log.info("a record changed during the decision; retrying")
+    raise AssertionError("unreachable")
+
+
+def _selected(changeset: ChangeSet, only: list[int] | None) -> list[Change]:
+    if not only:
+        return list(changeset.changes)
+    by_id = {c.id: c for c in changeset.changes}
+    strangers = [i for i in only if i not in by_id]
+    if strangers:
+        raise ReviewError(f"le changement n° {strangers[0]} n'appartient pas à l'ensemble n° {changeset.id}")
+    return [by_id[i] for i in only]
+
+
+def approve(sessions, config: Config, changeset_id: int, reviewer: str, *, only: list[int] | None = None) -> Outcome:
+    """Apply the set's pending changes (or those named); refused while a chosen change has an error."""
+
+    def work(session: Session) -> Outcome:
+        changeset = _locked_set(session, changeset_id)
+        chosen = _selected(changeset, only)
+        erroneous = [c for c in chosen if c.status == "pending" and c.errors]
+        if erroneous:
+            raise ReviewError(
+                f"le changement n° {erroneous[0].id} a une erreur ({erroneous[0].errors[0]['message']}) : "
+                "corrigez-le avec `review edit` ou rejetez-le avant d'approuver")
+        outcome = Outcome(changeset.id)
+        for change in chosen:
+            if change.status != "pending":
+                outcome.untouched.append(change.id)
+                continue
+            _decide_one(session, changeset, change, reviewer, outcome)
+        _settle(changeset, reviewer, outcome)
+        return outcome
+
+    return _in_one_transaction(sessions, work)
+
+
+def reject(sessions, config: Config, changeset_id: int, reviewer: str, reason: str, *,
+           only: list[int] | None = None) -> Outcome:
+    if not reason or not reason.strip():
+        raise ReviewError("donnez la raison du rejet (--reason) : l'agent la lira")
+
+    def work(session: Session) -> Outcome:
+        changeset = _locked_set(session, changeset_id)
+        outcome = Outcome(changeset.id)
+        for change in _selected(changeset, only):
+            if change.status not in OPEN_CHANGE_STATES:
+                outcome.untouched.append(change.id)
+                continue
+            _mark(change, "rejected", reviewer, reason.strip())
+            outcome.rejected.append(change.id)
+        _settle(changeset, reviewer, outcome, reason=reason.strip())
+        return outcome
+
+    return _in_one_transaction(sessions, work)
+
+
+def resolve(sessions, config: Config, change_id: int, reviewer: str, *, take: str, reason: str | None = None) -> Outcome:
+    """Settle a conflict: `take="asked"` applies the agent's value over the current one, `take="current"`
+    keeps the Atlas as it is (the change is rejected, with a reason the agent reads)."""
+    changeset_id = _changeset_of(sessions, change_id)
+
+    def work(session: Session) -> Outcome:
+        changeset = _locked_set(session, changeset_id)
+        change = next(c for c in changeset.changes if c.id == change_id)
+        if change.status != "conflict":
+            raise ReviewError(f"le changement n° {change_id} n'est pas en conflit (état : {change.status})")
+        outcome = Outcome(changeset.id)
+        if take == "current":
+            _mark(change, "rejected", reviewer, reason or DEFAULT_CONFLICT_REASON)
+            outcome.rejected.append(change.id)
+        else:
+            _decide_one(session, changeset, change, reviewer, outcome, force=True)
+        _settle(changeset, reviewer, outcome)
+        return outcome
+
+    return _in_one_transaction(sessions, work)
+
+
+def _changeset_of(sessions, change_id: int) -> int:
+    with sessions() as session:
+        found = session.scalar(select(Change.changeset_id).where(Change.id == change_id))
+    if found is None:
+        raise ReviewError(f"aucun changement n° {change_id}")
+    return found
+
+
+def _mark(change: Change, status: str, reviewer: str, reason: str | None = None) -> None:
+    change.status, change.decided_by, change.decided_at = status, reviewer, utcnow()
+    if reason is not None:
+        change.reason = reason
+
+
+def _settle(changeset: ChangeSet, reviewer: str, outcome: Outcome, *, reason: str | None = None) -> None:
+    changeset.status = settle_status(c.status for c in changeset.changes)
+    changeset.has_conflicts = any(c.status == "conflict" for c in changeset.changes)
+    changeset.has_errors = any(c.errors for c in changeset.changes if c.status == "pending")
+    if reason:
+        changeset.reason = reason
+    if changeset.status in FINAL_STATES:
+        changeset.decided_at, changeset.decided_by = utcnow(), reviewer
+    outcome.status = changeset.status
+
+
+# --- applying one change ---------------------------------------------------------------------------------
+
+def _decide_one(session: Session, changeset: ChangeSet, change: Change, reviewer: str, outcome: Outcome, *,
+                force: bool = False) -> None:
+    row = _record_of(session, changeset, change)
+    verdict = Verdict(True) if force and (row is not None or change.op == "create") else _verdict(change, row)
+    if not verdict.apply:
+        change.status, change.current = "conflict", to_jsonable(verdict.current)
+        change.reason = verdict.reason
+        outcome.conflicts.append(change.id)
+        return
+    try:
+        with session.begin_nested():
+            applied, op = _write(session, changeset, change, row)
+    except store_apply.ApplyError as exc:
+        change.status, change.current, change.reason = "conflict", None, str(exc)
+        outcome.conflicts.append(change.id)
+        return
+    _mark(change, "applied", reviewer)
+    change.applied_ref = applied.ref
+    session.add(AuditEntry(
+        at=utcnow(), reviewer=reviewer, changeset_id=changeset.id, change_id=change.id,
+        collectivite_id=changeset.collectivite_id, message_id=_message_id(session, changeset), op=op,
+        entity=change.entity, ref=applied.ref, field=change.field, old=to_jsonable(applied.old),
+        new=to_jsonable(applied.new)))
+    outcome.applied.append(change.id)
+
+
+def _record_of(session: Session, changeset: ChangeSet, change: Change):
+    if change.op == "create" and change.entity == "apd" and _is_placeholder(change.ref):
+        return _apd_row(session, changeset.collectivite_id, change)
+    if change.op == "create":
+        return None
+    return store_apply.load(session, change.entity, change.ref, changeset.collectivite_id)
+
+
+def _apd_row(session: Session, collectivite_id: int, change: Change) -> ApdAmount | None:
+    year = _apd_year(change)
+    return session.scalar(select(ApdAmount).where(ApdAmount.collectivite_id == collectivite_id,
+                                                  ApdAmount.year == year))
+
+
+def _apd_year(change: Change) -> int:
+    if isinstance(change.new, dict):
+        return int(change.new["year"])  # a deleted row put back by a revert
+    return int(change.ref.rsplit("-", 1)[1])  # APD-2011: the form's block for a year without a row
+
+
+def _is_placeholder(ref: str | None) -> bool:
+    """References the form invents for records that do not exist yet (NOUVEAU-CONTACT#1, APD-2011)."""
+    return not ref or ref.startswith(("NOUVEAU", "NOUVELLE")) or bool(re.fullmatch(r"APD-\d{4}", ref))
+
+
+def _verdict(change: Change, row) -> Verdict:
+    if change.op == "create" and change.entity == "apd" and row is not None and _is_placeholder(change.ref):
+        current = store_apply.value_of("apd", row, change.field)
+        if current is None:
+            return Verdict(True)
+        return Verdict(False, current, "un montant a été saisi pour cette année depuis que l'agent a vu sa fiche")
+    if row is None:
+        return judge(change.op, change.entity, change.field, change.old, change.base_version,
+                     exists=change.op == "create", version=None, current=None)
+    current = _current(change, row)
+    return judge(change.op, change.entity, change.field, change.old, change.base_version, exists=True,
+                 version=row.version, current=current)
+
+
+def _current(change: Change, row):
+    if change.op == "delete":
+        return store_apply.record_state(change.entity, row)
+    if change.op == "move":
+        return row.kind
+    return store_apply.value_of(change.entity, row, change.field)
+
+
+def _write(session: Session, changeset: ChangeSet, change: Change, row) -> tuple[store_apply.Applied, str]:
+    entity = change.entity
+    if change.op == "update" or (change.op == "create" and entity == "apd" and row is not None):
+        return store_apply.update_field(session, entity, row, change.field, change.new), "update"
+    if change.op == "delete":
+        return store_apply.delete(session, entity, row), "delete"
+    if change.op == "move":
+        return store_apply.move(session, row, change.new), "move"
+    if entity == "apd" and _is_placeholder(change.ref):
+        values = {"year": _apd_year(change), change.field or "amount": change.new}
+    else:
+        values = dict(change.new or {})
+    parent = _parent(session, changeset, change) if entity == "projet" else None
+    ref = None if _is_placeholder(change.ref) else change.ref
+    return store_apply.create(session, entity, values, changeset.collectivite_id, parent=parent, ref=ref), "create"
+
+
+def _parent(session: Session, changeset: ChangeSet, change: Change) -> Cooperation | None:
+    if not change.parent_ref:
+        return None
+    return store_apply.load(session, "cooperation", change.parent_ref, changeset.collectivite_id)
+
+
+def _message_id(session: Session, changeset: ChangeSet) -> str | None:
+    if changeset.inbound_id is None:
+        return None
+    return session.scalar(select(InboundMessage.message_id).where(InboundMessage.id == changeset.inbound_id))
+
+
+# --- editing before approval -----------------------------------------------------------------------------
+
+def edit(sessions, config: Config, change_id: int, reviewer: str, value: str, *, field_key: str | None = None) -> Change:
+    """Correct the value a change asks for, validated by the campaign's rules; the agent's value is kept."""
+    from mailbot.campaign import campaign_rules
+    from mailbot.summary import reference_lists
+    from store.campaign_models import Campaign
+
+    changeset_id = _changeset_of(sessions, change_id)
+    with sessions.begin() as session:
+        changeset = _locked_set(session, changeset_id)
+        change = next(c for c in changeset.changes if c.id == change_id)
+        if change.status != "pending":
+            raise ReviewError(f"le changement n° {change_id} est déjà décidé (état : {change.status})")
+        if change.op in ("delete", "move"):
+            raise ReviewError("une suppression ou un déplacement n'a pas de valeur à corriger : approuvez ou rejetez")
+        campaign = session.get(Campaign, changeset.campaign_id) if changeset.campaign_id else None
+        if campaign is None:
+            raise ReviewError("cet ensemble n'est lié à aucune campagne : ses règles sont inconnues")
+        rules, references = campaign_rules(campaign), reference_lists(session)
+        key = field_key or change.field
+        if change.op == "create" and not field_key and change.entity != "apd":
+            raise ReviewError("pour une création, nommez le champ à corriger : --field CLÉ")
+        new_value, errors = _checked(rules, references, change, key, value)
+        if change.asked is None:
+            change.asked = change.new
+        if change.op == "create" and change.entity != "apd":
+            change.new = {**(change.new or {}), key: new_value} if key != "_parent" else change.new
+            if key == "_parent":
+                change.parent_ref = value.strip().upper()
+            kept = [e for e in change.errors if e.get("field") != key]
+            change.errors = kept + errors
+        else:
+            change.new = new_value
+            change.errors = errors
+        change.edited_by = reviewer
+        changeset.has_errors = any(c.errors for c in changeset.changes if c.status == "pending")
+        session.flush()
+        session.expunge(change)
+        return change
+
+
+def _checked(rules, references, change: Change, key: str, value: str) -> tuple[object, list[dict]]:
+    if key == "_parent":
+        return value.strip().upper(), []
+    part = change.entity
+    try:
+        result = check_record(rules, part, {key: value}, references, partial=True)
+    except ValueError:
+        fields = ", ".join(r.key for r in rules.parts[part].fields)
+        raise ReviewError(f"champ inconnu {key!r} pour {part} (champs : {fields})") from None
+    errors = [{"field": e.field, "code": e.code, "message": e.message} for e in result.errors]
+    if part == "apd" and change.ref.startswith("APD-") and change.op == "create":
+        locked = check_apd_year(rules, _apd_year(change))
+        if locked is not None:
+            errors.insert(0, {"field": key, "code": locked.code, "message": locked.message})
+    return to_jsonable(result.values.get(key)), errors
+
+
+# --- revert ----------------------------------------------------------------------------------------------
+
+def revert(sessions, config: Config, changeset_id: int, reviewer: str) -> Outcome:
+    """Undo an approved set as a new set, applied now by `reviewer`, each change conflict-checked."""
+    with sessions.begin() as session:
+        original = _locked_set(session, changeset_id)
+        if original.status not in ("approved", "partial"):
+            raise ReviewError(f"l'ensemble n° {changeset_id} n'a rien d'appliqué à annuler (état : {original.status})")
+        earlier = session.scalar(select(ChangeSet.id).where(ChangeSet.reverts_id == changeset_id,
+                                                            ChangeSet.status != "rejected"))
+        if earlier is not None:
+            raise ReviewError(f"l'ensemble n° {changeset_id} est déjà annulé par l'ensemble n° {earlier}")
+        entries = {e.change_id: e for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.changeset_id == changeset_id))}
+        undo = [inverse(c, entries[c.id]) for c in reversed(original.changes) if c.id in entries]
+        revert_set = ChangeSet(
+            campaign_id=original.campaign_id, collectivite_id=original.collectivite_id,
+            thread_key=f"revert:{changeset_id}", sender="", trusted=True, status="pending", created_at=utcnow(),
+            note=f"annulation de l'ensemble n° {changeset_id} par {reviewer}", reverts_id=changeset_id,
+            notified_at=utcnow(),  # an internal set: nobody to tell
+        )
+        revert_set.changes = undo
+        session.add(revert_set)
+        session.flush()
+        new_id = revert_set.id
+    return approve(sessions, config, new_id, reviewer)
+
+
+# --- bulk ------------------------------------------------------------------------------------------------
+
+def bulk_candidates(session: Session, *, limit: int | None = None) -> list[int]:
+    """Pending sets from a recognised sender, without errors or conflicts, oldest first."""
+    query = (select(ChangeSet.id)
+             .where(ChangeSet.status == "pending", ChangeSet.trusted.is_(True), ChangeSet.has_errors.is_(False),
+                    ChangeSet.has_conflicts.is_(False))
+             .order_by(ChangeSet.created_at, ChangeSet.id))
+    if limit:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *,
+                 on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
+    outcomes = []
+    for changeset_id in ids:
+        outcomes.append(approve(sessions, config, changeset_id, reviewer))
+        if on_progress:
+            on_progress(1)
+    return outcomes
+
+
+# --- reading the record of decisions ---------------------------------------------------------------------
+
+def history(session: Session, code: str) -> list[dict]:
+    """Every applied change of one collectivité, oldest first."""
+    collectivite = session.scalar(select(Collectivite).where(Collectivite.code == code.strip().upper()))
+    if collectivite is None:
+        raise ReviewError(f"collectivité inconnue : {code}")
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.collectivite_id == collectivite.id)
+                              .order_by(AuditEntry.at, AuditEntry.id))
+    return [{"id": e.id, "at": e.at.isoformat(), "reviewer": e.reviewer, "changeset": e.changeset_id,
+             "change": e.change_id, "message_id": e.message_id, "op": e.op, "entity": e.entity, "ref": e.ref,
+             "field": e.field, "old": e.old, "new": e.new} for e in entries]
+
