@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -17,7 +18,7 @@ from mailbot.acknowledge import ENTITY_NAMES, NEW_NAMES, show
 from mailbot.clock import aware, utcnow
 from mailbot.config import Config
 from mailbot.outbox import Recipient, enqueue, new_message_id
-from mailbot.render import build_message, french_date, make_environment
+from mailbot.render import build_message, euros, french_date, make_environment
 from mailbot.rules import Rules
 from store.campaign_models import Campaign
 from store.inbound_models import InboundMessage
@@ -25,6 +26,7 @@ from store.models import Collectivite
 from store.review_models import Change, ChangeSet
 
 DECIDED = ("approved", "rejected", "partial")
+AMOUNT_FIELDS = {("apd", "amount"), ("projet", "budget")}
 BATCH = 200
 
 
@@ -42,21 +44,32 @@ def field_labels(rules: Rules | None) -> dict[tuple[str, str], str]:
     return {(part, f.key): f.label for part, p in rules.parts.items() for f in p.fields}
 
 
+def shown(entity: str, field_key: str | None, value) -> str:
+    """A value as the agent wrote it on the form: amounts in French format."""
+    if (entity, field_key) in AMOUNT_FIELDS and value not in (None, ""):
+        try:
+            return euros(Decimal(str(value)))
+        except InvalidOperation:
+            pass
+    return show(value)
+
+
 def decision_line(change: Change, labels: dict[tuple[str, str], str]) -> str:
     """One change in a sentence, as the agent wrote it on the form (values as asked, or as corrected)."""
     if change.op == "update":
         label = labels.get((change.entity, change.field or ""), change.field or "")
         if change.entity == "apd" and change.ref.startswith("APD-") and change.ref[4:].isdigit():
             label = f"APD {change.ref[4:]}"
-        corrected = f" (corrigé par la Délégation ; vous aviez écrit « {show(change.asked)} »)" \
+        value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
+        corrected = f" (corrigé par la Délégation ; vous aviez écrit « {value(change.asked)} »)" \
             if change.asked is not None and change.asked != change.new else ""
-        return f"{label} ({change.ref}) : {show(change.old)} → {show(change.new)}{corrected}"
+        return f"{label} ({change.ref}) : {value(change.old)} → {value(change.new)}{corrected}"
     if change.op == "delete":
         return f"Suppression : {ENTITY_NAMES[change.entity]} {change.ref} {show(change.old)}".rstrip()
     if change.op == "move":
         return f"L'action extérieure {change.ref} devient une coopération décentralisée"
     if change.entity == "apd":
-        return f"{NEW_NAMES['apd']} ({change.ref}) : {show(change.new)}"
+        return f"{NEW_NAMES['apd']} ({change.ref}) : {shown('apd', 'amount', change.new)}"
     return f"{NEW_NAMES[change.entity]} : {show(change.new)}"
 
 

@@ -1,8 +1,20 @@
-"""`mailbot demo`: the whole product on embedded defaults, step by step, in ./demo-out/."""
+"""`mailbot demo`: the whole loop on embedded defaults, step by step, in ./demo-out/.
+
+A small Atlas is seeded; a campaign goes to a local SMTP sink; a few agents answer the way their mail
+clients write (Gmail, Outlook, Thunderbird, a one-word « RAS ») through real SMTP to the running
+server; the pending change sets are listed; a reviewer approves some and rejects one; the agents are
+told; the store and its history show the result. Every message lands in ./demo-out/eml/.
+"""
 from __future__ import annotations
 
 import shutil
+import smtplib
+import threading
+import time
+from dataclasses import dataclass
 from datetime import date
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import click
@@ -12,71 +24,330 @@ from mailbot.config import load_config
 
 DEMO_SCALE = 0.05
 DEMO_CAMPAIGN = "campagne-2012"
+DEMO_REVIEWER = "Claire Martin (DAECT)"
 
 
 def step(number: int, text: str) -> None:
     click.secho(f"\n== {number}. {text}", fg="cyan", bold=True)
 
 
+def parse(raw: bytes):
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+@dataclass
+class Summary:
+    raw: bytes
+    agent: str
+    text: str
+    subject: str
+    reply_to: str
+
+    def refs(self, prefix: str) -> list[str]:
+        return [line.split()[1] for line in self.text.splitlines() if line.startswith(f"#### {prefix}-")]
+
+
 @main.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo store and mail go (emptied first).")
 @click.option("--scale", type=click.FloatRange(0.01, 1.0), default=DEMO_SCALE, show_default=True)
-@click.option("--send", "send_count", type=click.IntRange(1, 500), default=8, show_default=True,
+@click.option("--send", "send_count", type=click.IntRange(4, 500), default=8, show_default=True,
               help="How many collectivités receive their summary in the demo.")
 def demo(out_dir: Path, scale: float, send_count: int) -> None:
-    """Seed a local Atlas, send a small campaign to a local SMTP sink, show the result."""
-    from mailbot.campaign import create_campaign, render_campaign
-    from mailbot.delivery import deliver_pending
-    from mailbot.sink import start_sink
-    from store import queries
-    from store.db import make_engine, session_factory, upgrade
-    from store.seed import seed_atlas
+    """The whole loop: seed, campaign, agents' replies through SMTP, review, notices, history."""
+    from mailbot.serve import run_serve
+    from mailbot.sink import free_port, start_sink
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     db_url = f"sqlite:///{out_dir / 'atlas.sqlite'}"
     controller, sink = start_sink(directory=out_dir / "eml")
-    config = load_config(environ={"MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}"})
+    listen = free_port()
+    config = load_config(environ={
+        "MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}",
+        "MAILBOT_LISTEN": f"127.0.0.1:{listen}", "MAILBOT_REVIEWERS": DEMO_REVIEWER,
+    })
+    stop = threading.Event()
+    server = None
     try:
-        step(1, f"A local Atlas (SQLite {out_dir / 'atlas.sqlite'}) seeded at scale {scale}")
-        engine = make_engine(db_url)
-        upgrade(engine)
-        seed_atlas(engine, scale=scale, seed=2012)
-        sessions = session_factory(engine)
-        with sessions() as session:
-            figures = queries.atlas_stats(session)
-        for key, value in figures.items():
-            click.echo(f"   {key:<22} {value:>7}")
-
-        step(2, f"Campaign {DEMO_CAMPAIGN} (rules/campagne-2012.toml), sent to {send_count} collectivités")
-        rules = Path(__file__).resolve().parents[2] / "rules" / "campagne-2012.toml"
-        with sessions.begin() as session:
-            create_campaign(session, DEMO_CAMPAIGN, rules, date(2012, 6, 30))
-        rendered = render_campaign(engine, sessions, config, DEMO_CAMPAIGN, limit=send_count)
-        report = deliver_pending(engine, config)
-        click.echo(f"   {rendered.rendered} summaries rendered, {report.sent} envelopes accepted by the local "
-                   f"SMTP sink on port {controller.port}")
-        click.echo(f"   open them in a mail client: {out_dir / 'eml'}/*.eml")
-
-        step(3, "One summary, as the agent reads it (text part, first lines)")
-        first = sorted((out_dir / "eml").glob("*.eml"))[0]
-        _print_text_part(first.read_bytes())
+        engine, sessions = _seed(out_dir, db_url, scale)
+        summaries = _campaign(engine, sessions, config, sink, send_count, out_dir)
+        step(4, f"`mailbot serve` starts: SMTP listener on 127.0.0.1:{listen}, workers, delivery to the sink")
+        server = threading.Thread(target=run_serve, args=(config,), kwargs={"stop_event": stop}, daemon=True)
+        server.start()
+        _wait_listening(listen)
+        replies = _agents_reply(summaries, listen)
+        _acknowledgements(sessions, sink, replies)
+        set_ids = _queue(sessions)
+        _review(config, sessions, set_ids)
+        _notices(config, sessions, sink)
+        _result(sessions, replies)
     finally:
+        stop.set()
+        if server is not None:
+            server.join(timeout=30)
         controller.stop()
-    click.secho(f"\nDone. Store: {db_url}", fg="green")
+    click.secho(f"\nDone. Store: {db_url} — every message of the loop: {out_dir / 'eml'}/*.eml", fg="green")
 
 
-def _print_text_part(raw: bytes, lines: int = 60) -> None:
-    from email import policy
-    from email.parser import BytesParser
+# --- 1-3: seed and campaign ------------------------------------------------------------------------------
 
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    click.echo(f"   Subject: {message['Subject']}")
-    click.echo(f"   Reply-To: {message['Reply-To']}")
-    body = message.get_body(("plain",)).get_content().splitlines()
+def _seed(out_dir: Path, db_url: str, scale: float):
+    from store import queries
+    from store.db import make_engine, session_factory, upgrade
+    from store.seed import seed_atlas
+
+    step(1, f"A local Atlas (SQLite {out_dir / 'atlas.sqlite'}) seeded at scale {scale}")
+    engine = make_engine(db_url)
+    upgrade(engine)
+    seed_atlas(engine, scale=scale, seed=2012)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        figures = queries.atlas_stats(session)
+    for key, value in figures.items():
+        click.echo(f"   {key:<22} {value:>7}")
+    return engine, sessions
+
+
+def _campaign(engine, sessions, config, sink, send_count: int, out_dir: Path) -> list[Summary]:
+    from mailbot.campaign import create_campaign, render_campaign
+    from mailbot.delivery import deliver_pending
+
+    step(2, f"Campaign {DEMO_CAMPAIGN} (rules/campagne-2012.toml), sent to {send_count} collectivités")
+    rules = Path(__file__).resolve().parents[2] / "rules" / "campagne-2012.toml"
+    with sessions.begin() as session:
+        create_campaign(session, DEMO_CAMPAIGN, rules, date(2012, 6, 30))
+    rendered = render_campaign(engine, sessions, config, DEMO_CAMPAIGN, limit=send_count)
+    report = deliver_pending(engine, config)
+    click.echo(f"   {rendered.rendered} summaries rendered, {report.sent} envelopes accepted by the local "
+               f"SMTP sink on port {config.smtp_target.port}")
+    click.echo(f"   open them in a mail client: {out_dir / 'eml'}/*.eml")
+    summaries = _summaries(sink.messages)
+    step(3, "One summary, as the agent reads it (text part, first lines)")
+    _print_text(summaries[0], lines=32)
+    return summaries
+
+
+def _summaries(messages) -> list[Summary]:
+    seen, found = set(), []
+    for envelope in messages:
+        message = parse(envelope.content)
+        if message["Message-ID"] in seen:
+            continue
+        seen.add(message["Message-ID"])
+        found.append(Summary(envelope.content, envelope.rcpt_tos[0], message.get_body(("plain",)).get_content(),
+                             str(message["Subject"]), str(message["Reply-To"])))
+    return found
+
+
+def _print_text(summary: Summary, lines: int) -> None:
+    click.echo(f"   Subject: {summary.subject}")
+    click.echo(f"   Reply-To: {summary.reply_to}")
+    body = summary.text.splitlines()
     for line in body[:lines]:
         click.echo(f"   | {line}")
     if len(body) > lines:
         click.echo(f"   | … ({len(body) - lines} more lines)")
+
+
+def _wait_listening(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise click.ClickException("the demo server did not start")
+
+
+def _wait(predicate, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise click.ClickException("the demo timed out waiting for the server")
+
+
+# --- 5-6: agents reply, the bot acknowledges -------------------------------------------------------------
+
+@dataclass
+class Reply:
+    who: str
+    summary: Summary
+    raw: bytes
+    told: str
+
+    @property
+    def message_id(self) -> str:
+        return str(parse(self.raw)["Message-ID"])
+
+
+def _agents_reply(summaries: list[Summary], port: int) -> list[Reply]:
+    from mailbot.client_shapes import chain, gmail, outlook_html_only, plain_answer, set_field, thunderbird_flowed
+
+    step(5, "Agents reply from their own mail clients, through real SMTP to the server")
+    a, b, c, d = _pick(summaries)
+    domain = b.agent.split("@")[1]
+    apd_label = next(line.split(":")[0].strip() for line in a.text.splitlines() if line.startswith("Montant "))
+    replies = [
+        Reply("Gmail, edits inside the quote", a, gmail(a.raw, chain(
+            set_field(a.refs("CT")[0], "Titre", "Maire adjointe chargée des relations internationales"),
+            set_field("APD", apd_label, "12 500 €")), a.agent),
+            f"contact {a.refs('CT')[0]}: new title; APD: « 12 500 € »"),
+        Reply("Outlook, HTML only, windows-1252", b, outlook_html_only(b.raw, chain(
+            set_field("NOUVEAU-CONTACT", "Prénom", "Inès"), set_field("NOUVEAU-CONTACT", "Nom", "Bernard"),
+            set_field("NOUVEAU-CONTACT", "Titre", "Chargée de mission coopération"),
+            set_field("NOUVEAU-CONTACT", "Courriel", f"ines.bernard@{domain}"),
+            set_field("NOUVEAU-CONTACT", "Fonction", "cadre")), b.agent),
+            "a new contact, Inès Bernard"),
+        Reply("Thunderbird, format=flowed", c, thunderbird_flowed(c.raw, chain(
+            set_field(c.refs("CT")[0], "Titre", "Directeur général des services"),
+            set_field(c.refs("CT")[0], "Courriel", "j.martin@@mairie")), c.agent),
+            f"contact {c.refs('CT')[0]}: new title, and an e-mail address with a typo"),
+        Reply("iPhone, one word", d, plain_answer(d.raw, "RAS", d.agent), "« RAS »: nothing to change"),
+    ]
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for reply in replies:
+            smtp.sendmail(reply.summary.agent, [reply.summary.reply_to], _crlf(reply.raw))
+            click.echo(f"   {reply.summary.agent:<46} {reply.who:<34} {reply.told}")
+    return replies
+
+
+def _pick(summaries: list[Summary]) -> tuple[Summary, Summary, Summary, Summary]:
+    with_contacts = [s for s in summaries if s.refs("CT")]
+    if len(with_contacts) < 4:
+        raise click.ClickException("the demo needs four summaries with contacts: raise --send")
+    return tuple(with_contacts[:4])  # type: ignore[return-value]
+
+
+def _crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _acknowledgements(sessions, sink, replies: list[Reply]) -> None:
+    from sqlalchemy import func, select
+
+    from store.inbound_models import InboundMessage
+
+    step(6, "The server stores each reply, parses it and answers the agent with what it understood")
+
+    def processed():
+        with sessions() as session:
+            return session.scalar(select(func.count()).select_from(InboundMessage)
+                                  .where(InboundMessage.processed_at.is_not(None))) >= len(replies)
+    _wait(processed)
+    wanted = {r.message_id for r in replies}
+    acks = _wait(lambda: [m for m in sink.messages if parse(m.content)["In-Reply-To"] in wanted]
+                 if sum(parse(m.content)["In-Reply-To"] in wanted for m in sink.messages) >= len(replies) else None)
+    for ack in acks:
+        message = parse(ack.content)
+        click.echo(f"   → {ack.rcpt_tos[0]}: {message['Subject']}")
+        for line in _gist(message.get_body(("plain",)).get_content()):
+            click.echo(f"       {line}")
+
+
+def _gist(text: str) -> list[str]:
+    """The lines that say what was understood or refused, not the greeting and signature."""
+    keep = []
+    for line in text.splitlines():
+        if line.strip().startswith(("- ", "Raison")) or "Aucune modification" in line or "pas pu prendre" in line:
+            keep.append(line.strip())
+    return keep[:8]
+
+
+# --- 7-9: the reviewers' queue, decisions, notices -------------------------------------------------------
+
+def _queue(sessions) -> list[int]:
+    from mailbot.cli.review import describe
+    from store.review_queries import QueueFilter, get_changeset, list_changesets
+
+    step(7, "The reviewers' queue: `mailbot review list`, then `review show` of each set")
+    with sessions() as session:
+        rows = list_changesets(session, where=QueueFilter(status="pending"))
+        for row in rows:
+            for line in describe(get_changeset(session, row["id"])):
+                click.echo(f"   {line}")
+    return [row["id"] for row in rows]
+
+
+def _review(config, sessions, set_ids: list[int]) -> None:
+    from mailbot.review import ReviewError, approve, reject
+    from store.review_queries import get_changeset
+
+    step(8, f"The reviewer ({DEMO_REVIEWER}) decides")
+    for set_id in set_ids:
+        with sessions() as session:
+            row = get_changeset(session, set_id)
+        erroneous = [c["id"] for c in row["changes"] if c["errors"]]
+        if not erroneous:
+            outcome = approve(sessions, config, set_id, DEMO_REVIEWER)
+            click.echo(f"   review approve {set_id}: {len(outcome.applied)} change(s) applied → {outcome.status}")
+            continue
+        try:
+            approve(sessions, config, set_id, DEMO_REVIEWER)
+        except ReviewError as exc:
+            click.echo(f"   review approve {set_id}: refused — {exc}")
+        clean = [c["id"] for c in row["changes"] if not c["errors"]]
+        if clean:
+            outcome = approve(sessions, config, set_id, DEMO_REVIEWER, only=clean)
+            click.echo(f"   review approve {set_id} --only {' '.join(map(str, clean))}: "
+                       f"{len(outcome.applied)} applied")
+        reason = "Adresse électronique illisible : renvoyez-nous la bonne adresse en répondant à ce message."
+        outcome = reject(sessions, config, set_id, DEMO_REVIEWER, reason, only=erroneous)
+        click.echo(f"   review reject {set_id} --only {' '.join(map(str, erroneous))} --reason « {reason} » "
+                   f"→ {outcome.status}")
+
+
+def _notices(config, sessions, sink) -> None:
+    from mailbot.notify import notify_decided
+    from store.campaign_models import OutboundMessage
+
+    step(9, "Each agent is told what was approved and what was not (threaded on their reply)")
+    outbound_ids = notify_decided(sessions, config)
+    with sessions() as session:
+        ids = {session.get(OutboundMessage, i).message_id for i in outbound_ids}
+    notices = _wait(lambda: [m for m in sink.messages if parse(m.content)["Message-ID"] in ids]
+                    if sum(parse(m.content)["Message-ID"] in ids for m in sink.messages) >= len(ids) else None)
+    for notice in notices:
+        message = parse(notice.content)
+        click.echo(f"   → {notice.rcpt_tos[0]}: {message['Subject']}")
+        for line in _gist(message.get_body(("plain",)).get_content()):
+            click.echo(f"       {line}")
+
+
+def _result(sessions, replies: list[Reply]) -> None:
+    from mailbot.campaign import campaign_status, get_campaign
+    from mailbot.review import history
+    from store.queries import collectivite_record, format_record
+
+    step(10, "The Atlas now: `mailbot show CODE` and `mailbot history CODE`")
+    with sessions() as session:
+        codes = []
+        for reply in replies[:3]:
+            code = reply.summary.subject.rsplit("(", 1)[1].rstrip(")")
+            codes.append(code)
+            record = format_record(collectivite_record(session, code)).splitlines()
+            contacts_end = next(i for i, line in enumerate(record) if line.startswith("Associations"))
+            for line in record[:contacts_end]:
+                click.echo(f"   {line}")
+            apd_start = record.index("Aide publique au développement:")
+            apd_end = next(i for i in range(apd_start + 1, len(record)) if not record[i].startswith("  "))
+            for line in record[apd_start:apd_end]:
+                click.echo(f"   {line}")
+        click.echo("")
+        for code in codes:
+            for entry in history(session, code):
+                click.echo(f"   {entry['at'][:19]}  {code:<12} {entry['reviewer']}  {entry['op']:<6} "
+                           f"{entry['entity']} {entry['ref']}{'.' + entry['field'] if entry['field'] else ''}: "
+                           f"{entry['old']!r} → {entry['new']!r}")
+        status = campaign_status(session, get_campaign(session, DEMO_CAMPAIGN))
+    click.echo(f"\n   campaign status: {_status_line(status['France'])}")
+
+
+def _status_line(total: dict) -> str:
+    keys = ("sent", "delivered", "replied", "confirmed", "pending_review", "approved")
+    return ", ".join(f"{k} {total[k]}" for k in keys if k in total)

@@ -87,12 +87,13 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
 
 
 def describe(row: dict) -> list[str]:
-    lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, dép. {row['departement']}) "
-             f"— {row['status']}",
+    place = f"dép. {row['departement']}" if row["departement"] else f"rég. {row['region']}"
+    lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {row['status']}",
              f"Reçu le {row['created_at'][:16]} de {row['sender'] or '(interne)'}"
              + ("" if row["trusted"] else "  (expéditeur non reconnu)")]
     if row["note"]:
-        lines.append(f"Note de l'agent : {row['note']}")
+        note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
+        lines.append(f"Note de l'agent : {note}")
     if row["decided_by"]:
         lines.append(f"Décidé par {row['decided_by']} le {row['decided_at'][:16]}"
                      + (f" — {row['reason']}" if row["reason"] else ""))
