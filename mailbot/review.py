@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from collections import defaultdict
+from typing import Callable, Iterable, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -25,6 +26,7 @@ from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.diff import to_jsonable
 from mailbot.rules import check_apd_year, check_record
+import store.schema  # noqa: F401  (every table is known: the change tables point at campaigns and messages)
 from store import apply as store_apply
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Collectivite, Cooperation
@@ -36,6 +38,8 @@ FINAL_STATES = ("approved", "rejected", "partial")
 OPEN_CHANGE_STATES = ("pending", "conflict")
 DEFAULT_CONFLICT_REASON = "conflit : la valeur actuelle de l'Atlas est conservée"
 RETRIES = 3
+BULK_BATCH = 200
+T = TypeVar("T")
 
 
 class ReviewError(Exception):
@@ -59,6 +63,20 @@ class Outcome:
     rejected: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
     untouched: list[int] = field(default_factory=list)  # already decided by someone else, or not selected
+
+
+@dataclass
+class _Loaded:
+    """Records and message ids a batch of sets needs, loaded in a few queries instead of one per change."""
+
+    rows: dict = field(default_factory=dict)  # (entity, ref) → row
+    message_ids: dict = field(default_factory=dict)  # inbound id → Message-ID
+    audit: list[dict] = field(default_factory=list)  # entries to write, in one INSERT for the batch
+
+    def write_audit(self, session: Session) -> None:
+        if self.audit:
+            session.execute(insert(AuditEntry), self.audit)
+            self.audit.clear()
 
 
 # --- pure core -------------------------------------------------------------------------------------------
@@ -130,7 +148,7 @@ def _locked_set(session: Session, changeset_id: int) -> ChangeSet:
     return changeset
 
 
-def _in_one_transaction(sessions, work: Callable[[Session], Outcome]) -> Outcome:
+def _in_one_transaction(sessions, work: Callable[[Session], T]) -> T:
     """Run `work` in its own transaction; a record changed under us by a concurrent approval (the
     version check of the UPDATE) rolls back and tries again, and the retry sees the conflict."""
     for attempt in range(RETRIES):
@@ -160,21 +178,33 @@ def approve(sessions, config: Config, changeset_id: int, reviewer: str, *, only:
     def work(session: Session) -> Outcome:
         changeset = _locked_set(session, changeset_id)
         chosen = _selected(changeset, only)
-        erroneous = [c for c in chosen if c.status == "pending" and c.errors]
+        erroneous = _erroneous(chosen)
         if erroneous:
             raise ReviewError(
                 f"le changement n° {erroneous[0].id} a une erreur ({erroneous[0].errors[0]['message']}) : "
                 "corrigez-le avec `review edit` ou rejetez-le avant d'approuver")
-        outcome = Outcome(changeset.id)
-        for change in chosen:
-            if change.status != "pending":
-                outcome.untouched.append(change.id)
-                continue
-            _decide_one(session, changeset, change, reviewer, outcome)
-        _settle(changeset, reviewer, outcome)
+        loaded = _preload(session, [changeset])
+        outcome = _approve_set(session, changeset, chosen, reviewer, loaded)
+        loaded.write_audit(session)
         return outcome
 
     return _in_one_transaction(sessions, work)
+
+
+def _erroneous(changes: list[Change]) -> list[Change]:
+    return [c for c in changes if c.status == "pending" and c.errors]
+
+
+def _approve_set(session: Session, changeset: ChangeSet, chosen: list[Change], reviewer: str,
+                 loaded: _Loaded) -> Outcome:
+    outcome = Outcome(changeset.id)
+    for change in chosen:
+        if change.status != "pending":
+            outcome.untouched.append(change.id)
+            continue
+        _decide_one(session, changeset, change, reviewer, outcome, loaded)
+    _settle(changeset, reviewer, outcome)
+    return outcome
 
 
 def reject(sessions, config: Config, changeset_id: int, reviewer: str, reason: str, *,
@@ -212,7 +242,9 @@ def resolve(sessions, config: Config, change_id: int, reviewer: str, *, take: st
             _mark(change, "rejected", reviewer, reason or DEFAULT_CONFLICT_REASON)
             outcome.rejected.append(change.id)
         else:
-            _decide_one(session, changeset, change, reviewer, outcome, force=True)
+            loaded = _preload(session, [changeset])
+            _decide_one(session, changeset, change, reviewer, outcome, loaded, force=True)
+            loaded.write_audit(session)
         _settle(changeset, reviewer, outcome)
         return outcome
 
@@ -246,9 +278,21 @@ def _settle(changeset: ChangeSet, reviewer: str, outcome: Outcome, *, reason: st
 
 # --- applying one change ---------------------------------------------------------------------------------
 
-def _decide_one(session: Session, changeset: ChangeSet, change: Change, reviewer: str, outcome: Outcome, *,
-                force: bool = False) -> None:
-    row = _record_of(session, changeset, change)
+def _preload(session: Session, changesets: list[ChangeSet]) -> _Loaded:
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for changeset in changesets:
+        for change in changeset.changes:
+            if change.status in OPEN_CHANGE_STATES and change.op != "create":
+                wanted[change.entity].add(change.ref)
+    inbound_ids = {c.inbound_id for c in changesets if c.inbound_id}
+    message_ids = dict(session.execute(select(InboundMessage.id, InboundMessage.message_id)
+                                       .where(InboundMessage.id.in_(inbound_ids))).all()) if inbound_ids else {}
+    return _Loaded(store_apply.load_many(session, wanted), message_ids)
+
+
+def _decide_one(session: Session, changeset: ChangeSet, change: Change, reviewer: str, outcome: Outcome,
+                loaded: _Loaded, *, force: bool = False) -> None:
+    row = _record_of(session, changeset, change, loaded)
     verdict = Verdict(True) if force and (row is not None or change.op == "create") else _verdict(change, row)
     if not verdict.apply:
         change.status, change.current = "conflict", to_jsonable(verdict.current)
@@ -256,28 +300,34 @@ def _decide_one(session: Session, changeset: ChangeSet, change: Change, reviewer
         outcome.conflicts.append(change.id)
         return
     try:
-        with session.begin_nested():
-            applied, op = _write(session, changeset, change, row)
+        if change.op == "update" and change.entity != "reseau":
+            applied, op = _write(session, changeset, change, row)  # cannot fail half-way: no savepoint needed
+        else:
+            with session.begin_nested():
+                applied, op = _write(session, changeset, change, row)
     except store_apply.ApplyError as exc:
         change.status, change.current, change.reason = "conflict", None, str(exc)
         outcome.conflicts.append(change.id)
         return
     _mark(change, "applied", reviewer)
     change.applied_ref = applied.ref
-    session.add(AuditEntry(
+    loaded.audit.append(dict(
         at=utcnow(), reviewer=reviewer, changeset_id=changeset.id, change_id=change.id,
-        collectivite_id=changeset.collectivite_id, message_id=_message_id(session, changeset), op=op,
+        collectivite_id=changeset.collectivite_id, message_id=loaded.message_ids.get(changeset.inbound_id), op=op,
         entity=change.entity, ref=applied.ref, field=change.field, old=to_jsonable(applied.old),
         new=to_jsonable(applied.new)))
     outcome.applied.append(change.id)
 
 
-def _record_of(session: Session, changeset: ChangeSet, change: Change):
+def _record_of(session: Session, changeset: ChangeSet, change: Change, loaded: _Loaded):
     if change.op == "create" and change.entity == "apd" and _is_placeholder(change.ref):
         return _apd_row(session, changeset.collectivite_id, change)
     if change.op == "create":
         return None
-    return store_apply.load(session, change.entity, change.ref, changeset.collectivite_id)
+    row = loaded.rows.get((change.entity, change.ref))
+    if row is None or inspect(row).deleted or inspect(row).was_deleted:
+        return None  # gone, perhaps deleted by an earlier set of the same batch
+    return row if store_apply.owner_id(row) == changeset.collectivite_id else None
 
 
 def _apd_row(session: Session, collectivite_id: int, change: Change) -> ApdAmount | None:
@@ -340,12 +390,6 @@ def _parent(session: Session, changeset: ChangeSet, change: Change) -> Cooperati
     if not change.parent_ref:
         return None
     return store_apply.load(session, "cooperation", change.parent_ref, changeset.collectivite_id)
-
-
-def _message_id(session: Session, changeset: ChangeSet) -> str | None:
-    if changeset.inbound_id is None:
-        return None
-    return session.scalar(select(InboundMessage.message_id).where(InboundMessage.id == changeset.inbound_id))
 
 
 # --- editing before approval -----------------------------------------------------------------------------
@@ -448,13 +492,32 @@ def bulk_candidates(session: Session, *, limit: int | None = None) -> list[int]:
     return list(session.scalars(query))
 
 
-def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *,
+def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, batch: int = BULK_BATCH,
                  on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
-    outcomes = []
-    for changeset_id in ids:
-        outcomes.append(approve(sessions, config, changeset_id, reviewer))
+    """Approve many sets. Each set is applied whole or not at all, as `approve` does; sets are grouped
+    `batch` to a transaction so thousands are not thousands of commits (a failure rolls back its group,
+    which a rerun picks up again). A set that has gained an error since it was listed is left alone."""
+    outcomes: list[Outcome] = []
+    for start in range(0, len(ids), batch):
+        chunk = sorted(ids[start:start + batch])  # one lock order for every reviewer: no deadlock
+
+        def work(session: Session, chunk=chunk) -> list[Outcome]:
+            sets = list(session.scalars(
+                select(ChangeSet).where(ChangeSet.id.in_(chunk)).order_by(ChangeSet.id).with_for_update()
+                .options(selectinload(ChangeSet.changes)).execution_options(populate_existing=True)))
+            loaded = _preload(session, sets)
+            done = []
+            for changeset in sets:
+                if changeset.status != "pending" or _erroneous(list(changeset.changes)):
+                    done.append(Outcome(changeset.id, changeset.status, untouched=[c.id for c in changeset.changes]))
+                    continue
+                done.append(_approve_set(session, changeset, list(changeset.changes), reviewer, loaded))
+            loaded.write_audit(session)
+            return done
+
+        outcomes += _in_one_transaction(sessions, work)
         if on_progress:
-            on_progress(1)
+            on_progress(len(chunk))
     return outcomes
 
 

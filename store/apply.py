@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from store.models import (
@@ -50,11 +50,34 @@ class Applied:
     new: object
 
 
+def _eager(entity: str) -> tuple:
+    """What `record_state` reads, loaded with the record rather than one query at a time."""
+    if entity == "reseau":
+        return (selectinload(Membership.network),)
+    if entity in ("cooperation", "action"):
+        return (selectinload(Cooperation.partner), selectinload(Cooperation.country),
+                selectinload(Cooperation.projects).selectinload(Project.theme_links))
+    if entity == "projet":
+        return (selectinload(Project.theme_links), selectinload(Project.cooperation))
+    return ()
+
+
 def load(session: Session, entity: str, ref: str, collectivite_id: int):
     """The record `ref` of this collectivité, or None; a reference of another collectivité is None too."""
-    model = MODELS[entity]
-    row = session.scalar(select(model).where(model.ref == ref))
+    row = load_many(session, {entity: {ref}}).get((entity, ref))
     return None if row is None or owner_id(row) != collectivite_id else row
+
+
+def load_many(session: Session, wanted: dict[str, set[str]]) -> dict[tuple[str, str], object]:
+    """Records by (entity, ref), a query per kind of record (bulk decisions load a batch at once)."""
+    found = {}
+    for entity, refs in wanted.items():
+        model = MODELS[entity]
+        for i in range(0, len(refs), 500):
+            chunk = sorted(refs)[i:i + 500]
+            for row in session.scalars(select(model).where(model.ref.in_(chunk)).options(*_eager(entity))):
+                found[(entity, row.ref)] = row
+    return found
 
 
 def owner_id(row) -> int:
@@ -93,7 +116,6 @@ def update_field(session: Session, entity: str, row, field: str, value) -> Appli
     old = value_of(entity, row, field)
     _set(session, entity, row, field, value)
     flag_modified(row, "ref")  # a change held in a related table (themes) still bumps the version
-    session.flush()
     return Applied(row.ref, old, value)
 
 
