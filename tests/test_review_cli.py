@@ -141,3 +141,21 @@ def test_decision_notices_and_the_digest_go_out_by_smtp(queue):
         controller.stop()
     figures = json.loads(run(env, "review", "digest", "--json").output)
     assert figures["pending"] == 2 and figures["with_errors"] == 1
+
+
+def test_reviewers_approving_at_once_from_separate_processes_apply_the_set_once(queue):
+    """Four `mailbot review approve` processes race on one set: one applies it, the others find it decided."""
+    import subprocess
+    import sys
+
+    env, ids, places, contact_ref, sessions = queue
+    names = ["Claire Martin", "Paul Durand"] * 2
+    procs = [subprocess.Popen([sys.executable, "-m", "mailbot", "review", "approve", str(ids["clean"]), "--as", name,
+                               "--no-send"], env={**__import__("os").environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for name in names]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert sum("1 appliqué(s)" in out for out in outputs) == 1, outputs
+    assert sum("déjà décidé" in out for out in outputs) == 3, outputs
+    entries = json.loads(run(env, "history", places["clean"][0], "--json").output)
+    assert len(entries) == 1 and entries[0]["ref"] == contact_ref
