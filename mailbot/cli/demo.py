@@ -151,15 +151,14 @@ def _print_text(summary: Summary, lines: int) -> None:
         click.echo(f"   | … ({len(body) - lines} more lines)")
 
 
-def _wait_listening(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def _wait_listening(port: int) -> None:
+    def listening() -> bool:
         try:
             smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-            return
+            return True
         except OSError:
-            time.sleep(0.1)
-    raise click.ClickException("the demo server did not start")
+            return False
+    _wait(listening, seconds=30)
 
 
 def _wait(predicate, seconds: float = 60):
@@ -240,12 +239,17 @@ def _acknowledgements(sessions, sink, replies: list[Reply]) -> None:
             return session.scalar(select(func.count()).select_from(InboundMessage)
                                   .where(InboundMessage.processed_at.is_not(None))) >= len(replies)
     _wait(processed)
-    wanted = {r.message_id for r in replies}
-    acks = _wait(lambda: [m for m in sink.messages if parse(m.content)["In-Reply-To"] in wanted]
-                 if sum(parse(m.content)["In-Reply-To"] in wanted for m in sink.messages) >= len(replies) else None)
-    for ack in acks:
-        message = parse(ack.content)
-        click.echo(f"   → {ack.rcpt_tos[0]}: {message['Subject']}")
+    _show_arrivals(sink, "In-Reply-To", {r.message_id for r in replies})
+
+
+def _show_arrivals(sink, header: str, wanted: set[str]) -> None:
+    """Wait until one message per wanted header value reached the sink, then print what each says."""
+    def arrived():
+        found = [m for m in sink.messages if parse(m.content)[header] in wanted]
+        return found if len(found) >= len(wanted) else None
+    for envelope in _wait(arrived):
+        message = parse(envelope.content)
+        click.echo(f"   → {envelope.rcpt_tos[0]}: {message['Subject']}")
         for line in _gist(message.get_body(("plain",)).get_content()):
             click.echo(f"       {line}")
 
@@ -310,13 +314,7 @@ def _notices(config, sessions, sink) -> None:
     outbound_ids = notify_decided(sessions, config)
     with sessions() as session:
         ids = {session.get(OutboundMessage, i).message_id for i in outbound_ids}
-    notices = _wait(lambda: [m for m in sink.messages if parse(m.content)["Message-ID"] in ids]
-                    if sum(parse(m.content)["Message-ID"] in ids for m in sink.messages) >= len(ids) else None)
-    for notice in notices:
-        message = parse(notice.content)
-        click.echo(f"   → {notice.rcpt_tos[0]}: {message['Subject']}")
-        for line in _gist(message.get_body(("plain",)).get_content()):
-            click.echo(f"       {line}")
+    _show_arrivals(sink, "Message-ID", ids)
 
 
 def _result(sessions, replies: list[Reply]) -> None:
