@@ -9,6 +9,7 @@ just to strip quotes from the text part, as a ratio (target: median ≤ 5 ms).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=3000)
     args = parser.parse_args()
     items = corpus(args.replies)
+    load_before = os.getloadavg()[0]
     ours = []
     for raw, record in items:
         started = time.perf_counter()
@@ -51,7 +53,8 @@ def main() -> None:
         for form in parsed.forms:
             diff_form(form, record, RULES, REFS)
         ours.append((time.perf_counter() - started) * 1000)
-    print(f"{len(items)} replies from {len(replies.CLIENTS)} client shapes")
+    print(f"{len(items)} replies from {len(replies.CLIENTS)} client shapes "
+          f"(load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after: timings are wall clock)")
     print(f"ours: median {statistics.median(ours):.2f} ms, p99 {percentile(ours, 0.99):.2f} ms per reply "
           "(parse + forms + diff + validation; target median <= 5 ms)")
     try:

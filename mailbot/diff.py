@@ -132,13 +132,14 @@ def _diff_existing(block: ParsedBlock, part: str, record: dict, rules: Rules, re
         return [ProposedChange(op="move", field="kind", old="action", new="cooperation", **base)]
     written = {rule.key: _written(block, rule) for rule in rules.parts[part].fields}
     written = {key: value for key, value in written.items() if value is not None}  # absent: not a change
-    # one check of the whole block, so that rules across fields (a finished project needs its year) apply
-    result = check_record(rules, part, written, references, partial=True)
     rules_by_key = {rule.key: rule for rule in rules.parts[part].fields}
     edited = {key for key, value in written.items()
               if not _same_text(value, display_value(rules_by_key[key], record_value(part, rules_by_key[key], record), references))}
     if not edited:
         return []  # the block as it was sent: nothing, even if the stored record is incomplete
+    # one check of the whole block, so that rules across fields (a finished project needs its year) apply;
+    # after the test above, because most blocks come back untouched and checking is the costly part
+    result = check_record(rules, part, written, references, partial=True)
     changes = []
     for rule in rules.parts[part].fields:
         if rule.key not in written:

@@ -6,6 +6,7 @@ input: anything it cannot read becomes a `ParseProblem`.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from email.parser import BytesParser
 
 import html2text
 
-from mailbot.form import DELETE_LABEL, FORM_END, MOVE_LABEL, PARENT_LABEL
+from mailbot.form import DELETE_LABEL, FORM_END, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
 
 MAX_PARTS = 200
 MAX_TEXT_CHARS = 2_000_000
@@ -64,14 +65,37 @@ class ParsedReply:
 
 # --- text extraction -----------------------------------------------------------------------------
 
+class _MemoisedHeaders(policy.EmailPolicy):
+    """`policy.default`, except that a header is parsed once rather than at every access.
+
+    The default policy builds a new header object (a full RFC 5322 parse) each time a header is
+    read, and the feed parser and `get_content` read Content-Type several times per part: that was
+    about a quarter of the time of a reply. Header objects are immutable and depend only on (name, value),
+    so sharing them changes nothing."""
+
+    def header_fetch_parse(self, name, value):
+        if type(value) is str and len(value) <= _MEMO_MAX_VALUE:
+            return _parsed_header(name, value)
+        return super().header_fetch_parse(name, value)
+
+
+_MEMO_MAX_VALUE = 2000  # a long header is rare and not worth keeping: parse it each time
+_POLICY = _MemoisedHeaders()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_header(name: str, value: str):
+    return policy.EmailPolicy.header_fetch_parse(_POLICY, name, value)
+
+
 def parse_message(raw: bytes) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(raw)
+    return BytesParser(policy=_POLICY).parsebytes(raw)
 
 
 def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
     """The text to read forms from: plain parts, or HTML converted when no plain part has a form."""
     problems: list[ParseProblem] = []
-    plains, htmls = [], []
+    plains, htmls = [], []  # htmls: decoded but not converted yet (html2text is slow: only when needed)
     for index, part in enumerate(message.walk()):
         if index >= MAX_PARTS:
             problems.append(ParseProblem("too_many_parts", "Le message contient trop de parties ; seules les premières ont été lues."))
@@ -87,8 +111,11 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
         if ctype == "text/plain":
             plains.append(_unflow(text) if part.get_param("format", "").lower() == "flowed" else text)
         else:
-            htmls.append(html_to_text(text))
-    with_form = [t for t in plains if _has_form(t)] or [t for t in htmls if _has_form(t)]
+            htmls.append(text)
+    with_form = [t for t in plains if _has_form(t)]
+    if not with_form and htmls:
+        htmls = [html_to_text(h) for h in htmls]
+        with_form = [t for t in htmls if _has_form(t)]
     chosen = with_form or plains or htmls
     return "\n".join(chosen)[:MAX_TEXT_CHARS], problems
 
@@ -125,7 +152,7 @@ def _unflow(text: str) -> str:
     out: list[str] = []
     pending = None
     for line in text.splitlines():
-        prefix = _QUOTE_PREFIX.match(line)
+        prefix = _QUOTE_PREFIX.match(line) if _may_be_quoted(line) else None
         depth = prefix.group(1).count(">") if prefix else 0
         body = line[prefix.end():] if prefix else line
         if body.startswith(" ") and prefix is None:
@@ -150,10 +177,9 @@ _NORMALISE = str.maketrans({**_SPACES, **_QUOTES})
 
 
 def normalise_line(line: str) -> str:
-    line = line.translate(_NORMALISE)
-    if not line.isascii():
-        line = unicodedata.normalize("NFC", line)
-    return line.rstrip()
+    if line.isascii():  # most lines: of the characters to replace, only the tab is ASCII
+        return (line.replace("\t", " ") if "\t" in line else line).rstrip()
+    return unicodedata.normalize("NFC", line.translate(_NORMALISE)).rstrip()
 
 
 def _has_form(text: str) -> bool:
@@ -161,16 +187,24 @@ def _has_form(text: str) -> bool:
 
 
 def _MARKDOWN_STRIP(line: str) -> str:
+    if "\\" not in line:  # no escape to undo: skip the regular expression
+        return line.lstrip()
     return _MD_ESCAPE.sub(r"\1", line).lstrip()
 
 
+def _may_be_quoted(line: str) -> bool:
+    """Whether `_QUOTE_PREFIX` can match: a cheap test that spares the regular expression most lines."""
+    return line[:1] == ">" or line[:2] == " >"
+
+
 def _strip_quote(line: str) -> tuple[int, str]:
-    match = _QUOTE_PREFIX.match(line)
+    match = _QUOTE_PREFIX.match(line) if _may_be_quoted(line) else None
     if not match:
         return 0, line
     return match.group(1).count(">"), line[match.end():]
 
 
+@functools.lru_cache(maxsize=4096)  # a form repeats the same few dozen labels: fold each once
 def label_key(label: str) -> str:
     """Labels compare without case, accents, asterisks, punctuation spacing."""
     text = unicodedata.normalize("NFKD", label.replace("*", " "))
@@ -182,13 +216,6 @@ SWITCH_KEYS = {label_key(DELETE_LABEL): "_delete", label_key(MOVE_LABEL): "_move
 
 
 # --- forms ---------------------------------------------------------------------------------------
-
-@dataclass
-class _Line:
-    depth: int
-    text: str
-    number: int
-
 
 @dataclass
 class _FormBuilder:
@@ -215,30 +242,31 @@ def parse_reply(raw: bytes, labels_by_block: dict[str, set[str]] | None = None) 
 
 def parse_text(text: str, known_labels: dict[str, set[str]] | None = None,
                problems: list[ParseProblem] | None = None) -> ParsedReply:
-    lines = [_Line(*_split(line), number) for number, line in enumerate(text.splitlines(), 1)]
     forms: list[_FormBuilder] = []
     note: list[str] = []
     builder: _FormBuilder | None = None
     known = known_labels or {}
-    for line in lines:
-        content = _MARKDOWN_STRIP(line.text)
-        start = _START_RE.match(content)
+    for number, raw_line in enumerate(text.splitlines(), 1):
+        depth, line = _split(raw_line)
+        content = _MARKDOWN_STRIP(line)
+        marker = content.startswith("###")  # every regular expression below needs it: test it once
+        start = _START_RE.match(content) if marker else None
         if start:
-            builder = _FormBuilder(token=start.group("token").lower(), depth=line.depth)
+            builder = _FormBuilder(token=start.group("token").lower(), depth=depth)
             builder.lines.append(content)
             forms.append(builder)
             continue
         if builder is None:
-            if line.depth == 0:
-                note.append(line.text)
+            if depth == 0:
+                note.append(line)
             continue
         builder.lines.append(content)
-        if _END_RE.match(content):
+        if marker and _END_RE.match(content):
             _close_block(builder)
             builder.complete = True
             builder = None
             continue
-        _feed(builder, content, line.number, known)
+        _feed(builder, content, number, known)
     if builder is not None:
         _close_block(builder)
     parsed = tuple(
@@ -254,23 +282,23 @@ def _split(line: str) -> tuple[int, str]:
 
 def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set[str]]) -> None:
     stripped = content.strip()
-    marker = _MARKER_RE.match(stripped)
-    if marker and stripped.startswith("###"):
+    marker = _MARKER_RE.match(stripped) if stripped.startswith("###") else None
+    if marker:
         _close_block(builder)
         builder.current = {"ref": marker.group("ref").upper(), "fields": {}, "line": number}
         builder.last_key = None
         return
-    if _SECTION_RE.match(stripped) or builder.current is None:
+    if builder.current is None or stripped.startswith("===") and _SECTION_RE.match(stripped):
         builder.last_key = None
         return
     if not stripped:
         builder.last_key = None
         return
-    field_match = _FIELD_RE.match(stripped)
+    field_match = _FIELD_RE.match(stripped) if ":" in stripped else None
     if field_match:
         key = label_key(field_match.group("label"))
-        allowed = known.get(_part_of(builder.current["ref"]))
-        if key in SWITCH_KEYS or _LOCKED_APD_RE.match(key) or allowed is None or key in allowed:
+        allowed = known.get(_part_of(builder.current["ref"])) if known else None
+        if allowed is None or key in allowed or key in SWITCH_KEYS or _LOCKED_APD_RE.match(key):
             builder.current["fields"][SWITCH_KEYS.get(key, key)] = field_match.group("value").strip()
             builder.last_key = SWITCH_KEYS.get(key, key)
             return
@@ -279,13 +307,13 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
         fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
 
 
-def _part_of(ref: str) -> str:
-    from mailbot.form import KEYWORD_PARTS
+_PART_OF_PREFIX = {"CT": "contact", "AD": "reseau", "APD": "apd", "CO": "cooperation", "PJ": "projet"}
 
+
+def _part_of(ref: str) -> str:
     if ref in KEYWORD_PARTS:
         return KEYWORD_PARTS[ref]
-    prefix = ref.split("-", 1)[0]
-    return {"CT": "contact", "AD": "reseau", "APD": "apd", "CO": "cooperation", "PJ": "projet"}.get(prefix, "?")
+    return _PART_OF_PREFIX.get(ref.split("-", 1)[0], "?")
 
 
 def _close_block(builder: _FormBuilder) -> None:

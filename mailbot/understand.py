@@ -3,6 +3,13 @@
 Stages, each pure but the last: parse (mailbot.parse) → for each form: verify its token, diff
 against the snapshot it answers and validate (mailbot.diff) → store change sets → tell the agent
 what was understood (mailbot.acknowledge, template `agent_ack`).
+
+Several forms in one message (one agent answering for two collectivités) are understood one by one:
+a form counts only for the collectivité its own token names, and only the lines between its opening
+line and the next opening or closing line are read for it. A form whose token does not verify
+changes nothing and is explained in the acknowledgement. Trust is per collectivité: a change set
+is trusted when the sender is a known contact of *its* collectivité; the message is trusted when
+it is for every collectivité it changed.
 """
 from __future__ import annotations
 
@@ -15,12 +22,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailbot.clock import utcnow
-from mailbot.acknowledge import Acknowledgement, acknowledge
+from mailbot.acknowledge import acknowledge
 from mailbot.classify import Classification
 from mailbot.config import Config
 from mailbot.diff import DiffResult, ProposedChange, diff_form
 from mailbot.parse import ParsedForm, ParsedReply, parse_reply
-from mailbot.pipeline import answer, explain, find_form, known_contact_id, note
+from mailbot.pipeline import UNRECOGNISED_SENDER, answer, explain, find_form, known_contact_id, note
 from mailbot.tokens import find_tokens
 from store.campaign_models import Campaign, CampaignTarget, Snapshot
 from store.inbound_models import InboundMessage
@@ -64,6 +71,7 @@ class FormOutcome:
     diff: DiffResult
     trusted: bool
     changeset: ChangeSet | None = None
+    outbound_id: int | None = None  # the summary whose form this is
 
 
 @dataclass
@@ -79,7 +87,12 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
     if parsed.forms:
         for form in parsed.forms:
             _understand_form(session, config, inbound, form, parsed, result)
+        _record_tie(inbound, result)
     else:
+        mixed = find_form(session, config, inbound.details or {})
+        if mixed.problem == "mismatch":
+            _refuse_untied(session, config, inbound, mixed)
+            return
         _without_form(session, inbound, parsed, result)
     inbound.parse_state = "parsed"
     note(inbound, "understood", [
@@ -105,7 +118,7 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
 
     diff = diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
     trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
-    outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted)
+    outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
     target = _target(session, tie.campaign.id, tie.collectivite.id)
     now = utcnow()
     if target is not None and target.replied_at is None:
@@ -116,6 +129,30 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
     else:
         outcome.changeset = _store_changeset(session, inbound, tie, diff, trusted, parsed.note, thread=str(tie.outbound.id))
     result.outcomes.append(outcome)
+
+
+def _record_tie(inbound: InboundMessage, result: Understanding) -> None:
+    """The route tied the message through its first reference; with forms of several collectivités,
+    what counts is the forms understood. The message is trusted when its sender is a contact of every
+    collectivité it answered for, and is filed under one of them (its address may have named another)."""
+    if not result.outcomes:
+        return
+    inbound.trusted = all(o.trusted for o in result.outcomes)
+    inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
+    if inbound.collectivite_id not in {o.collectivite.id for o in result.outcomes}:
+        first = result.outcomes[0]
+        inbound.collectivite_id, inbound.campaign_id = first.collectivite.id, first.campaign.id
+        inbound.answered_outbound_id = first.outbound_id
+
+
+def _refuse_untied(session, config, inbound: InboundMessage, tie) -> None:
+    """References of several collectivités and no form: nothing says which one the words are about.
+    As for any message that cannot be tied: no change for anyone, one explanation."""
+    inbound.kind, inbound.reason = "invalid_token", tie.reason
+    inbound.collectivite_id = inbound.campaign_id = inbound.answered_outbound_id = None
+    inbound.trusted = inbound.flag = None
+    note(inbound, "problem", tie.problem)
+    explain(session, config, inbound, tie.problem)
 
 
 def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
@@ -185,19 +222,20 @@ def _change_row(change: ProposedChange) -> Change:
 
 
 def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
+    """One answer for the whole message, a section per form understood (an agent answering for two
+    collectivités gets one message, not two), then the forms that could not be tied."""
     if not result.outcomes:
         explain(session, config, inbound, "invalid")  # every form it carried had a bad reference
         return
-    for outcome in result.outcomes:
-        ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems))
-        if result.problems:
-            ack = Acknowledgement(ack.understood, ack.errors + tuple(result.problems), ack.fuzzy, False)
-        answer(
-            session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
-            context={
-                "ack": ack,
-                "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},
-                "trusted": outcome.trusted,
-                "form_lines": list(outcome.form.lines) if outcome.form is not None and ack.errors else [],
-            },
-        )
+    answer(session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
+           context={"sections": [_ack_section(o) for o in result.outcomes], "problems": list(result.problems)})
+
+
+def _ack_section(outcome: FormOutcome) -> dict:
+    ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems))
+    return {
+        "ack": ack,
+        "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},
+        "trusted": outcome.trusted,
+        "form_lines": list(outcome.form.lines) if outcome.form is not None and ack.errors else [],
+    }

@@ -185,6 +185,26 @@ def test_an_untouched_form_gives_no_change(client):
     assert result.changes == () and result.problems == ()
 
 
+@pytest.mark.parametrize("client", sorted(replies.CLIENTS))
+def test_headers_parsed_once_read_exactly_as_the_default_policy_reads_them(client):
+    """parse_message shares parsed headers between reads (speed); every part must still read the same."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from mailbot.parse import parse_message
+
+    raw = replies.CLIENTS[client](summary_for(snapshot()), TYPICAL_EDIT, SENDER)
+    for _ in range(2):  # the second time, every header comes from the memo
+        ours, reference = parse_message(raw), BytesParser(policy=policy.default).parsebytes(raw)
+        pairs = list(zip(ours.walk(), reference.walk(), strict=True))
+        for mine, theirs in pairs:
+            assert mine.items() == theirs.items()
+            assert (mine.get_content_type(), mine.get_params(), mine.get_content_disposition()) == \
+                   (theirs.get_content_type(), theirs.get_params(), theirs.get_content_disposition())
+            if not mine.is_multipart():
+                assert mine.get_content() == theirs.get_content()
+
+
 def test_long_value_rewrapped_is_joined_back_and_unchanged():
     record = snapshot()
     raw = replies.hard_wrapped(summary_for(record), unchanged, SENDER, width=60)

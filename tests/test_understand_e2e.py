@@ -181,3 +181,132 @@ def test_a_later_reply_on_the_same_form_replaces_the_pending_set(loop):
     first_set, second_set = sorted(_wait(replaced), key=lambda row: row["id"])
     assert first_set["status"] == "superseded" and second_set["status"] == "pending"
     assert second_set["changes"][0]["new"] == "Premier adjoint"
+
+
+# --- several forms in one message ----------------------------------------------------------------------------
+
+def _two_summaries(sink):
+    """Two summaries sent to two different collectivités, each with a contact block."""
+    first = sink.messages[0]
+    second = next(m for m in sink.messages[1:] if parse(m.content)["Subject"] != parse(first.content)["Subject"])
+    return first, second
+
+
+def _text_of(summary) -> list[str]:
+    return parse(summary.content).get_body(("plain",)).get_content().splitlines()
+
+
+def _first_block(lines: list[str], prefix: str) -> list[str]:
+    """A block as printed: its marker line and the lines up to the next marker or section."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"#### {prefix}"))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith(("####", "====")))
+    return lines[start:end]
+
+
+def _review_list(config) -> list[dict]:
+    result = CliRunner().invoke(main, ["review", "list", "--json"], env={"MAILBOT_DB": config.db})
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _send_and_wait(sessions, port, agent: str, to: str, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail(agent, [to], wire(raw))
+
+    def done():
+        with sessions() as session:
+            return session.scalar(select(InboundMessage.state).where(InboundMessage.state == "done"))
+    _wait(done)
+
+
+def _outbound_acks(sessions) -> int:
+    from store.campaign_models import OutboundMessage
+
+    with sessions() as session:
+        return len(session.scalars(select(OutboundMessage.id).where(OutboundMessage.kind == "ack")).all())
+
+
+def test_two_edited_forms_of_two_collectivites_become_two_change_sets_and_one_acknowledgement(loop):
+    """Trust is per collectivité: the agent is a known contact of A only, so A's set is trusted and
+    B's is not (its token proves which form was answered, not who answered)."""
+    config, sink, port, sessions, engine = loop
+    render_campaign(engine, sessions, config, "c2012", limit=4)
+    _wait(lambda: len(sink.messages) >= 4 or deliver_pending(engine, config).attempted == 0 and sink.messages)
+    summary_a, summary_b = _two_summaries(sink)
+    ref_a = _first_block(_text_of(summary_a), "CT-")[0].split()[1]
+    ref_b = _first_block(_text_of(summary_b), "CT-")[0].split()[1]
+    agent = summary_a.rcpt_tos[0]
+    reply = replies.two_forms(summary_a.content, summary_b.content, _set(ref_a, "Titre", "Chargée de mission Atlas"),
+                              _set(ref_b, "Titre", "Directeur des relations internationales"), agent)
+    before = len(sink.messages)
+    _send_and_wait(sessions, port, agent, str(parse(summary_a.content)["Reply-To"]), reply)
+
+    sets = {row["collectivite"]: row for row in _review_list(config)}
+    code_a, code_b = (parse(s.content)["Subject"].rsplit("(", 1)[1].rstrip(")") for s in (summary_a, summary_b))
+    assert set(sets) == {code_a, code_b}
+    got = {code: {(c["op"], c["entity"], c["ref"], c["field"], c["new"], tuple(c["errors"])) for c in row["changes"]}
+           for code, row in sets.items()}
+    assert got == {code_a: {("update", "contact", ref_a, "title", "Chargée de mission Atlas", ())},
+                   code_b: {("update", "contact", ref_b, "title", "Directeur des relations internationales", ())}}
+    assert (sets[code_a]["trusted"], sets[code_b]["trusted"]) == (True, False)
+    assert sets[code_a]["sender"] == sets[code_b]["sender"] == agent
+    with sessions() as session:
+        replied = session.execute(select(Collectivite.code, CampaignTarget.replied_at)
+                                  .join(Collectivite, CampaignTarget.collectivite_id == Collectivite.id)
+                                  .where(Collectivite.code.in_([code_a, code_b]))).all()
+        assert {code for code, at in replied if at is not None} == {code_a, code_b}
+        row = session.scalar(select(InboundMessage).where(InboundMessage.state == "done"))
+        assert (row.kind, row.trusted, row.flag) == ("reply", False, "expéditeur non reconnu")
+    assert _outbound_acks(sessions) == 1, "one acknowledgement for the whole message"
+    ack = _wait(lambda: next((m for m in sink.messages[before:] if m.rcpt_tos == [agent]), None))
+    text = parse(ack.content).get_body(("plain",)).get_content()
+    assert f"({code_a}) ==" in text and f"({code_b}) ==" in text
+    assert "→ Chargée de mission Atlas" in text and "→ Directeur des relations internationales" in text
+    assert "n'est pas encore connue comme contact de" in text.split(f"({code_b}) ==")[1]
+
+
+def test_a_token_ties_only_its_own_form_block(loop):
+    """A's valid form carries a block of B pasted into it, B's block is pasted again between the forms,
+    and B's form comes with a forged token: only A's own edit is understood; B changes in no way, and
+    the acknowledgement explains the block and the form it did not take."""
+    config, sink, port, sessions, engine = loop
+    render_campaign(engine, sessions, config, "c2012", limit=4)
+    _wait(lambda: len(sink.messages) >= 4 or deliver_pending(engine, config).attempted == 0 and sink.messages)
+    summary_a, summary_b = _two_summaries(sink)
+    lines_a, lines_b = _text_of(summary_a), _text_of(summary_b)
+    ref_a = _first_block(lines_a, "CT-")[0].split()[1]
+    block_b = _first_block(lines_b, "CT-")
+    ref_b = block_b[0].split()[1]
+    pirate_b = _set(ref_b, "Titre", "Pirate")(block_b)
+    form_a = _set(ref_a, "Titre", "Chargée de mission Atlas")(lines_a)
+    end_a = next(i for i, line in enumerate(form_a) if line.startswith("#### FIN DU FORMULAIRE ATLAS"))
+    form_a = form_a[:end_a] + pirate_b + form_a[end_a:]
+    opening_b = next(i for i, line in enumerate(lines_b) if line.startswith("#### DEBUT DU FORMULAIRE ATLAS"))
+    token_b = lines_b[opening_b].split()[5]
+    forged = lines_b[opening_b].replace(token_b, token_b[:-1] + ("a" if token_b[-1] != "a" else "b"))
+    form_b = _set(ref_b, "Titre", "Pirate")(lines_b[:opening_b] + [forged] + lines_b[opening_b + 1:])
+    agent = summary_a.rcpt_tos[0]
+    original_a = parse(summary_a.content)
+    from email.message import EmailMessage
+
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = agent, str(original_a["Reply-To"]), "RE: " + str(original_a["Subject"])
+    reply["In-Reply-To"] = reply["References"] = str(original_a["Message-ID"])
+    reply["Message-ID"] = "<forged-b@client.example>"
+    reply.set_content("\n".join(form_a + [""] + pirate_b + [""] + form_b) + "\n")
+    before = len(sink.messages)
+    _send_and_wait(sessions, port, agent, str(original_a["Reply-To"]), reply.as_bytes())
+
+    [changeset] = _review_list(config)
+    assert changeset["collectivite"] == original_a["Subject"].rsplit("(", 1)[1].rstrip(")")
+    assert [(c["ref"], c["field"], c["new"]) for c in changeset["changes"]] == [(ref_a, "title", "Chargée de mission Atlas")]
+    code_b = parse(summary_b.content)["Subject"].rsplit("(", 1)[1].rstrip(")")
+    with sessions() as session:
+        target_b = session.scalar(select(CampaignTarget).join(Collectivite, CampaignTarget.collectivite_id == Collectivite.id)
+                                  .where(Collectivite.code == code_b))
+        assert (target_b.replied_at, target_b.confirmed_at) == (None, None)
+    assert _outbound_acks(sessions) == 1
+    ack = _wait(lambda: next((m for m in sink.messages[before:] if m.rcpt_tos == [agent]), None))
+    text = parse(ack.content).get_body(("plain",)).get_content()
+    assert f"La référence {ref_b} ne correspond à aucune fiche" in text
+    assert "référence invalide ou périmée" in text and "Pirate" not in text.split("Nous n'avons pas pu")[0]
