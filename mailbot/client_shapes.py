@@ -84,7 +84,7 @@ def plain_answer(summary: bytes, text: str, sender: str) -> bytes:
     original, body = original_text(summary)
     reply = EmailMessage()
     reply_headers(reply, original, sender)
-    reply.set_content(f"{text}\n\n" + "\n".join(quote(body.splitlines())) + "\n")
+    reply.set_content(f"{text}\n\nLe 12 mars 2012, Atlas a écrit :\n" + "\n".join(quote(body.splitlines())))
     return reply.as_bytes()
 
 

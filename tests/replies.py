@@ -5,68 +5,27 @@ lines, and returns the reply's bytes as that client would send it.
 """
 from __future__ import annotations
 
-import base64
 import html
-import quopri
 import textwrap
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Callable
 
-Edit = Callable[[list[str]], list[str]]
-
-
-def original_text(summary: bytes) -> tuple[EmailMessage, str]:
-    message = BytesParser(policy=policy.default).parsebytes(summary)
-    return message, message.get_body(("plain",)).get_content()
+from mailbot.client_shapes import (  # noqa: F401  (the shapes the demo's agents use too)
+    Edit,
+    gmail,
+    original_text,
+    outlook_html_only,
+    plain_answer,
+    quote,
+    reply_headers as _headers,
+    thunderbird_flowed,
+)
 
 
 def original_html(summary: bytes) -> str:
     message = BytesParser(policy=policy.default).parsebytes(summary)
     return message.get_body(("html",)).get_content()
-
-
-def _headers(reply: EmailMessage, original: EmailMessage, sender: str) -> None:
-    reply["From"] = sender
-    reply["To"] = str(original["Reply-To"])
-    reply["Subject"] = "RE: " + str(original["Subject"])
-    reply["In-Reply-To"] = str(original["Message-ID"])
-    reply["References"] = str(original["Message-ID"])
-    reply["Message-ID"] = f"<reply-{abs(hash(sender + str(original['Message-ID'])))}@client.example>"
-
-
-def quote(lines: list[str], prefix: str = "> ") -> list[str]:
-    return [f"{prefix}{line}".rstrip() if line else prefix.rstrip() for line in lines]
-
-
-def gmail(summary: bytes, edit: Edit, sender: str, note: str = "Bonjour,\nVoici nos corrections.\nCordialement") -> bytes:
-    """Top-posted note, « Le … a écrit : », `> ` quoting, edits made inside the quote."""
-    original, text = original_text(summary)
-    reply = EmailMessage()
-    _headers(reply, original, sender)
-    body = f"{note}\n\nLe lun. 12 mars 2012 à 10:02, Atlas <atlas@cncd.example.fr> a écrit :\n"
-    body += "\n".join(quote(edit(text.splitlines()))) + "\n"
-    reply.set_content(body)
-    return reply.as_bytes()
-
-
-def thunderbird_flowed(summary: bytes, edit: Edit, sender: str) -> bytes:
-    """format=flowed, lines re-wrapped at 72 columns with a trailing space on soft breaks."""
-    original, text = original_text(summary)
-    reply = EmailMessage()
-    _headers(reply, original, sender)
-    lines = []
-    for line in edit(text.splitlines()):
-        wrapped = textwrap.wrap(line, width=70, break_long_words=False, break_on_hyphens=False) or [""]
-        for i, piece in enumerate(wrapped):
-            soft = " " if i < len(wrapped) - 1 else ""
-            lines.append(f"> {piece}{soft}")
-    body = "Le 12/03/2012 10:02, Atlas a écrit :\n" + "\n".join(lines) + "\n\nMerci.\n"
-    reply.set_content(body)
-    reply.set_param("format", "flowed")
-    reply.set_param("delsp", "no")
-    return reply.as_bytes()
 
 
 def hard_wrapped(summary: bytes, edit: Edit, sender: str, width: int = 72) -> bytes:
@@ -78,27 +37,6 @@ def hard_wrapped(summary: bytes, edit: Edit, sender: str, width: int = 72) -> by
     for line in edit(text.splitlines()):
         lines += textwrap.wrap(line, width=width - 2, break_long_words=False) or [""]
     reply.set_content("Corrections ci-dessous.\n\n" + "\n".join(quote(lines)) + "\n")
-    return reply.as_bytes()
-
-
-def outlook_html_only(summary: bytes, edit: Edit, sender: str) -> bytes:
-    """HTML only, windows-1252, « De : … Envoyé : … » header block, the form edited in the quote."""
-    original, text = original_text(summary)
-    edited = edit(text.splitlines())
-    form_html = "<br>\r\n".join(html.escape(line).replace("  ", "&nbsp; ") for line in edited)
-    body = (
-        "<html><head><meta http-equiv=Content-Type content=\"text/html; charset=windows-1252\"></head><body>"
-        "<div><p class=MsoNormal>Bonjour,<o:p></o:p></p><p class=MsoNormal>Ci-joint nos mises à jour.<o:p></o:p></p></div>"
-        "<div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'>"
-        "<p class=MsoNormal><b>De&nbsp;:</b> Atlas &lt;atlas@cncd.example.fr&gt;<br><b>Envoyé&nbsp;:</b> lundi 12 mars 2012 10:02<br>"
-        f"<b>À&nbsp;:</b> {html.escape(sender)}<br><b>Objet&nbsp;:</b> {html.escape(str(original['Subject']))}</p></div>"
-        f"<p class=MsoNormal>{form_html}</p></body></html>"
-    )
-    reply = EmailMessage()
-    _headers(reply, original, sender)
-    reply.set_content(body.encode("cp1252", errors="replace"), maintype="text", subtype="html",
-                      cte="quoted-printable")
-    reply.replace_header("Content-Type", 'text/html; charset="windows-1252"')
     return reply.as_bytes()
 
 
@@ -200,14 +138,6 @@ def two_forms(summary_a: bytes, summary_b: bytes, edit_a: Edit, edit_b: Edit, se
     _headers(reply, original_a, sender)
     reply.set_content("Pour nos deux collectivités :\n\n" + "\n".join(edit_a(text_a.splitlines())) +
                       "\n\n" + "\n".join(edit_b(text_b.splitlines())))
-    return reply.as_bytes()
-
-
-def plain_answer(summary: bytes, words: str, sender: str) -> bytes:
-    original, text = original_text(summary)
-    reply = EmailMessage()
-    _headers(reply, original, sender)
-    reply.set_content(words + "\n\nLe 12 mars 2012, Atlas a écrit :\n" + "\n".join(quote(text.splitlines())))
     return reply.as_bytes()
 
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailbot.client_shapes import set_field
 from mailbot.config import load_config
 from mailbot.diff import diff_form
 from mailbot.form import FormContext
@@ -78,19 +79,6 @@ def summary_for(record: dict, outbound_id: int = 42) -> bytes:
 
 
 # --- editing helpers: what an agent does to the form lines ----------------------------------------------------
-
-def set_field(ref: str, label: str, value: str):
-    def edit(lines: list[str]) -> list[str]:
-        out, inside = [], False
-        for line in lines:
-            if line.startswith("####"):
-                inside = line.startswith(f"#### {ref} ")
-            if inside and line.split(":")[0].rstrip(" *") == label:
-                line = f"{line.split(':')[0]}: {value}"
-            out.append(line)
-        return out
-    return edit
-
 
 def fill_new_block(keyword: str, values: dict[str, str], copies: int = 1):
     def edit(lines: list[str]) -> list[str]:

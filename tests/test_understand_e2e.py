@@ -26,7 +26,7 @@ from store.campaign_models import CampaignTarget
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from tests import replies
-from tests.test_parse import set_field as _set
+from mailbot.client_shapes import set_field as _set
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
 
