@@ -58,7 +58,7 @@ def route(session: Session, config: Config, inbound: InboundMessage, classificat
             {"auto": True, "original_id": earlier},
         )
     elif classification.kind == "reply":
-        tie = find_form(session, config, classification.details)
+        tie = find_form(session, config, classification.details, several=True)
         if tie.problem:
             classification = Classification("invalid_token", tie.reason,
                                             {**classification.details, "problem": tie.problem})
@@ -101,6 +101,7 @@ class FormTie:
     outbound: OutboundMessage | None = None
     campaign: Campaign | None = None
     collectivite: Collectivite | None = None
+    several: bool = False  # references of several collectivités (accepted for a reply: see find_form)
 
 
 PROBLEM_REASONS = {
@@ -111,9 +112,14 @@ PROBLEM_REASONS = {
 }
 
 
-def find_form(session: Session, config: Config, details: dict) -> FormTie:
+def find_form(session: Session, config: Config, details: dict, *, several: bool = False) -> FormTie:
     """Verify every reference a message carries; plus-address tokens first, then the text, then the
-    thread headers (our Message-ID → the token stored with that message)."""
+    thread headers (our Message-ID → the token stored with that message).
+
+    Valid references of several collectivités are a `mismatch`, unless `several` is set: a reply may
+    carry the forms of several collectivités (one agent answering for two). The message is then tied
+    to the first open one, only as its envelope: `mailbot.understand` ties each form to a collectivité
+    through that form's own token, and nothing else in the message changes anyone."""
     refs = [FormReference(int(mid), str(mac)) for mid, mac in details.get("address_tokens", []) + details.get("body_tokens", [])]
     for msgid in details.get("thread_ids", []):
         token = session.scalar(select(OutboundMessage.token).where(OutboundMessage.message_id == msgid))
@@ -126,13 +132,16 @@ def find_form(session: Session, config: Config, details: dict) -> FormTie:
     if not valid:
         problem = "invalid" if refs else "missing"
         return FormTie(problem, PROBLEM_REASONS[problem])
-    if len({coll.id for _, _, coll in valid}) > 1:
+    mixed = len({coll.id for _, _, coll in valid}) > 1
+    if mixed and not several:
         names = ", ".join(sorted({coll.code for _, _, coll in valid}))
         return FormTie("mismatch", f"{PROBLEM_REASONS['mismatch']} ({names}) : aucune modification")
+    if mixed:  # the envelope should be a form that can still be answered
+        valid = [v for v in valid if not v[1].closed] or valid
     outbound, campaign, collectivite = valid[0]
     if campaign.closed:
         return FormTie("expired", f"{PROBLEM_REASONS['expired']} ({campaign.name})", outbound, campaign, collectivite)
-    return FormTie(None, "", outbound, campaign, collectivite)
+    return FormTie(None, "", outbound, campaign, collectivite, several=mixed)
 
 
 def _verified(session: Session, config: Config, ref: FormReference):
@@ -165,7 +174,7 @@ def tie_inbound(session: Session, inbound: InboundMessage, tie: FormTie, *, mark
     inbound.answered_outbound_id = tie.outbound.id if tie.outbound else None
     inbound.trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
     inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
-    if mark_replied:
+    if mark_replied and not tie.several:  # with several collectivités, each form marks its own (understand)
         target = session.scalar(select(CampaignTarget).where(
             CampaignTarget.campaign_id == tie.campaign.id, CampaignTarget.collectivite_id == tie.collectivite.id))
         if target is not None and target.replied_at is None:
@@ -285,7 +294,14 @@ def mark_reply_pending(session: Session, config: Config, inbound: InboundMessage
 
 def explain_invalid_token(session: Session, config: Config, inbound: InboundMessage,
                           classification: Classification) -> None:
-    """No change for anyone; one explanation (at most one a day)."""
+    """No change for anyone; one explanation (at most one a day). A reply to one of our messages that
+    carried no form (the préfectures' circular, a question we asked) is read like any message without
+    a token (mailbot.tokenless)."""
+    if classification.details["problem"] == "missing":
+        from mailbot.tokenless import answer_tokenless  # it builds on this module's helpers
+
+        answer_tokenless(session, config, inbound, classification)
+        return
     explain(session, config, inbound, classification.details["problem"])
 
 
@@ -336,10 +352,13 @@ def record_malformed(session: Session, config: Config, inbound: InboundMessage, 
 
 
 def keep_for_review(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
-    """Kept for reviewers. A known contact is told how to reach their form; strangers are not
-    answered (their address may be forged: we would be sending mail to a third party)."""
-    if known_contact_id(session, inbound.sender) is not None:
-        explain(session, config, inbound, "missing")
+    """Kept for reviewers, and read for the collectivité it is about (mailbot.tokenless): a known
+    contact gets their summary; a stranger writing about the Atlas gets the form of the collectivité
+    their message names, or a question; other mail from strangers is not answered (their address may
+    be forged: we would be sending mail to a third party)."""
+    from mailbot.tokenless import answer_tokenless  # it builds on this module's helpers
+
+    answer_tokenless(session, config, inbound, classification)
 
 
 def send_help(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:

@@ -109,10 +109,41 @@ def test_token_of_one_collectivite_cannot_reach_another(engine, Session, config,
     raw = mail(sender=form.contact_email, to=f"atlas+{swapped}@cncd.example.fr")
     row = inbound(Session, deliver(engine, config, raw, sender=form.contact_email, to=(f"atlas+{swapped}@cncd.example.fr",)))
     assert (row.kind, row.collectivite_id) == ("invalid_token", None)
-    # Valid tokens of A and of B in one message: nobody's record may change.
-    raw = mail(sender=form.contact_email, to=form.reply_to, body=f"#### DEBUT DU FORMULAIRE ATLAS {other.token} ####\n")
+
+
+def test_forms_of_two_collectivites_are_a_reply_each_form_tied_by_its_own_token(engine, Session, config, form):
+    """One agent answering for two collectivités: the message is a reply, tied to the first form only as
+    its envelope (mailbot.understand ties each form through its own token, tested end to end). The
+    route marks neither target replied: each form marks its own once understood."""
+    with Session.begin() as session:
+        other = send_form(session, code="COM-29232", name="Quimper", email="contact@quimper.bzh")
+    body = (f"#### DEBUT DU FORMULAIRE ATLAS {form.token} ####\n#### FIN DU FORMULAIRE ATLAS ####\n"
+            f"#### DEBUT DU FORMULAIRE ATLAS {other.token} ####\n#### FIN DU FORMULAIRE ATLAS ####\n")
+    raw = mail(sender=form.contact_email, to=form.reply_to, body=body)
+    row = inbound(Session, deliver(engine, config, raw, sender=form.contact_email, to=(form.reply_to,)))
+    assert (row.kind, row.collectivite_id, row.parse_state) == ("reply", form.collectivite_id, "pending")
+    with Session() as session:
+        assert session.scalars(select(CampaignTarget.replied_at)).all() == [None, None]
+        # A command names one collectivité: tokens of two remain a mismatch there.
+        details = {"body_tokens": row.details["body_tokens"]}
+        assert pipeline.find_form(session, config, details).problem == "mismatch"
+        assert pipeline.find_form(session, config, details, several=True).several is True
+
+
+def test_references_of_two_collectivites_without_a_form_change_nobody(engine, Session, config, form, monkeypatch):
+    """Without a form, nothing says which collectivité the words are about: « RAS » sent to A's address
+    in B's thread confirms neither, and gets the explanation."""
+    monkeypatch.setitem(pipeline.ROUTES, "reply", pipeline.understand)
+    with Session.begin() as session:
+        other = send_form(session, code="COM-29232", name="Quimper", email="contact@quimper.bzh")
+    raw = mail(sender=form.contact_email, to=form.reply_to, in_reply_to=other.message_id, body="RAS\n")
     row = inbound(Session, deliver(engine, config, raw, sender=form.contact_email, to=(form.reply_to,)))
     assert (row.kind, row.details["problem"], row.collectivite_id) == ("invalid_token", "mismatch", None)
+    with Session() as session:
+        assert session.scalars(select(CampaignTarget.confirmed_at)).all() == [None, None]
+        assert session.scalars(select(CampaignTarget.replied_at)).all() == [None, None]
+    [sent] = answers(Session)
+    assert "plusieurs collectivités" in sent.get_body(("plain",)).get_content()
 
 
 def test_token_of_a_closed_campaign_is_expired(engine, Session, config):
@@ -131,7 +162,12 @@ def test_unknown_mail_from_a_stranger_is_kept_and_not_answered(engine, Session, 
     assert answers(Session) == []
     row = inbound(Session, deliver(engine, config, mail(sender=form.contact_email, body="Nos modifs : ..."),
                                    sender=form.contact_email))
-    assert row.kind == "unknown" and len(answers(Session)) == 1  # a known contact is told how to reach the form
+    assert row.kind == "unknown" and answers(Session) == []
+    # a known contact gets their form (mailbot.tokenless), with its token, threaded on their message
+    assert (row.collectivite_id, row.trusted) == (form.collectivite_id, True)
+    with Session() as session:
+        summary = session.get(OutboundMessage, row.response_outbound_id)
+        assert (summary.kind, summary.recipients) == ("summary", [form.contact_email]) and summary.token
 
 
 # --- bounces ------------------------------------------------------------------------------------------------
