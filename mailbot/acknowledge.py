@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from mailbot.diff import ProposedChange
+from mailbot.render import euros
 
 ENTITY_NAMES = {
     "contact": "contact",
@@ -21,6 +23,9 @@ NEW_NAMES = {
     "projet": "Nouveau projet",
     "action": "Nouvelle action extérieure",
 }
+
+
+AMOUNT_FIELDS = {("apd", "amount"), ("projet", "budget")}
 
 
 @dataclass(frozen=True)
@@ -43,10 +48,22 @@ def show(value) -> str:
     return str(value)
 
 
+def shown(entity: str, field_key: str | None, value) -> str:
+    """A value as the agent writes it on the form: amounts in French format (« 12 500 € »)."""
+    if (entity, field_key) in AMOUNT_FIELDS and value not in (None, ""):
+        try:
+            return euros(Decimal(str(value)))
+        except InvalidOperation:
+            pass
+    return show(value)
+
+
 def sentence(change: ProposedChange) -> str:
-    who = f" de {change.description}" if change.description else ""
+    # an APD line is already named by its year (« APD 2010 »): no « de 2010 » after it
+    who = f" de {change.description}" if change.description and change.entity != "apd" else ""
     if change.op == "update":
-        return f"{change.label or change.field}{who} : {show(change.old)} → {show(change.new)}"
+        value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
+        return f"{change.label or change.field}{who} : {value(change.old)} → {value(change.new)}"
     if change.op == "delete":
         return f"Suppression : {ENTITY_NAMES[change.entity]} {change.description}".rstrip()
     if change.op == "move":

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mailbot.acknowledge import ENTITY_NAMES, NEW_NAMES, show
+from mailbot.acknowledge import ENTITY_NAMES, NEW_NAMES, show, shown
 from mailbot.clock import aware, utcnow
 from mailbot.config import Config
 from mailbot.outbox import Recipient, enqueue, new_message_id
-from mailbot.render import build_message, euros, french_date, make_environment
+from mailbot.render import build_message, french_date, make_environment
 from mailbot.rules import Rules
 from store.campaign_models import Campaign
 from store.inbound_models import InboundMessage
@@ -26,7 +25,6 @@ from store.models import Collectivite
 from store.review_models import Change, ChangeSet
 
 DECIDED = ("approved", "rejected", "partial")
-AMOUNT_FIELDS = {("apd", "amount"), ("projet", "budget")}
 BATCH = 200
 
 
@@ -42,16 +40,6 @@ def field_labels(rules: Rules | None) -> dict[tuple[str, str], str]:
     if rules is None:
         return {}
     return {(part, f.key): f.label for part, p in rules.parts.items() for f in p.fields}
-
-
-def shown(entity: str, field_key: str | None, value) -> str:
-    """A value as the agent wrote it on the form: amounts in French format."""
-    if (entity, field_key) in AMOUNT_FIELDS and value not in (None, ""):
-        try:
-            return euros(Decimal(str(value)))
-        except InvalidOperation:
-            pass
-    return show(value)
 
 
 def decision_line(change: Change, labels: dict[tuple[str, str], str]) -> str:

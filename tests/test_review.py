@@ -468,3 +468,16 @@ def test_snapshot_helper_matches_the_store(review_env):
         coll = collectivite_with(session)
         record = snapshot(coll)
         assert record["contacts"][0]["title"] == contact_snapshot(session, coll.contacts[0].ref)["title"]
+
+
+def test_amounts_are_told_in_french_format():
+    from mailbot.acknowledge import sentence
+    from mailbot.diff import ProposedChange
+    from mailbot.notify import decision_line
+
+    ack = sentence(ProposedChange(op="update", entity="apd", ref="APD-X", field="amount", old="587710.00",
+                                  new="12500", label="APD 2010", description="2010"))
+    assert ack == "APD 2010 : 587\u202f710\u00a0€ → 12\u202f500\u00a0€" or ack.replace("\u202f", " ").replace("\u00a0", " ") == "APD 2010 : 587 710 € → 12 500 €"
+    line = decision_line(Change(op="update", entity="projet", ref="PJ-1", field="budget", old=None, new="54000",
+                                asked="54 000"), {("projet", "budget"): "Budget"})
+    assert line.replace("\u202f", " ").replace("\u00a0", " ").startswith("Budget (PJ-1) : (vide) → 54 000 €")
