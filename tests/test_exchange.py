@@ -466,3 +466,21 @@ def test_cli_failures_are_one_line(engine, Session, db_url, second_db_url, tmp_p
 
     (tmp_path / "file").write_text("not a directory")
     assert_one_line_failure(run_cli(db_url, "export", str(tmp_path / "file" / "sub")), "cannot write the export")
+
+
+def test_the_export_format_page_names_every_table_and_column():
+    """docs/export-format.md is what people read to use an export: a new column must appear there."""
+    from pathlib import Path
+
+    from store.schema import metadata
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "export-format.md").read_text()
+    missing = []
+    for table in metadata.sorted_tables:
+        marker = f"**{table.name}.jsonl**"
+        if marker not in doc:
+            missing.append(table.name)
+            continue
+        section = doc.split(marker, 1)[1].split("**", 1)[0]
+        missing += [f"{table.name}.{c.name}" for c in table.columns if f"`{c.name}`" not in section]
+    assert missing == []
