@@ -1,6 +1,7 @@
-"""The one clock: every time the bot stores is aware UTC."""
+"""The one clock: every time the bot stores is aware UTC; and the one way to wait for something."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 
@@ -13,3 +14,27 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
+
+
+def wait_for(predicate, seconds: float = 30, interval: float = 0.1):
+    """Poll `predicate` until it returns something true (returned) or `seconds` pass (TimeoutError).
+
+    For the shells that watch another thread or process: the demo, the tests, the benchmarks."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"nothing after {seconds:g} s")
+
+
+def smtp_listening(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether an SMTP server answers on host:port (a server started in another thread or process)."""
+    import smtplib
+
+    try:
+        smtplib.SMTP(host, port, timeout=2).quit()
+        return True
+    except OSError:
+        return False

@@ -9,7 +9,6 @@ import io
 import json
 import smtplib
 import threading
-import time
 from datetime import date
 from email import policy
 from email.message import EmailMessage
@@ -21,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from mailbot.clock import wait_for
 from mailbot.campaign import campaign_status, create_campaign, get_campaign, render_campaign, target_states
 from mailbot.cli import main
 from mailbot.config import load_config
@@ -50,13 +50,7 @@ def csv_rows(received) -> list[dict]:
 
 
 def _wait(predicate, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+    return wait_for(predicate, seconds)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import smtplib
 import threading
-import time
 from datetime import date
 from email import policy
 from email.parser import BytesParser
@@ -18,6 +17,7 @@ from sqlalchemy import select
 
 from mailbot.campaign import create_campaign, render_campaign
 from mailbot.cli import main
+from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
 from mailbot.serve import run_serve
@@ -62,24 +62,11 @@ def loop(seeded_db_url, seeded_sessions, seeded_engine):
 
 
 def _wait_port(port: int, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("serve did not start listening")
+    wait_for(lambda: smtp_listening(port), seconds)
 
 
 def _wait(predicate, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+    return wait_for(predicate, seconds)
 
 
 def _first_summary_with_projects(sink):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import smtplib
 import threading
-import time
 from dataclasses import dataclass
 from datetime import date
 from email import policy
@@ -20,6 +19,7 @@ from pathlib import Path
 import click
 
 from mailbot.cli import main
+from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
 
 DEMO_SCALE = 0.05
@@ -152,23 +152,14 @@ def _print_text(summary: Summary, lines: int) -> None:
 
 
 def _wait_listening(port: int) -> None:
-    def listening() -> bool:
-        try:
-            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-            return True
-        except OSError:
-            return False
-    _wait(listening, seconds=30)
+    _wait(lambda: smtp_listening(port), seconds=30)
 
 
 def _wait(predicate, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise click.ClickException("the demo timed out waiting for the server")
+    try:
+        return wait_for(predicate, seconds, interval=0.2)
+    except TimeoutError:
+        raise click.ClickException("the demo timed out waiting for the server") from None
 
 
 # --- 5-6: agents reply, the bot acknowledges -------------------------------------------------------------
