@@ -7,24 +7,28 @@ next run renders. Sending is the delivery worker's job (see `mailbot.delivery`).
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter, defaultdict
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from mailbot.clock import utcnow
+from mailbot.clock import aware, utcnow
 from mailbot.config import Config
 from mailbot.rules import Rules, load_rules, parse_rules_text
-from mailbot.form import FormContext
 from mailbot.outbox import Prepared, enqueue_many, reserve_ids
-from mailbot.summary import build_summary, enqueue_summary, reference_lists, usable_recipients
+from mailbot.render_pool import (BatchWorkers, CampaignInfo, RenderedSummary, RenderSetup, SummaryJob,
+                                 render_summaries, worker_processes)
+from mailbot.summary import enqueue_summary, reference_lists, usable_recipients
 from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
 from store.models import Collectivite, Contact
 from store.queries import collectivite_records
+from store.db import make_engine, session_factory
 
 log = logging.getLogger("mailbot.campaign")
 RENDER_BATCH = 200
@@ -103,55 +107,161 @@ def render_campaign(
     limit: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RenderReport:
-    """Render and store the summaries of every pending target, batch by batch."""
+    """Render and store the summaries of every pending target, batch by batch.
+
+    Each batch is read (a read transaction), rendered (pure) and written (one write transaction,
+    never held while rendering, so a delivery running alongside is not kept waiting). A large
+    campaign's batches go to worker processes (`mailbot.render_pool`), this process only hands out
+    the batches and their outbound ids.
+    """
     report = RenderReport()
     with sessions() as session:
         campaign = get_campaign(session, campaign_name)
         target_ids = pending_targets(session, campaign, only, limit)
-        rules = campaign_rules(campaign)
-        references = reference_lists(session)
-    for start in range(0, len(target_ids), RENDER_BATCH):
-        batch = target_ids[start:start + RENDER_BATCH]
-        with sessions.begin() as session:
-            campaign = session.get(Campaign, campaign.id)
-            _render_batch(session, config, campaign, rules, references, batch, report)
-        if on_progress:
-            on_progress(len(batch))
+        setup = RenderSetup(config.secret, config.from_address, CampaignInfo.of(campaign),
+                            campaign_rules(campaign), reference_lists(session))
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        next_id = _max_outbound_id(session) + 1
+    context = _RenderContext(engine.url.render_as_string(hide_password=False), setup, sessions)
+    batches = [target_ids[start:start + RENDER_BATCH] for start in range(0, len(target_ids), RENDER_BATCH)]
+    with BatchWorkers(context, worker_processes(config.render_processes, len(target_ids))) as workers:
+        futures = {}
+        for batch in batches:
+            # one id per target, known before rendering (the form's token names it); SQLite: the
+            # ids after the largest, checked again when the batch is written (see `_store_batch`)
+            if sqlite:
+                ids, next_id = list(range(next_id, next_id + len(batch))), next_id + len(batch)
+            else:
+                with sessions() as session:
+                    ids = reserve_ids(session, len(batch))
+            futures[workers.submit(_store_batch, batch, ids)] = len(batch)
+        for future in as_completed(futures):
+            done = future.result()
+            report.rendered += done.rendered
+            report.unreachable += done.unreachable
+            report.outbound_ids += done.outbound_ids
+            if on_progress:
+                on_progress(futures[future])
+    report.outbound_ids.sort()
     return report
 
 
-def _render_batch(session, config, campaign, rules, references, target_ids, report: RenderReport) -> None:
-    """Render one batch: build every message first (pure), then write them with bulk statements."""
-    targets = list(session.scalars(
-        select(CampaignTarget).where(CampaignTarget.id.in_(target_ids), CampaignTarget.summary_id.is_(None))
-        .order_by(CampaignTarget.collectivite_id).with_for_update()
-    ))
-    records = collectivite_records(session, [t.collectivite_id for t in targets])
-    reachable = []
-    for target in targets:
-        recipients = usable_recipients(records[target.collectivite_id])
+@dataclass
+class _RenderContext:
+    """What every batch needs; sent once to each worker process, which opens its own engine."""
+
+    db_url: str
+    setup: RenderSetup
+    _sessions: Any = None  # the caller's session factory in this process; made from db_url in a worker
+
+    def sessions(self):
+        if self._sessions is None:
+            self._sessions = session_factory(make_engine(self.db_url))
+        return self._sessions
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_sessions": None}
+
+
+@dataclass
+class _BatchPlan:
+    """One batch as read from the store: the summaries to render and the targets without address."""
+
+    target_ids: list[int]
+    jobs: list[SummaryJob]
+    unreachable: list[int]
+
+
+def _store_batch(context: _RenderContext, target_ids: list[int], ids: list[int]) -> RenderReport:
+    """Read, render and write one batch (in a worker process for a large campaign)."""
+    report = RenderReport()
+    sessions = context.sessions()
+    slots = dict(zip(target_ids, ids))
+    with sessions() as session:
+        plan = _plan_batch(session, target_ids, lambda reachable: [slots[t] for t in reachable])
+    rendered = render_summaries(context.setup, plan.jobs)
+    with sessions.begin() as session:
+        stored = _ids_free(session, plan)
+        if stored:
+            _write_batch(session, context.setup.campaign.id, plan, rendered, report)
+    if not stored:  # rare: another writer (`serve`) queued a message under one of our ids meanwhile
+        log.info("outbound ids taken meanwhile: rendering a batch of %d again", len(target_ids))
+        with sessions.begin() as session:
+            setup = context.setup
+            config = Config(values={"secret": setup.secret, "from_address": setup.from_address})
+            _render_batch(session, config, session.get(Campaign, setup.campaign.id), setup.rules,
+                          setup.references, target_ids, report)
+    return report
+
+
+def _max_outbound_id(session: Session) -> int:
+    return session.scalar(select(func.coalesce(func.max(OutboundMessage.id), 0)))
+
+
+def _ids_free(session: Session, plan: _BatchPlan) -> bool:
+    ids = [job.outbound_id for job in plan.jobs]
+    return not ids or not session.scalar(select(func.count(OutboundMessage.id)).where(OutboundMessage.id.in_(ids)))
+
+
+def _plan_batch(session: Session, target_ids: list[int], take_ids: Callable[[list[int]], list[int]], *,
+                lock: bool = False) -> _BatchPlan:
+    """Targets of the batch still without a summary, their records and recipients, and their ids."""
+    query = (
+        select(CampaignTarget.id, CampaignTarget.collectivite_id)
+        .where(CampaignTarget.id.in_(target_ids), CampaignTarget.summary_id.is_(None))
+        .order_by(CampaignTarget.collectivite_id)
+    )
+    targets = session.execute(query.with_for_update() if lock else query).all()
+    records = collectivite_records(session, [cid for _, cid in targets])
+    reachable, unreachable = [], []
+    for target_id, cid in targets:
+        recipients = usable_recipients(records[cid])
         if recipients:
-            reachable.append((target, recipients))
+            reachable.append((target_id, cid, recipients))
         else:
-            target.unreachable = True
-            report.unreachable += 1
-    ids = reserve_ids(session, len(reachable))
-    context = FormContext(rules, references)
-    prepared, snapshots = [], []
-    for (target, recipients), outbound_id in zip(reachable, ids):
-        record = records[target.collectivite_id]
-        message, token = build_summary(config, campaign=campaign, form_context=context, record=record,
-                                       recipients=recipients, outbound_id=outbound_id)
-        prepared.append(Prepared(outbound_id, message, recipients, "summary", campaign.id, target.collectivite_id, token))
-        snapshots.append({"outbound_id": outbound_id, "collectivite_id": target.collectivite_id, "data": record})
-    enqueue_many(session, prepared)
-    if snapshots:
-        session.execute(insert(Snapshot), snapshots)
-    for (target, _recipients), outbound_id in zip(reachable, ids):
-        target.summary_id = outbound_id  # after the rows exist: the foreign key is checked at once
-    session.flush()
-    report.rendered += len(prepared)
-    report.outbound_ids += ids
+            unreachable.append(target_id)
+    outbound_ids = take_ids([target_id for target_id, _, _ in reachable])
+    jobs = [SummaryJob(outbound_id, target_id, cid, records[cid], recipients)
+            for (target_id, cid, recipients), outbound_id in zip(reachable, outbound_ids)]
+    return _BatchPlan(target_ids, jobs, unreachable)
+
+
+def _render_batch(session, config, campaign, rules, references, target_ids, report: RenderReport) -> None:
+    """Read, render and write one batch in the caller's transaction (dry runs, and the rare redo)."""
+    setup = RenderSetup(config.secret, config.from_address, CampaignInfo.of(campaign), rules, references)
+    plan = _plan_batch(session, target_ids, lambda reachable: reserve_ids(session, len(reachable)), lock=True)
+    _write_batch(session, campaign.id, plan, render_summaries(setup, plan.jobs), report)
+
+
+def _write_batch(session: Session, campaign_id: int, plan: _BatchPlan, rendered: list[RenderedSummary],
+                 report: RenderReport) -> None:
+    """Queue the rendered summaries of targets still without one, with their snapshots, in bulk."""
+    still_pending = set(session.scalars(
+        select(CampaignTarget.id)
+        .where(CampaignTarget.id.in_(plan.target_ids), CampaignTarget.summary_id.is_(None))
+        .with_for_update()
+    ))
+    # a target another sender stored meanwhile keeps its summary; ours is dropped (an id gap)
+    kept = [(job, summary) for job, summary in zip(plan.jobs, rendered) if job.target_id in still_pending]
+    enqueue_many(session, [
+        Prepared(job.outbound_id, summary.raw, summary.message_id, summary.subject, job.recipients, "summary",
+                 campaign_id, job.collectivite_id, summary.token)
+        for job, summary in kept
+    ])
+    if kept:
+        session.execute(insert(Snapshot), [
+            {"outbound_id": job.outbound_id, "collectivite_id": job.collectivite_id, "data": job.record}
+            for job, _ in kept
+        ])
+        # after the rows exist: the foreign key is checked at once
+        session.execute(update(CampaignTarget), [{"id": job.target_id, "summary_id": job.outbound_id}
+                                                 for job, _ in kept])
+    unreachable = [target_id for target_id in plan.unreachable if target_id in still_pending]
+    if unreachable:
+        session.execute(update(CampaignTarget).where(CampaignTarget.id.in_(unreachable)).values(unreachable=True))
+    report.rendered += len(kept)
+    report.unreachable += len(unreachable)
+    report.outbound_ids += [job.outbound_id for job, _ in kept]
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -207,7 +317,7 @@ def target_states(session: Session, campaign: Campaign) -> list[dict]:
             "replied": replied_at is not None or confirmed_at is not None,
             "confirmed": confirmed_at is not None,
             "pending_review": r["pending"] > 0,
-            "approved": r["approved"] > 0,
+            "approved": r["approved"] + r["partial"] > 0,  # partial: some of it reached the Atlas
         })
     return states
 
@@ -282,7 +392,7 @@ def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, aft
             if target.reminders_sent >= rules.reminder_max_count:
                 report.skipped_max += 1
                 continue
-            last = _aware(target.last_reminder_at)
+            last = aware(target.last_reminder_at)
             if last and now - last < timedelta(days=rules.reminder_min_days):
                 report.skipped_recent += 1
                 continue
@@ -305,13 +415,6 @@ def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, aft
     return report
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 # --- sending ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -321,6 +424,7 @@ class SendReport:
     deferred: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    relay_error: str | None = None  # the relay refused us (TLS, AUTH): fix MAILBOT_SMTP and rerun
 
 
 def send_campaign(
@@ -334,17 +438,31 @@ def send_campaign(
     on_rendered: Callable[[int], None] | None = None,
     on_sent: Callable[[int], None] | None = None,
 ) -> SendReport:
-    """Render the pending summaries into the outbox, then deliver what is due.
+    """Render the pending summaries into the outbox and deliver them, both at once.
 
-    One after the other on purpose: overlapping them in one process was measured slower (both stages
-    are CPU-bound in Python and share one interpreter lock).
+    Delivery starts with the first stored batch and keeps looking for new ones until rendering is
+    over. They overlap well because the rendering's CPU work is in worker processes (see
+    `render_campaign`); in one process they were measured slower than one after the other.
     """
-    from mailbot.delivery import deliver_pending, release_interrupted
+    from mailbot.delivery import DeliveryReport, deliver_pending, release_interrupted
 
     release_interrupted(engine)
     with sessions() as session:
-        campaign_id = get_campaign(session, campaign_name).id
-    rendered = render_campaign(engine, sessions, config, campaign_name, only=only, limit=limit,
-                               on_progress=on_rendered)
-    delivered = deliver_pending(engine, config, campaign_id=campaign_id, on_progress=on_sent)
-    return SendReport(rendered, delivered.sent, delivered.deferred, delivered.failed, delivered.errors)
+        campaign = get_campaign(session, campaign_name)
+        pending_targets(session, campaign, only, limit)  # a bad --only fails before anything is sent
+        campaign_id = campaign.id
+    rendering_done = threading.Event()
+    delivered: list[DeliveryReport] = []
+    sender = threading.Thread(
+        target=lambda: delivered.append(deliver_pending(engine, config, campaign_id=campaign_id,
+                                                        on_progress=on_sent, until=rendering_done)),
+        name="campaign-delivery", daemon=True)
+    sender.start()
+    try:
+        rendered = render_campaign(engine, sessions, config, campaign_name, only=only, limit=limit,
+                                   on_progress=on_rendered)
+    finally:
+        rendering_done.set()
+        sender.join()
+    report = delivered[0] if delivered else DeliveryReport(errors=["delivery stopped unexpectedly (see the log)"])
+    return SendReport(rendered, report.sent, report.deferred, report.failed, report.errors, report.relay_error)

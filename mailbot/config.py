@@ -43,6 +43,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit", "MAILBOT_RATE_LIMIT", 0.0, "Outbound messages per second (0: unlimited).", float),
     Setting("smtp_connections", "MAILBOT_SMTP_CONNECTIONS", 4,
             "Parallel connections to the relay used by the delivery worker.", int),
+    Setting("render_processes", "MAILBOT_RENDER_PROCESSES", 0,
+            "Processes rendering a large campaign's summaries (0: one per CPU; 1: no worker processes).", int),
     Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
             "Largest inbound message accepted, in bytes.", int),
     Setting("max_answers_per_day", "MAILBOT_MAX_ANSWERS_PER_DAY", 5,

@@ -9,9 +9,18 @@ Protocol for one delivery (one recipient of one stored message):
    commit and one socket write;
 4. read the relay's answer: 2xx done; 4xx or a lost connection → `deferred` with backoff; 5xx →
    `failed`, recorded per recipient.
+
+TLS and AUTH (`MAILBOT_SMTP`, see `mailbot.config.parse_smtp_url`): the relay's certificate is always
+verified, against the system's CAs or only the configured `cafile`; with `starttls=1` a relay that
+does not offer STARTTLS is refused before MAIL FROM, so nothing ever goes out in clear. When the
+relay itself refuses us (no STARTTLS, certificate not trusted, AUTH rejected) no recipient is at
+fault: the one envelope being tried records the error (an attempt, so the backoff schedule bounds
+the retries), the rest of the claim goes back to the queue, and every worker of the run stops,
+instead of trying — and failing, and hammering the relay's AUTH — each envelope in turn.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import smtplib
@@ -23,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from mailbot.clock import utcnow
@@ -38,6 +47,7 @@ BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 CLAIM_BATCH = 100
 CONNECT_TIMEOUT = 30
+POLL_SECONDS = 0.1  # while a campaign is still rendering into the outbox
 
 
 
@@ -47,6 +57,7 @@ class DeliveryReport:
     deferred: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    relay_error: str | None = None  # the relay refused us (TLS, AUTH): the run stopped there
 
     @property
     def attempted(self) -> int:
@@ -55,9 +66,23 @@ class DeliveryReport:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent | deferred | failed
+    state: str  # sent | deferred | failed | lost (claim taken by another worker) | relay (RelayError)
     code: int | None
     detail: str
+
+
+class RelayError(Exception):
+    """The relay refused the connection itself (TLS or AUTH), whatever the recipient."""
+
+    def __init__(self, detail: str, code: int | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+
+def tls_context(target: SmtpTarget) -> ssl.SSLContext:
+    """A verifying client context: the system's CAs, or only `target.cafile` when it is set."""
+    return ssl.create_default_context(cafile=target.cafile)
 
 
 class RelayConnection:
@@ -69,21 +94,56 @@ class RelayConnection:
         self.smtp: smtplib.SMTP | None = None
 
     def ensure(self) -> smtplib.SMTP:
+        """The open connection, or a new one: TLS verified, authenticated. Raises RelayError."""
         if self.smtp is not None:
             return self.smtp
-        cls = smtplib.SMTP_SSL if self.target.ssl else smtplib.SMTP
-        smtp = cls(self.target.host, self.target.port, local_hostname=self.local_hostname, timeout=CONNECT_TIMEOUT)
+        target = self.target
+        try:
+            if target.ssl:
+                # smtplib.SMTP_SSL without a context does not verify the certificate: always pass one
+                smtp = smtplib.SMTP_SSL(target.host, target.port, local_hostname=self.local_hostname,
+                                        timeout=CONNECT_TIMEOUT, context=tls_context(target))
+            else:
+                smtp = smtplib.SMTP(target.host, target.port, local_hostname=self.local_hostname,
+                                    timeout=CONNECT_TIMEOUT)
+        except ssl.SSLCertVerificationError as exc:
+            raise RelayError(_certificate_refused(target, exc)) from None
+        try:
+            self._open_session(smtp)
+        except BaseException:
+            smtp.close()
+            raise
+        self.smtp = smtp
+        return smtp
+
+    def _open_session(self, smtp: smtplib.SMTP) -> None:
+        target = self.target
         # The final dot goes in a write of its own (see send_envelope): without TCP_NODELAY, Nagle's
         # algorithm holds it until the relay's delayed ACK, some 40 ms per envelope.
         smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         smtp.ehlo()
-        if self.target.starttls:
-            smtp.starttls(context=ssl.create_default_context())
+        if target.starttls:
+            if not smtp.has_extn("starttls"):
+                raise RelayError(f"le relais {target.host}:{target.port} n'offre pas STARTTLS alors que "
+                                 "starttls=1 est configuré : rien n'a été envoyé en clair")
+            try:
+                smtp.starttls(context=tls_context(target))
+            except ssl.SSLCertVerificationError as exc:
+                raise RelayError(_certificate_refused(target, exc)) from None
             smtp.ehlo()
-        if self.target.user:
-            smtp.login(self.target.user, self.target.password or "")
-        self.smtp = smtp
-        return smtp
+        if target.user:
+            try:
+                _login(smtp, target.user, target.password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                raise RelayError(f"le relais {target.host}:{target.port} refuse l'authentification de "
+                                 f"{target.user!r} ({exc.smtp_code} {_decode(exc.smtp_error)}) : vérifiez "
+                                 "l'identifiant et le mot de passe de MAILBOT_SMTP", exc.smtp_code) from None
+            except smtplib.SMTPNotSupportedError:
+                raise RelayError(f"le relais {target.host}:{target.port} n'offre pas AUTH alors que des "
+                                 "identifiants sont configurés") from None
+            except smtplib.SMTPException as exc:  # "No suitable authentication method found."
+                raise RelayError(f"authentification impossible sur le relais {target.host}:{target.port} : "
+                                 f"{exc}") from None
 
     def reset(self) -> None:
         """After an error mid-transaction: RSET if the connection still answers, else drop it."""
@@ -109,13 +169,39 @@ class RelayConnection:
             self.smtp = None
 
 
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN (RFC 4616: UTF-8, one round trip, always inside TLS here) when the relay offers it;
+    otherwise smtplib's login. Not smtplib's login first: it cannot encode a non-ASCII password
+    (it raises UnicodeEncodeError) and, refused, it retries with every other mechanism."""
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    if "PLAIN" not in smtp.esmtp_features["auth"].upper().split():
+        smtp.login(user, password)
+        return
+    response = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode("ascii")
+    code, message = smtp.docmd("AUTH", f"PLAIN {response}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, message)
+
+
+def _certificate_refused(target: SmtpTarget, exc: ssl.SSLCertVerificationError) -> str:
+    trusted = f"l'autorité {target.cafile}" if target.cafile else "les autorités du système"
+    return (f"certificat du relais {target.host}:{target.port} refusé ({exc.verify_message}) : il n'est pas "
+            f"signé par {trusted} ou ne porte pas ce nom ; pour un certificat privé, ajoutez ?cafile=CHEMIN "
+            "à MAILBOT_SMTP")
+
+
 _BARE_EOL = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def _data_bytes(raw: bytes) -> bytes:
     """The DATA payload without the final dot: CRLF line ends, dot-stuffed (RFC 5321 4.5.2)."""
-    data = _LEADING_DOT.sub(b"..", _BARE_EOL.sub(b"\r\n", raw))
+    # the usual case (the email package writes \n line ends, no line starts with a dot) without
+    # regular expressions: two bytes.replace are some ten times faster on a 20 KB summary
+    data = raw.replace(b"\n", b"\r\n") if b"\r" not in raw else _BARE_EOL.sub(b"\r\n", raw)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
@@ -219,14 +305,21 @@ def _record(engine: Engine, delivery_id: int, attempts: int, outcome: Outcome) -
         conn.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
+# Built once: SQLAlchemy spends more CPU building and keying a statement than SQLite running it, and
+# this one runs once per envelope.
+_MARK_SENT = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("b_delivery_id"), Delivery.state == "sending",
+           Delivery.claimed_at == bindparam("b_claimed_at"))
+    .values(state="sent", sent_at=bindparam("b_sent_at"), smtp_code=250)
+)
+
+
 def _mark_sent(engine: Engine, delivery_id: int, claimed_at: datetime) -> Callable[[], bool]:
     def mark() -> bool:
         with engine.begin() as conn:
-            result = conn.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.state == "sending", Delivery.claimed_at == claimed_at)
-                .values(state="sent", sent_at=utcnow(), smtp_code=250)
-            )
+            result = conn.execute(_MARK_SENT, {"b_delivery_id": delivery_id, "b_claimed_at": claimed_at,
+                                               "b_sent_at": utcnow()})
         return result.rowcount == 1
     return mark
 
@@ -260,21 +353,26 @@ def deliver_pending(
     on_progress: Callable[[int], None] | None = None,
     relay: SmtpTarget | None = None,
     connections: int | None = None,
+    until: threading.Event | None = None,
 ) -> DeliveryReport:
     """Send every delivery that is due now, then return. Safe to run from several processes.
 
     `connections` SMTP connections work in parallel threads (default: the `smtp_connections`
-    setting); each claims its own batches, so no envelope is handled by two of them.
+    setting); each claims its own batches, so no envelope is handled by two of them. With `until`,
+    an empty queue is looked at again every POLL_SECONDS until that event is set (a campaign still
+    rendering into the outbox).
     """
     report = DeliveryReport()
     lock = threading.Lock()
     limiter = RateLimiter(float(config.rate_limit or 0))
     count = max(1, int(connections or config.smtp_connections or 1))
+    halt = _Halt(stop)
 
     def worker() -> None:
         conn = RelayConnection(relay or config.smtp_target)
         try:
-            _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress)
+            _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, halt, on_progress,
+                          until)
         finally:
             conn.close()
 
@@ -289,8 +387,23 @@ def deliver_pending(
     return report
 
 
-def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress) -> None:
-    while not (stop and stop.is_set()):
+class _Halt:
+    """The caller's stop event, or this run's own stop when the relay refused us."""
+
+    def __init__(self, stop: threading.Event | None):
+        self.stop = stop
+        self.relay_refused = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.relay_refused.is_set() or bool(self.stop and self.stop.is_set())
+
+
+def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress,
+                  until: threading.Event | None = None) -> None:
+    while not stop.is_set():
+        # read before claiming: once `until` is set, everything to send is committed, so an empty
+        # claim after that really means the end
+        last_look = until is None or until.is_set()
         try:
             batch = _claim(engine, CLAIM_BATCH, campaign_id, only_outbound)
         except OperationalError as exc:  # the store is busy or away: wait, never lose the thread
@@ -298,15 +411,22 @@ def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only
             time.sleep(1.0)
             continue
         if not batch:
-            return
+            if last_look:
+                return
+            until.wait(POLL_SECONDS)
+            continue
         for index, (delivery_id, recipient, attempts, claimed_at, raw) in enumerate(batch):
-            if stop and stop.is_set():
+            if stop.is_set():
                 _unclaim(engine, [row[0] for row in batch[index:]])
                 return
             limiter.wait()
             outcome = _attempt(conn, config, engine, delivery_id, claimed_at, recipient, raw)
             if outcome.state == "lost":
                 continue
+            if outcome.state == "relay":
+                _relay_refused(engine, stop, report, lock, delivery_id, attempts, outcome,
+                               [row[0] for row in batch[index + 1:]])
+                return
             if outcome.state != "sent" or outcome.code != 250:
                 _record(engine, delivery_id, attempts, outcome)
             with lock:
@@ -317,11 +437,29 @@ def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only
                 on_progress(1)
 
 
+def _relay_refused(engine, halt: _Halt, report: DeliveryReport, lock, delivery_id: int, attempts: int,
+                   outcome: Outcome, rest: list[int]) -> None:
+    """Record the refusal on the envelope tried (deferred, or failed once out of attempts), give the
+    rest of the claim back, and stop every worker of this run."""
+    log.error("relay refused: %s", outcome.detail)
+    halt.relay_refused.set()
+    _record(engine, delivery_id, attempts, Outcome("deferred", outcome.code, outcome.detail))
+    if rest:
+        _unclaim(engine, rest)
+    with lock:
+        report.deferred += 1
+        report.relay_error = outcome.detail
+        report.errors.append(f"relais : {outcome.detail}")
+
+
 def _attempt(conn: RelayConnection, config: Config, engine: Engine, delivery_id: int,
              claimed_at: datetime, recipient: str, raw: bytes) -> Outcome:
     sender = verp_address(config.secret, config.from_address, delivery_id)
     try:
         return send_envelope(conn, sender, recipient, raw, _mark_sent(engine, delivery_id, claimed_at))
+    except RelayError as exc:
+        conn.close()
+        return Outcome("relay", exc.code, exc.detail)
     except smtplib.SMTPResponseException as exc:
         conn.close()
         return _classify_code(exc.smtp_code, _decode(exc.smtp_error))
@@ -340,7 +478,14 @@ def _unclaim(engine: Engine, ids: list[int]) -> None:
 def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_seconds: float = 1.0) -> None:
     """The long-running form used by `mailbot serve`: deliver, sleep while idle, until `stop` is set."""
     release_interrupted(engine)
+    refusals = 0
     while not stop.is_set():
         report = deliver_pending(engine, config, stop=stop)
+        if report.relay_error:
+            # the relay refused us: try again on the backoff schedule, not every idle second
+            stop.wait(BACKOFF_SECONDS[min(refusals, len(BACKOFF_SECONDS) - 1)])
+            refusals += 1
+            continue
+        refusals = 0
         if report.attempted == 0:
             stop.wait(idle_seconds)

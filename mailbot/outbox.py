@@ -105,15 +105,18 @@ def enqueue(
 
 @dataclass(frozen=True)
 class Prepared:
-    """A message built outside the ORM, for bulk queuing (campaign sends)."""
+    """A message rendered outside the ORM (its bytes, possibly by another process), for bulk queuing."""
 
     outbound_id: int
-    message: EmailMessage
+    raw: bytes
+    message_id: str
+    subject: str
     recipients: list[Recipient]
     kind: str
     campaign_id: int | None
     collectivite_id: int | None
     token: str | None
+    in_reply_to: str | None = None
 
 
 def reserve_ids(session: Session, count: int) -> list[int]:
@@ -142,10 +145,9 @@ def enqueue_many(session: Session, prepared: list[Prepared]) -> None:
     session.execute(insert(OutboundMessage), [
         {
             "id": p.outbound_id, "kind": p.kind, "campaign_id": p.campaign_id, "collectivite_id": p.collectivite_id,
-            "token": p.token, "message_id": str(p.message["Message-ID"]),
-            "in_reply_to": str(p.message["In-Reply-To"]) if p.message["In-Reply-To"] else None,
-            "subject": str(p.message["Subject"] or ""), "recipients": [r.address for r in p.recipients],
-            "raw": p.message.as_bytes(), "created_at": now,
+            "token": p.token, "message_id": p.message_id, "in_reply_to": p.in_reply_to,
+            "subject": p.subject, "recipients": [r.address for r in p.recipients],
+            "raw": p.raw, "created_at": now,
         }
         for p in prepared
     ])

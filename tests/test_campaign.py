@@ -256,3 +256,55 @@ def test_cli_errors_are_one_line(atlas, db_url):
     assert result.exit_code != 0 and "already exists" in result.output
     result = CliRunner().invoke(main, ["campaign", "create", "x", "--deadline", "demain?"], env=env)
     assert result.exit_code != 0 and "bad deadline" in result.output
+
+
+def test_large_campaign_renders_in_worker_processes_while_delivering(atlas, Session, db_url, sink, monkeypatch):
+    """The path a national campaign takes (worker processes, delivery alongside), on the test Atlas."""
+    import mailbot.render_pool
+    from mailbot.campaign import send_campaign
+
+    monkeypatch.setattr(mailbot.render_pool, "POOL_MIN_SUMMARIES", 1)
+    monkeypatch.setattr("mailbot.campaign.RENDER_BATCH", 7)  # several batches in flight at once
+    controller, handler = sink
+    config = load_config(environ={"MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}",
+                                  "MAILBOT_SECRET": SECRET, "MAILBOT_RENDER_PROCESSES": "2"})
+    report = send_campaign(atlas, Session, config, "c2012")
+    assert report.render.rendered > 7 and report.failed == report.deferred == 0
+    assert received_envelopes(handler) == expected_envelopes(Session)
+    with Session() as session:
+        rows = session.execute(
+            select(OutboundMessage.id, OutboundMessage.raw, Collectivite.code, Snapshot.id)
+            .join(Collectivite, OutboundMessage.collectivite_id == Collectivite.id)
+            .join(Snapshot, Snapshot.outbound_id == OutboundMessage.id)
+        ).all()
+        summaries = session.scalar(select(func.count(CampaignTarget.id)).where(CampaignTarget.summary_id.is_not(None)))
+    assert len(rows) == summaries == report.render.rendered
+    for outbound_id, raw, code, _snapshot in rows:
+        [token] = find_tokens(parse(raw).get_body(("plain",)).get_content())
+        assert token.message_id == outbound_id and verify(SECRET, token, "c2012", code)
+    # nothing left: a second send renders and sends nothing
+    again = send_campaign(atlas, Session, config, "c2012")
+    assert again.render.rendered == 0 and again.sent == 0
+    assert received_envelopes(handler) == expected_envelopes(Session)
+
+
+def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, db_url):
+    """SQLite hands out outbound ids before rendering; another writer may take one first."""
+    from mailbot.campaign import _RenderContext, _store_batch, campaign_rules, pending_targets
+    from mailbot.render_pool import CampaignInfo, RenderSetup
+    from mailbot.summary import reference_lists
+
+    config = make_config(db_url)
+    render_campaign(atlas, Session, config, "c2012", limit=1)
+    with Session() as session:
+        campaign = get_campaign(session, "c2012")
+        batch = pending_targets(session, campaign, None, 5)
+        taken = session.scalar(select(func.max(OutboundMessage.id)))
+        setup = RenderSetup(SECRET, config.from_address, CampaignInfo.of(campaign), campaign_rules(campaign),
+                            reference_lists(session))
+    done = _store_batch(_RenderContext(db_url, setup, Session), batch, list(range(taken, taken + 5)))
+    assert done.rendered + done.unreachable == 5 and taken not in done.outbound_ids
+    with Session() as session:
+        for outbound in session.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(done.outbound_ids))):
+            [token] = find_tokens(outbound.token)
+            assert token.message_id == outbound.id

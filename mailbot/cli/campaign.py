@@ -102,6 +102,8 @@ def send_cmd(app, name: str, only: tuple[str, ...], limit: int | None, dry_run: 
                f"{report.sent} sent, {report.deferred} deferred (retried later), {report.failed} failed")
     for error in report.errors[:10]:
         click.echo(f"  {error}", err=True)
+    if report.relay_error:
+        raise click.ClickException(f"sending stopped, the relay refused us: {report.relay_error}")
 
 
 @contextmanager
