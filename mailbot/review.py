@@ -29,7 +29,9 @@ from mailbot.rules import check_apd_year, check_record
 import store.schema  # noqa: F401  (every table is known: the change tables point at campaigns and messages)
 from store import apply as store_apply
 from store.inbound_models import InboundMessage
-from store.models import ApdAmount, Collectivite, Cooperation
+from store.models import ApdAmount, Cooperation
+from store.queries import find_collectivite
+from store.review_queries import QueueFilter, changeset_ids
 from store.review_models import AuditEntry, Change, ChangeSet
 
 log = logging.getLogger(__name__)
@@ -481,15 +483,12 @@ def revert(sessions, config: Config, changeset_id: int, reviewer: str) -> Outcom
 
 # --- bulk ------------------------------------------------------------------------------------------------
 
+# what the bulk form takes: pending sets from a recognised sender, without errors or conflicts
+BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False)
+
+
 def bulk_candidates(session: Session, *, limit: int | None = None) -> list[int]:
-    """Pending sets from a recognised sender, without errors or conflicts, oldest first."""
-    query = (select(ChangeSet.id)
-             .where(ChangeSet.status == "pending", ChangeSet.trusted.is_(True), ChangeSet.has_errors.is_(False),
-                    ChangeSet.has_conflicts.is_(False))
-             .order_by(ChangeSet.created_at, ChangeSet.id))
-    if limit:
-        query = query.limit(limit)
-    return list(session.scalars(query))
+    return changeset_ids(session, BULK_FILTER, limit=limit)
 
 
 def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, batch: int = BULK_BATCH,
@@ -525,7 +524,7 @@ def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, bat
 
 def history(session: Session, code: str) -> list[dict]:
     """Every applied change of one collectivité, oldest first."""
-    collectivite = session.scalar(select(Collectivite).where(Collectivite.code == code.strip().upper()))
+    collectivite = find_collectivite(session, code)
     if collectivite is None:
         raise ReviewError(f"collectivité inconnue : {code}")
     entries = session.scalars(select(AuditEntry).where(AuditEntry.collectivite_id == collectivite.id)

@@ -76,12 +76,9 @@ def _filtered(query, f: QueueFilter):
 
 def list_changesets(session: Session, *, status: str | None = "pending", limit: int = 50, offset: int = 0,
                     where: QueueFilter | None = None) -> list[dict]:
-    where = where or QueueFilter(status=status)
     # ids first (one indexed scan), then the page's sets and their changes: the page costs the same
     # whether the queue holds ten sets or a hundred thousand
-    ids = list(session.scalars(_filtered(
-        select(ChangeSet.id).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id), where)
-        .order_by(ChangeSet.created_at, ChangeSet.id).limit(limit).offset(offset)))
+    ids = changeset_ids(session, where or QueueFilter(status=status), limit=limit, offset=offset)
     if not ids:
         return []
     rows = session.execute(
@@ -89,6 +86,13 @@ def list_changesets(session: Session, *, status: str | None = "pending", limit: 
         .options(selectinload(ChangeSet.changes)).where(ChangeSet.id.in_(ids))
         .order_by(ChangeSet.created_at, ChangeSet.id))
     return [changeset_data(cs, coll) for cs, coll in rows]
+
+
+def changeset_ids(session: Session, where: QueueFilter, *, limit: int | None = None, offset: int = 0) -> list[int]:
+    """The ids of the sets `where` selects, oldest first."""
+    query = _filtered(select(ChangeSet.id).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id), where)
+    query = query.order_by(ChangeSet.created_at, ChangeSet.id).offset(offset)
+    return list(session.scalars(query.limit(limit) if limit else query))
 
 
 def get_changeset(session: Session, changeset_id: int) -> dict | None:

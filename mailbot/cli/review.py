@@ -152,6 +152,17 @@ def _tell_agents(app, send: bool) -> None:
     click.echo(line)
 
 
+def _decide(app, reviewer: str | None, send: bool, decide) -> None:
+    """The shell of every decision: a known reviewer, the outcome reported, the agents told."""
+    app.require_store()
+    name = _reviewer(app, reviewer)
+    try:
+        _report(decide(name))
+    except ReviewError as exc:
+        _fail(exc)
+    _tell_agents(app, send)
+
+
 send_option = click.option("--send/--no-send", default=True, show_default=True,
                            help="Deliver the agents' messages now (otherwise `mailbot serve` does).")
 
@@ -167,25 +178,21 @@ send_option = click.option("--send/--no-send", default=True, show_default=True,
 @pass_app
 def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
     """Apply a set (or the changes named by --only) to the Atlas."""
-    from mailbot.review import approve, bulk_approve, bulk_candidates
+    from mailbot.review import BULK_FILTER, approve, bulk_approve, bulk_candidates
 
-    app.require_store()
-    name = _reviewer(app, reviewer)
     if bulk == (changeset_id is not None):
         raise click.ClickException("donnez un numéro d'ensemble, ou --all-trusted-without-errors")
     if not bulk:
-        try:
-            _report(approve(app.sessions, app.config, changeset_id, name, only=list(only) or None))
-        except ReviewError as exc:
-            _fail(exc)
-        _tell_agents(app, send)
+        _decide(app, reviewer, send,
+                lambda name: approve(app.sessions, app.config, changeset_id, name, only=list(only) or None))
         return
+    app.require_store()
+    name = _reviewer(app, reviewer)
     with app.sessions() as session:
         ids = bulk_candidates(session)
         if dry_run:
             click.echo(f"{len(ids)} ensemble(s) seraient approuvés :")
-            for changeset_id_ in ids:
-                row = get_changeset(session, changeset_id_)
+            for row in list_changesets(session, where=BULK_FILTER, limit=max(len(ids), 1)):
                 click.echo(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
                            f"{len(row['changes'])} changement(s) — {row['sender']}")
             return
@@ -215,13 +222,8 @@ def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
     """Reject a set (or the changes named by --only), with a reason for the agent."""
     from mailbot.review import reject
 
-    app.require_store()
-    name = _reviewer(app, reviewer)
-    try:
-        _report(reject(app.sessions, app.config, changeset_id, name, reason, only=list(only) or None))
-    except ReviewError as exc:
-        _fail(exc)
-    _tell_agents(app, send)
+    _decide(app, reviewer, send,
+            lambda name: reject(app.sessions, app.config, changeset_id, name, reason, only=list(only) or None))
 
 
 @review.command("edit")
@@ -258,13 +260,8 @@ def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
     """Settle a conflict one way or the other."""
     from mailbot.review import resolve
 
-    app.require_store()
-    name = _reviewer(app, reviewer)
-    try:
-        _report(resolve(app.sessions, app.config, change_id, name, take=take, reason=reason))
-    except ReviewError as exc:
-        _fail(exc)
-    _tell_agents(app, send)
+    _decide(app, reviewer, send,
+            lambda name: resolve(app.sessions, app.config, change_id, name, take=take, reason=reason))
 
 
 @review.command("revert")
