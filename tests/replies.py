@@ -28,6 +28,24 @@ def original_html(summary: bytes) -> str:
     return message.get_body(("html",)).get_content()
 
 
+def html_quoting_our_html(summary: bytes, edit: Edit, sender: str) -> bytes:
+    """A rich-text client (Thunderbird/Apple Mail in HTML mode) that quotes our own HTML part in a
+    <blockquote> and sends HTML only; the agent edits the form's lines where they are."""
+    original = BytesParser(policy=policy.default).parsebytes(summary)
+    ours = original_html(summary)
+    start, end = ours.index('monospace'), ours.index("</div>", ours.index('monospace'))
+    start = ours.index(">", start) + 1
+    lines = [html.unescape(line) for line in ours[start:end].replace("\n", "").split("<br>")][:-1]
+    edited = "<br>".join(html.escape(line, quote=False).replace("  ", " &nbsp;") for line in edit([l.strip("\n") for l in lines]))
+    body_start = ours.index(">", ours.index("<body")) + 1
+    body = ours[body_start:start] + edited + ours[end:ours.index("</body>")]
+    reply = EmailMessage()
+    _headers(reply, original, sender)
+    reply.set_content("<html><body><p>Bonjour,</p><p>Voici nos corrections.</p>"
+                      f"<blockquote type=\"cite\">{body}</blockquote></body></html>", subtype="html")
+    return reply.as_bytes()
+
+
 def hard_wrapped(summary: bytes, edit: Edit, sender: str, width: int = 72) -> bytes:
     """A client that re-wraps long lines without format=flowed, then quotes them."""
     original, text = original_text(summary)
@@ -147,6 +165,7 @@ CLIENTS = {
     "hard_wrapped": hard_wrapped,
     "outlook_html_only": outlook_html_only,
     "outlook_html_and_text": outlook_html_and_text,
+    "html_quoting_our_html": html_quoting_our_html,
     "apple_mail_base64": apple_mail_base64,
     "webmail_latin1": webmail_latin1,
     "copied_above_quote": copied_above_quote,

@@ -8,7 +8,9 @@ import sys
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
+import html
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from mailbot.campaign import (
 from mailbot.cli import main
 from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
+from mailbot.render import html_form
 from mailbot.sink import start_sink
 from mailbot.tokens import find_tokens, verify
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
@@ -121,6 +124,42 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
     assert "Hélène" in html
     # the snapshot is what was shown, with versions
     assert all("version" in c for c in record["contacts"])
+
+
+def test_html_form_keeps_every_line_in_few_source_lines_within_smtp_limits():
+    lines = ["#### CT-AAAA1 · Élu ou cadre ####", "Titre* : <b>Maire</b> & \"adjoint\"", "",
+             "  indentée", "Description : deux  espaces", "Description : " + "é" * 300, "Nom* : fin"]
+    markup = html_form(lines * 20)
+    source = str(markup).split("\n")
+    assert all(len(line.encode("utf-8")) <= 998 for line in source)
+    assert len(source) < len(lines * 20) / 3, "several form lines to a source line"
+    assert "<b>" not in markup and "&lt;b&gt;Maire&lt;/b&gt; &amp; &#34;adjoint&#34;" in markup
+    # each form line is one <br>-ended piece, spaces that matter kept as no-break spaces
+    pieces = [html.unescape(p).replace("\xa0", " ") for p in str(markup).replace("\n", "").split("<br>")[:-1]]
+    assert pieces == lines * 20
+    assert html_form([]) == ""
+    # a single line too long for SMTP stays alone (the part is then sent quoted-printable)
+    alone = str(html_form(["a", "b" * 1200, "c"])).split("\n")
+    assert alone == ["a<br>", "b" * 1200 + "<br>", "c<br>"]
+
+
+def test_summary_bytes_are_those_of_the_standard_policy(atlas, Session, db_url, monkeypatch):
+    """The header caches of mailbot.render change the time a summary takes, not one byte of it."""
+    config = make_config(db_url)
+    render_campaign(atlas, Session, config, "c2012", limit=3)
+    with Session() as session:
+        for outbound in session.scalars(select(OutboundMessage)):
+            ours = parse(outbound.raw)
+            boundary = ours.get_boundary()
+            text = ours.get_body(("plain",)).get_content()
+            html_part = ours.get_body(("html",)).get_content()
+            standard = EmailMessage(policy=policy.default)
+            for name in ("From", "To", "Subject", "Message-ID", "Reply-To", "X-Mailer"):
+                standard[name] = str(ours[name])
+            standard.set_content(text, subtype="plain", charset="utf-8", cte="8bit")
+            standard.add_alternative(html_part, subtype="html", charset="utf-8", cte="8bit")
+            standard.set_boundary(boundary)
+            assert standard.as_bytes() == outbound.raw
 
 
 def test_token_in_reply_to_and_body_verifies_and_a_changed_character_fails(atlas, Session, db_url):
