@@ -15,6 +15,7 @@ from email.policy import EmailPolicy
 from email.utils import format_datetime
 from functools import lru_cache
 import re
+import secrets
 from typing import Iterable
 from pathlib import Path
 
@@ -195,6 +196,8 @@ def build_message(
     msg["X-Mailer"] = "atlas-mailbot"
     msg.set_content(text, subtype="plain", charset="utf-8", cte=transfer_encoding(text))
     if html is not None:
+        # a random boundary of our own: the generator's would cost a scan of the whole text for it
+        msg.make_alternative(boundary=f"=_atlas_{secrets.token_hex(12)}")
         msg.add_alternative(html, subtype="html", charset="utf-8", cte=transfer_encoding(html))
     return msg
 

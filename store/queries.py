@@ -9,8 +9,12 @@ from store.models import (
     Collectivite,
     Contact,
     Cooperation,
+    Country,
     Membership,
+    Network,
+    Partner,
     Project,
+    ProjectTheme,
 )
 
 
@@ -65,9 +69,88 @@ def collectivite_record(session: Session, code: str) -> dict | None:
 
 
 def collectivite_records(session: Session, ids: list[int]) -> dict[int, dict]:
-    """Whole records of many collectivités in a constant number of queries (campaign rendering)."""
-    rows = session.scalars(select(Collectivite).where(Collectivite.id.in_(ids)).options(*_RECORD_OPTIONS))
-    return {coll.id: record_data(coll) for coll in rows}
+    """Whole records of many collectivités in six queries (campaign rendering), the same dicts as
+    `record_data`. Read as rows, not ORM objects: a campaign reads thousands of records, and building
+    and tracking their objects cost a fifth of rendering a summary."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    owned = Collectivite.id.in_(ids)
+    contacts = _by_owner(session, select(Contact.collectivite_id, *_columns(Contact, CONTACT_FIELDS))
+                         .where(Contact.collectivite_id.in_(ids)).order_by(Contact.id))
+    reseaux = _by_owner(session, select(Membership.collectivite_id, Membership.ref, Membership.version,
+                                        Network.code.label("network"), Network.name)
+                        .join(Network, Membership.network_id == Network.id)
+                        .where(Membership.collectivite_id.in_(ids)).order_by(Membership.id))
+    apd = _by_owner(session, select(ApdAmount.collectivite_id, *_columns(ApdAmount, APD_FIELDS))
+                    .where(ApdAmount.collectivite_id.in_(ids)).order_by(ApdAmount.year))
+    cooperations = _cooperation_rows(session, ids)
+    records = {}
+    for row in session.execute(select(Collectivite.id, *_columns(Collectivite, COLLECTIVITE_FIELDS)).where(owned)):
+        links = cooperations.get(row.id, [])
+        records[row.id] = {
+            **{name: getattr(row, name) for name in COLLECTIVITE_FIELDS},
+            "contacts": [contact_data(c) for c in contacts.get(row.id, [])],
+            "reseaux": [{"ref": m.ref, "version": m.version, "network": m.network, "name": m.name}
+                        for m in reseaux.get(row.id, [])],
+            "apd": [apd_data(a) for a in apd.get(row.id, [])],
+            "cooperations": [c for c in links if c["kind"] == "cooperation"],
+            "actions": [c for c in links if c["kind"] == "action"],
+        }
+    return records
+
+
+COLLECTIVITE_FIELDS = ("code", "kind", "name", "siren", "departement", "region", "population", "in_atlas", "version")
+CONTACT_FIELDS = ("ref", "version", "role", "first_name", "last_name", "title", "email", "email_state")
+APD_FIELDS = ("ref", "version", "year", "amount", "document_name")
+PROJECT_FIELDS = ("ref", "version", "title", "status", "status_year", "description", "start_year", "end_year",
+                  "budget", "operators", "beneficiaries")
+
+
+def _columns(model, names: tuple[str, ...]) -> list:
+    return [getattr(model, name) for name in names]
+
+
+def _by_owner(session: Session, query) -> dict[int, list]:
+    """Rows grouped by their first column (the owner's id), in the query's order."""
+    grouped: dict[int, list] = {}
+    for row in session.execute(query):
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
+
+
+def _cooperation_rows(session: Session, ids: list[int]) -> dict[int, list[dict]]:
+    """Cooperations and external actions of the collectivités `ids`, with their projects and themes."""
+    cooperation_ids = select(Cooperation.id).where(Cooperation.collectivite_id.in_(ids))
+    themes = _by_owner(session, select(ProjectTheme.project_id, ProjectTheme.theme_code)
+                       .join(Project, ProjectTheme.project_id == Project.id)
+                       .where(Project.cooperation_id.in_(cooperation_ids)).order_by(ProjectTheme.theme_code))
+    projects = _by_owner(session, select(Project.cooperation_id, Project.id, *_columns(Project, PROJECT_FIELDS))
+                         .where(Project.cooperation_id.in_(cooperation_ids)).order_by(Project.id))
+    rows = session.execute(
+        select(Cooperation.collectivite_id, Cooperation.id, Cooperation.ref, Cooperation.version, Cooperation.kind,
+               Cooperation.country_code, Country.name_fr.label("country"), Partner.name.label("partner"),
+               Partner.ref.label("partner_ref"), Cooperation.twinning, Cooperation.since_year)
+        .join(Country, Cooperation.country_code == Country.code)
+        .outerjoin(Partner, Cooperation.partner_id == Partner.id)
+        .where(Cooperation.collectivite_id.in_(ids)).order_by(Cooperation.id)
+    )
+    grouped: dict[int, list[dict]] = {}
+    for c in rows:
+        grouped.setdefault(c.collectivite_id, []).append({
+            "ref": c.ref, "version": c.version, "kind": c.kind, "country_code": c.country_code,
+            "country": c.country, "partner": c.partner, "partner_ref": c.partner_ref, "twinning": c.twinning,
+            "since_year": c.since_year,
+            "projects": [_project_dict(p, [t.theme_code for t in themes.get(p.id, [])])
+                         for p in projects.get(c.id, [])],
+        })
+    return grouped
+
+
+def _project_dict(p, themes: list[str]) -> dict:
+    values = {name: getattr(p, name) for name in PROJECT_FIELDS}
+    values["budget"] = None if p.budget is None else str(p.budget)
+    return {**values, "themes": themes}
 
 
 def record_data(coll: Collectivite) -> dict:

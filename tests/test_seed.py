@@ -231,3 +231,27 @@ def test_scale_one_gives_exactly_the_circulars_figures(tmp_path):
     assert scalar(engine, "SELECT count(*) FROM collectivite WHERE kind = 'commune' AND zone <> 'com' "
                           "AND population >= 100000 AND NOT in_atlas") == 0
     engine.dispose()
+
+
+def test_records_read_as_rows_are_the_records_of_the_orm(seeded_sessions):
+    """collectivite_records (rows, for campaigns) gives exactly record_data of the ORM objects."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from store.models import Collectivite, Cooperation, Membership, Project
+    from store.queries import collectivite_records, record_data
+
+    with seeded_sessions() as session:
+        colls = session.scalars(select(Collectivite).where(Collectivite.in_atlas.is_(True)).options(
+            selectinload(Collectivite.contacts), selectinload(Collectivite.memberships).selectinload(Membership.network),
+            selectinload(Collectivite.apd_amounts),
+            selectinload(Collectivite.cooperations).selectinload(Cooperation.projects).selectinload(Project.theme_links),
+        )).all()
+        expected = {coll.id: record_data(coll) for coll in colls}
+        records = collectivite_records(session, list(expected))
+    assert records == expected
+    kinds = {(bool(r["contacts"]), bool(r["reseaux"]), bool(r["apd"]), bool(r["cooperations"]), bool(r["actions"]))
+             for r in records.values()}
+    assert (True, True, True, True, True) in kinds, "the seeded store has records with every part"
+    assert any(p["themes"] for r in records.values() for c in r["cooperations"] for p in c["projects"])
+    assert collectivite_records(session, []) == {}
