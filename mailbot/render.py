@@ -45,33 +45,49 @@ def french_date(value: date) -> str:
 
 
 _SPACE_THAT_MATTERS = re.compile(r"(?m)^ | (?= )")
-FORM_HTML_LINE_OCTETS = 800  # SMTP allows 998 octets a line; room left for a client's quoting
+HTML_LINE_OCTETS = 800  # SMTP allows 998 octets a line; room left for a client's quoting
 
 
 def html_form(lines: Iterable[str]) -> Markup:
-    """The form's lines for an HTML part: escaped, separated by <br>, several to a source line.
-
-    One source line per form line would double the lines of a summary, and relays read DATA line
-    by line (aiosmtpd: ~4 µs a line; half the cost of accepting a summary). Lines break only after
-    a <br>, where HTML ignores the line end; leading and doubled spaces become no-break spaces so
-    the form reads the same as in a <pre>.
-    """
+    """The form's lines for an HTML part: escaped, each ended by <br>; leading and doubled spaces
+    become no-break spaces, so the form reads as it would in a <pre> (which `compact_html` cannot
+    pack: its line ends are content)."""
     lines = list(lines)
     if not lines:
         return Markup("")
     escaped = str(escape("\n".join(lines)))  # one call, not one per line
     if "  " in escaped or " " in escaped[:1] or "\n " in escaped:
         escaped = _SPACE_THAT_MATTERS.sub("&nbsp;", escaped)
-    source_lines, current, size = [], [], 0
-    for line in escaped.split("\n"):
-        octets = len(line) + 4 if line.isascii() else len(line.encode("utf-8")) + 4  # + "<br>"
-        if current and size + octets > FORM_HTML_LINE_OCTETS:
-            source_lines.append("<br>".join(current) + "<br>")
+    return Markup(escaped.replace("\n", "<br>\n") + "<br>")
+
+
+def compact_html(html: str) -> str:
+    """The same HTML in fewer source lines, each under HTML_LINE_OCTETS (a longer one stays alone).
+
+    Relays read DATA line by line (aiosmtpd: ~4 µs a line, half the cost of accepting a summary),
+    and a summary's HTML had as many source lines as its form. Outside <pre> and <textarea> (our
+    templates have none) a line end is a space; after <br> it is nothing at all, since a space
+    that starts a line is not shown.
+    """
+    if "<pre" in html or "<textarea" in html:
+        return html
+    packed, current, size = [], [], 0
+    for line in html.split("\n"):
+        octets = len(line) + 1 if line.isascii() else len(line.encode("utf-8")) + 1
+        if current and size + octets > HTML_LINE_OCTETS:
+            packed.append(_joined(current))
             current, size = [], 0
         current.append(line)
         size += octets
-    source_lines.append("<br>".join(current) + "<br>")
-    return Markup("\n".join(source_lines))
+    packed.append(_joined(current))
+    return "\n".join(packed)
+
+
+def _joined(lines: list[str]) -> str:
+    out = lines[0]
+    for line in lines[1:]:
+        out += line if out.endswith("<br>") or not line else " " + line
+    return out
 
 
 # Headers whose values repeat from one message to the next (a campaign's From, the parts' types…)
@@ -198,6 +214,7 @@ def build_message(
     if html is not None:
         # a random boundary of our own: the generator's would cost a scan of the whole text for it
         msg.make_alternative(boundary=f"=_atlas_{secrets.token_hex(12)}")
+        html = compact_html(html)
         msg.add_alternative(html, subtype="html", charset="utf-8", cte=transfer_encoding(html))
     return msg
 

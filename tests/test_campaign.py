@@ -28,7 +28,7 @@ from mailbot.campaign import (
 from mailbot.cli import main
 from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
-from mailbot.render import html_form
+from mailbot.render import compact_html, html_form
 from mailbot.sink import start_sink
 from mailbot.tokens import find_tokens, verify
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
@@ -129,18 +129,21 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
 def test_html_form_keeps_every_line_in_few_source_lines_within_smtp_limits():
     lines = ["#### CT-AAAA1 · Élu ou cadre ####", "Titre* : <b>Maire</b> & \"adjoint\"", "",
              "  indentée", "Description : deux  espaces", "Description : " + "é" * 300, "Nom* : fin"]
-    markup = html_form(lines * 20)
-    source = str(markup).split("\n")
+    page = f"<p>Bonjour\n<em>vous</em>\n\n</p>\n<div>\n{html_form(lines * 20)}\n</div>"
+    source = compact_html(page).split("\n")
     assert all(len(line.encode("utf-8")) <= 998 for line in source)
     assert len(source) < len(lines * 20) / 3, "several form lines to a source line"
-    assert "<b>" not in markup and "&lt;b&gt;Maire&lt;/b&gt; &amp; &#34;adjoint&#34;" in markup
+    assert source[0].startswith("<p>Bonjour <em>vous</em> </p> <div> #### CT-AAAA1"), "a line end is a space"
+    text = "\n".join(source)
+    form = text[text.index("#### CT"):text.rindex("</div>")]
+    assert "<b>" not in form and "&lt;b&gt;Maire&lt;/b&gt; &amp; &#34;adjoint&#34;" in form
     # each form line is one <br>-ended piece, spaces that matter kept as no-break spaces
-    pieces = [html.unescape(p).replace("\xa0", " ") for p in str(markup).replace("\n", "").split("<br>")[:-1]]
+    pieces = [html.unescape(p.lstrip("\n")).replace("\xa0", " ") for p in form.split("<br>")[:-1]]
     assert pieces == lines * 20
     assert html_form([]) == ""
     # a single line too long for SMTP stays alone (the part is then sent quoted-printable)
-    alone = str(html_form(["a", "b" * 1200, "c"])).split("\n")
-    assert alone == ["a<br>", "b" * 1200 + "<br>", "c<br>"]
+    assert compact_html("a<br>\n" + "b" * 1200 + "<br>\nc") == "a<br>\n" + "b" * 1200 + "<br>\nc"
+    assert compact_html("<pre>\na\nb</pre>") == "<pre>\na\nb</pre>", "line ends in <pre> are content"
 
 
 def test_summary_bytes_are_those_of_the_standard_policy(atlas, Session, db_url, monkeypatch):
