@@ -430,3 +430,16 @@ def test_not_toml_or_not_there(tmp_path):
     assert "not valid TOML" in refused(tmp_path, "name = \n")
     with pytest.raises(RulesFileError, match="cannot read the file"):
         load_rules(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize("amount", ["0", "7", "12500", "12500.50", "1234567.8", "999999999999.99", "-5"])
+def test_amounts_are_written_as_babel_writes_them_and_read_back(amount):
+    from babel.numbers import format_decimal
+
+    from mailbot.render import euros
+
+    value = Decimal(amount)
+    pattern = "#,##0" if value == value.to_integral_value() else "#,##0.00"
+    assert euros(value) == format_decimal(value, format=pattern, locale="fr_FR") + " €"
+    if value >= 0:
+        assert parse_euros(euros(value)) == value
