@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -26,7 +28,9 @@ from sqlalchemy import select, update
 from mailbot.campaign import create_campaign, render_campaign
 from mailbot.cli import main
 from mailbot.config import ConfigError, load_config, parse_smtp_url
-from mailbot.delivery import MAX_ATTEMPTS, deliver_pending
+from mailbot import delivery
+from mailbot.clock import wait_for
+from mailbot.delivery import MAX_ATTEMPTS, deliver_pending, run_worker
 from mailbot.sink import SinkHandler, free_port
 from store.campaign_models import Delivery, OutboundMessage
 from tests.test_delivery import queue_message
@@ -95,6 +99,7 @@ class RelayLog(SinkHandler):
 
     mail_commands: list[tuple[bool, bool]] = field(default_factory=list)  # (over TLS, authenticated)
     auth_attempts: list[tuple[str, bool]] = field(default_factory=list)  # (login, accepted)
+    password: str = PASSWORD  # what the relay's account accepts
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mail_commands.append((session.ssl is not None, bool(session.authenticated)))
@@ -104,7 +109,7 @@ class RelayLog(SinkHandler):
 
     def authenticator(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
-              and auth_data.password == PASSWORD.encode())
+              and auth_data.password == self.password.encode())
         with self.lock:
             login = auth_data.login.decode() if isinstance(auth_data, LoginPassword) else "?"
             self.auth_attempts.append((login, ok))
@@ -215,6 +220,34 @@ def test_wrong_password_stops_the_send_with_a_clear_error_and_is_not_retried_for
     fixed = config_with(seeded_db_url, smtp_url(port, cafile=certs["relay"].cert))
     report = deliver_pending(engine, fixed)
     assert report.sent == len(rest) and len(relay.messages) == len(rest)
+
+
+def test_serve_backs_off_while_the_relay_refuses_and_delivers_once_it_accepts(
+        Session, engine, db_url, start_relay, certs, monkeypatch):
+    """`serve`'s delivery worker: a refused login is retried on the backoff schedule, not in a loop
+    (a relay locks an account that fails too often), and the queue leaves once the relay accepts."""
+    monkeypatch.setattr(delivery, "BACKOFF_SECONDS", (0.5, 0.5, 0.5))
+    port, relay = starttls_relay(start_relay, certs["relay"])
+    relay.password = "not ours yet"
+    queue_message(Session, ["a@ville.fr", "b@ville.fr", "c@ville.fr"])
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(engine, config_with(db_url, smtp_url(port, cafile=certs["relay"].cert)), stop),
+                              kwargs={"idle_seconds": 0.05}, daemon=True)
+    worker.start()
+    try:
+        time.sleep(1.3)
+        refused = list(relay.auth_attempts)
+        # at 0, 0.5 and 1.0 s: three logins, not one per idle tick (some twenty-five)
+        assert 2 <= len(refused) <= 4 and not any(ok for _, ok in refused), refused
+        assert not relay.messages
+        relay.password = PASSWORD  # the account is fixed on the relay's side
+        wait_for(lambda: len(relay.messages) == 3, seconds=10)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert sorted(m.rcpt_tos[0] for m in relay.messages) == ["a@ville.fr", "b@ville.fr", "c@ville.fr"]
+    assert [d.state for d in deliveries(Session)] == ["sent"] * 3
 
 
 def test_relay_without_starttls_is_refused_and_nothing_goes_out_in_clear(Session, engine, db_url, start_relay):
