@@ -203,13 +203,13 @@ def build_message(
     subject, text, html = render_parts(env, name, context)
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = from_address
-    msg["To"] = ", ".join(to)
+    _set_plain(msg, "To", ", ".join(to))
     msg["Subject"] = subject
-    msg["Message-ID"] = message_id
+    _set_plain(msg, "Message-ID", message_id)
     if sent_at is not None:
         msg["Date"] = format_datetime(sent_at)
     if reply_to:
-        msg["Reply-To"] = reply_to
+        _set_plain(msg, "Reply-To", reply_to)
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = f"{references} {in_reply_to}".strip() if references else in_reply_to
@@ -218,11 +218,33 @@ def build_message(
     msg["X-Mailer"] = "atlas-mailbot"
     msg.set_content(text, subtype="plain", charset="utf-8", cte=transfer_encoding(text))
     if html is not None:
-        # a random boundary of our own: the generator's would cost a scan of the whole text for it
-        msg.make_alternative(boundary=f"=_atlas_{secrets.token_hex(12)}")
+        # the same boundary for every message (so the same multipart header: parsed and folded once,
+        # see _HeaderCache), unless a part holds it; the generator's own would cost a scan of the
+        # text with a regular expression, and a header of its own
+        boundary = MIME_BOUNDARY if MIME_BOUNDARY not in text and MIME_BOUNDARY not in html else \
+            f"=_atlas_{secrets.token_hex(12)}"
+        msg.make_alternative(boundary=boundary)
         html = compact_html(html)
         msg.add_alternative(html, subtype="html", charset="utf-8", cte=transfer_encoding(html))
     return msg
+
+
+MIME_BOUNDARY = "=_atlas_alternative_5f0c2b7e"
+
+# bare addresses and message ids, in the plain ASCII we write them: nothing the policy would change
+_PLAIN_HEADER = re.compile(r"<?[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+>?(, <?[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+>?)*")
+
+
+def _set_plain(msg: EmailMessage, name: str, value: str) -> None:
+    """Set a header whose value is already what policy.default would write (`_PLAIN_HEADER`) as it
+    is (`set_raw`, still folded by the policy if long); any other value the usual way.
+
+    Assigning a header parses it into a header object, and writing folds it from that parse: for a
+    summary's To, Message-ID and Reply-To, a fifth of its rendering time, for the same bytes."""
+    if _PLAIN_HEADER.fullmatch(value):
+        msg.set_raw(name, value)
+    else:
+        msg[name] = value
 
 
 def transfer_encoding(text: str) -> str:

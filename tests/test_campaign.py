@@ -146,6 +146,39 @@ def test_html_form_keeps_every_line_in_few_source_lines_within_smtp_limits():
     assert compact_html("<pre>\na\nb</pre>") == "<pre>\na\nb</pre>", "line ends in <pre> are content"
 
 
+@pytest.mark.parametrize("name, value", [
+    ("To", "a@ville.fr"),
+    ("To", ", ".join(f"agent.{i}@mairie-saint-andre-les-vergers.example.fr" for i in range(5))),  # folded
+    ("To", "Jean Dupont <j@ville.fr>"), ("To", "élu@ville.fr"), ("Reply-To", "atlas+r5j-abc@cncd.example.fr"),
+    ("Message-ID", "<179575128467.8379.1469684213@cncd.example.fr>"),
+])
+def test_headers_set_as_they_are_write_what_the_standard_policy_writes(name, value):
+    from mailbot.render import MAIL_POLICY, _set_plain
+
+    ours, standard = EmailMessage(policy=MAIL_POLICY), EmailMessage(policy=policy.default)
+    _set_plain(ours, name, value)
+    standard[name] = value
+    assert ours.as_bytes() == standard.as_bytes()
+    assert str(ours[name]) == str(standard[name])
+
+
+def test_a_text_holding_our_boundary_gets_a_boundary_of_its_own(tmp_path):
+    from mailbot.render import MIME_BOUNDARY, build_message, make_environment
+
+    for name, source in (("t.subject.j2", "Objet"), ("t.txt.j2", "{{ body }}\n"), ("t.html.j2", "<p>{{ body }}</p>")):
+        (tmp_path / name).write_text(source, encoding="utf-8")
+    env = make_environment(tmp_path)
+    sent = {}
+    for body in ("Bonjour", f"Titre : --{MIME_BOUNDARY}--"):
+        raw = build_message(env, "t", {"body": body}, from_address="atlas@cncd.example.fr", to=["a@ville.fr"],
+                            message_id="<1@cncd.example.fr>").as_bytes()
+        message = parse(raw)
+        assert message.get_body(("plain",)).get_content() == body + "\n"
+        assert len(list(message.iter_parts())) == 2
+        sent[body] = message.get_boundary()
+    assert sent["Bonjour"] == MIME_BOUNDARY and sent[f"Titre : --{MIME_BOUNDARY}--"] != MIME_BOUNDARY
+
+
 def test_summary_bytes_are_those_of_the_standard_policy(atlas, Session, db_url, monkeypatch):
     """The header caches of mailbot.render change the time a summary takes, not one byte of it."""
     config = make_config(db_url)
