@@ -340,11 +340,12 @@ def test_large_campaign_renders_in_worker_processes_while_delivering(atlas, Sess
 
     monkeypatch.setattr(mailbot.render_pool, "POOL_MIN_SUMMARIES", 1)
     monkeypatch.setattr("mailbot.campaign.RENDER_BATCH", 7)  # several batches in flight at once
+    monkeypatch.setattr("mailbot.campaign.FIRST_BATCHES", (3, 5))  # the first one rendered here, in-process
     controller, handler = sink
     config = load_config(environ={"MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}",
                                   "MAILBOT_SECRET": SECRET, "MAILBOT_RENDER_PROCESSES": "2"})
     report = send_campaign(atlas, Session, config, "c2012")
-    assert report.render.rendered > 7 and report.failed == report.deferred == 0
+    assert report.render.rendered > 3 + 5 + 7 and report.failed == report.deferred == 0
     assert received_envelopes(handler) == expected_envelopes(Session)
     with Session() as session:
         rows = session.execute(
@@ -383,3 +384,14 @@ def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, 
         for outbound in session.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(done.outbound_ids))):
             [token] = find_tokens(outbound.token)
             assert token.message_id == outbound.id
+
+
+def test_render_batches_start_small_then_take_the_full_size():
+    from mailbot.campaign import FIRST_BATCHES, RENDER_BATCH, render_batches
+
+    ids = list(range(1000))
+    batches = render_batches(ids)
+    assert [len(b) for b in batches[:len(FIRST_BATCHES)]] == list(FIRST_BATCHES)
+    assert all(len(b) == RENDER_BATCH for b in batches[len(FIRST_BATCHES):-1])
+    assert [i for b in batches for i in b] == ids
+    assert render_batches([1, 2]) == [[1, 2]] and render_batches([]) == []
