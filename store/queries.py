@@ -85,19 +85,11 @@ def collectivite_records(session: Session, ids: list[int]) -> dict[int, dict]:
     apd = _by_owner(session, select(ApdAmount.collectivite_id, *_columns(ApdAmount, APD_FIELDS))
                     .where(ApdAmount.collectivite_id.in_(ids)).order_by(ApdAmount.year))
     cooperations = _cooperation_rows(session, ids)
-    records = {}
-    for row in session.execute(select(Collectivite.id, *_columns(Collectivite, COLLECTIVITE_FIELDS)).where(owned)):
-        links = cooperations.get(row.id, [])
-        records[row.id] = {
-            **{name: getattr(row, name) for name in COLLECTIVITE_FIELDS},
-            "contacts": [contact_data(c) for c in contacts.get(row.id, [])],
-            "reseaux": [{"ref": m.ref, "version": m.version, "network": m.network, "name": m.name}
-                        for m in reseaux.get(row.id, [])],
-            "apd": [apd_data(a) for a in apd.get(row.id, [])],
-            "cooperations": [c for c in links if c["kind"] == "cooperation"],
-            "actions": [c for c in links if c["kind"] == "action"],
-        }
-    return records
+    rows = session.execute(select(Collectivite.id, *_columns(Collectivite, COLLECTIVITE_FIELDS)).where(owned))
+    return {row.id: _assemble(row, contacts.get(row.id, []),
+                              [_reseau(m.ref, m.version, m.network, m.name) for m in reseaux.get(row.id, [])],
+                              apd.get(row.id, []), cooperations.get(row.id, []))
+            for row in rows}
 
 
 COLLECTIVITE_FIELDS = ("code", "kind", "name", "siren", "departement", "region", "population", "in_atlas", "version")
@@ -137,74 +129,64 @@ def _cooperation_rows(session: Session, ids: list[int]) -> dict[int, list[dict]]
     )
     grouped: dict[int, list[dict]] = {}
     for c in rows:
-        grouped.setdefault(c.collectivite_id, []).append({
-            "ref": c.ref, "version": c.version, "kind": c.kind, "country_code": c.country_code,
-            "country": c.country, "partner": c.partner, "partner_ref": c.partner_ref, "twinning": c.twinning,
-            "since_year": c.since_year,
-            "projects": [_project_dict(p, [t.theme_code for t in themes.get(p.id, [])])
-                         for p in projects.get(c.id, [])],
-        })
+        projects_of = [_project(p, [t.theme_code for t in themes.get(p.id, [])]) for p in projects.get(c.id, [])]
+        grouped.setdefault(c.collectivite_id, []).append(_cooperation(c, c.country, c.partner, c.partner_ref, projects_of))
     return grouped
 
 
-def _project_dict(p, themes: list[str]) -> dict:
-    values = {name: getattr(p, name) for name in PROJECT_FIELDS}
-    values["budget"] = None if p.budget is None else str(p.budget)
-    return {**values, "themes": themes}
-
-
 def record_data(coll: Collectivite) -> dict:
+    return _assemble(coll, coll.contacts,
+                     [_reseau(m.ref, m.version, m.network.code, m.network.name) for m in coll.memberships],
+                     coll.apd_amounts, [cooperation_data(c) for c in coll.cooperations])
+
+
+def _assemble(coll, contacts, reseaux: list[dict], apd, links: list[dict]) -> dict:
+    """A record's dict from its parts, ORM objects or rows alike (they share attribute names)."""
     return {
-        "code": coll.code,
-        "kind": coll.kind,
-        "name": coll.name,
-        "siren": coll.siren,
-        "departement": coll.departement,
-        "region": coll.region,
-        "population": coll.population,
-        "in_atlas": coll.in_atlas,
-        "version": coll.version,
-        "contacts": [contact_data(c) for c in coll.contacts],
-        "reseaux": [
-            {"ref": m.ref, "version": m.version, "network": m.network.code, "name": m.network.name}
-            for m in coll.memberships
-        ],
-        "apd": [apd_data(a) for a in coll.apd_amounts],
-        "cooperations": [cooperation_data(c) for c in coll.cooperations if c.kind == "cooperation"],
-        "actions": [cooperation_data(c) for c in coll.cooperations if c.kind == "action"],
+        **{name: getattr(coll, name) for name in COLLECTIVITE_FIELDS},
+        "contacts": [contact_data(c) for c in contacts],
+        "reseaux": reseaux,
+        "apd": [apd_data(a) for a in apd],
+        "cooperations": [c for c in links if c["kind"] == "cooperation"],
+        "actions": [c for c in links if c["kind"] == "action"],
     }
+
+
+def _reseau(ref: str, version: int, network: str, name: str) -> dict:
+    return {"ref": ref, "version": version, "network": network, "name": name}
 
 
 def contact_data(c: Contact) -> dict:
-    return {
-        "ref": c.ref, "version": c.version, "role": c.role, "first_name": c.first_name,
-        "last_name": c.last_name, "title": c.title, "email": c.email, "email_state": c.email_state,
-    }
+    return {name: getattr(c, name) for name in CONTACT_FIELDS}
 
 
 def apd_data(a: ApdAmount) -> dict:
-    return {
-        "ref": a.ref, "version": a.version, "year": a.year,
-        "amount": None if a.amount is None else str(a.amount), "document_name": a.document_name,
-    }
+    values = {name: getattr(a, name) for name in APD_FIELDS}
+    values["amount"] = None if a.amount is None else str(a.amount)
+    return values
 
 
 def cooperation_data(c: Cooperation) -> dict:
+    return _cooperation(c, c.country.name_fr, c.partner.name if c.partner else None,
+                        c.partner.ref if c.partner else None, [project_data(p) for p in c.projects])
+
+
+def _cooperation(c, country: str, partner: str | None, partner_ref: str | None, projects: list[dict]) -> dict:
     return {
-        "ref": c.ref, "version": c.version, "kind": c.kind, "country_code": c.country_code,
-        "country": c.country.name_fr, "partner": c.partner.name if c.partner else None,
-        "partner_ref": c.partner.ref if c.partner else None, "twinning": c.twinning,
-        "since_year": c.since_year, "projects": [project_data(p) for p in c.projects],
+        "ref": c.ref, "version": c.version, "kind": c.kind, "country_code": c.country_code, "country": country,
+        "partner": partner, "partner_ref": partner_ref, "twinning": c.twinning, "since_year": c.since_year,
+        "projects": projects,
     }
 
 
 def project_data(p: Project) -> dict:
-    return {
-        "ref": p.ref, "version": p.version, "title": p.title, "themes": p.themes, "status": p.status,
-        "status_year": p.status_year, "description": p.description, "start_year": p.start_year,
-        "end_year": p.end_year, "budget": None if p.budget is None else str(p.budget),
-        "operators": p.operators, "beneficiaries": p.beneficiaries,
-    }
+    return _project(p, p.themes)
+
+
+def _project(p, themes: list[str]) -> dict:
+    values = {name: getattr(p, name) for name in PROJECT_FIELDS}
+    values["budget"] = None if p.budget is None else str(p.budget)
+    return {**values, "themes": themes}
 
 
 def format_record(record: dict) -> str:
