@@ -35,8 +35,9 @@ def html_quoting_our_html(summary: bytes, edit: Edit, sender: str) -> bytes:
     ours = original_html(summary)
     start, end = ours.index('monospace'), ours.index("</div>", ours.index('monospace'))
     start = ours.index(">", start) + 1
-    lines = [html.unescape(line) for line in ours[start:end].replace("\n", "").split("<br>")][:-1]
-    edited = "<br>".join(html.escape(line, quote=False).replace("  ", " &nbsp;") for line in edit([l.strip("\n") for l in lines]))
+    # our form: one <br>-ended piece a line; the line ends between them are not content
+    lines = [html.unescape(line) for line in ours[start:end].replace("\n", "").strip().split("<br>")][:-1]
+    edited = "<br>".join(html.escape(line, quote=False).replace("  ", " &nbsp;") for line in edit(lines))
     body_start = ours.index(">", ours.index("<body")) + 1
     body = ours[body_start:start] + edited + ours[end:ours.index("</body>")]
     reply = EmailMessage()
