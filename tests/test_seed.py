@@ -236,17 +236,13 @@ def test_scale_one_gives_exactly_the_circulars_figures(tmp_path):
 def test_records_read_as_rows_are_the_records_of_the_orm(seeded_sessions):
     """collectivite_records (rows, for campaigns) gives exactly record_data of the ORM objects."""
     from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
 
-    from store.models import Collectivite, Cooperation, Membership, Project
-    from store.queries import collectivite_records, record_data
+    from store.models import Collectivite
+    from store.queries import _RECORD_OPTIONS, collectivite_records, record_data
 
     with seeded_sessions() as session:
-        colls = session.scalars(select(Collectivite).where(Collectivite.in_atlas.is_(True)).options(
-            selectinload(Collectivite.contacts), selectinload(Collectivite.memberships).selectinload(Membership.network),
-            selectinload(Collectivite.apd_amounts),
-            selectinload(Collectivite.cooperations).selectinload(Cooperation.projects).selectinload(Project.theme_links),
-        )).all()
+        colls = session.scalars(select(Collectivite).where(Collectivite.in_atlas.is_(True))
+                                .options(*_RECORD_OPTIONS)).all()
         expected = {coll.id: record_data(coll) for coll in colls}
         records = collectivite_records(session, list(expected))
     assert records == expected
