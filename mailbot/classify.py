@@ -25,7 +25,7 @@ from typing import Callable
 
 from flufl.bounce import all_failures
 
-from mailbot.outbox import parse_verp
+from mailbot.outbox import parse_return_path
 from mailbot.tokens import FormReference, find_tokens
 
 KINDS = ("reply", "bounce", "autoreply", "list", "bulk", "command", "own", "malformed", "unknown")
@@ -314,20 +314,22 @@ _DELAY_WORDS = re.compile(r"delay|retard|differe|will (continue|retry)|continue 
 def is_bounce(view: MailView) -> Classification | None:
     """A delivery report: RFC 3464 DSN, or a non-standard one flufl.bounce recognises.
 
-    VERP recipients name our delivery even when the report is poor; the MAC in them means a forged
-    « bounce » cannot mark anyone's address.
+    VERP recipients name our delivery (or our message, sent to several recipients at once) even
+    when the report is poor; the MAC in them means a forged « bounce » cannot mark anyone's address.
     """
-    delivery_ids = sorted({d for d in (parse_verp(view.secret, r) for r in view.envelope.recipients) if d})
+    named = [p for p in (parse_return_path(view.secret, r) for r in view.envelope.recipients) if p]
+    delivery_ids = sorted({row_id for kind, row_id in named if kind == "delivery"})
+    outbound_ids = sorted({row_id for kind, row_id in named if kind == "message"})
     null_sender = view.envelope.sender in ("", "<>")
     daemon = bool(_DAEMON.match(view.from_address))
     subject_says = bool(_BOUNCE_SUBJECT.search(normalise(view.subject)))
     is_dsn = view.content_type == "multipart/report" and view.report_type == "delivery-status"
     failed_header = bool(view.message.get("X-Failed-Recipients"))
-    if not (null_sender or daemon or delivery_ids or subject_says or is_dsn or failed_header):
+    if not (null_sender or daemon or named or subject_says or is_dsn or failed_header):
         return None
     dsn = dsn_actions(view.message)
     temporary, permanent = _flufl_failures(view.message)
-    evidence = is_dsn or dsn or failed_header or temporary or permanent or (subject_says and (null_sender or daemon or delivery_ids))
+    evidence = is_dsn or dsn or failed_header or temporary or permanent or (subject_says and (null_sender or daemon or named))
     if not evidence:
         return None
     severity, detector = _severity(view, dsn, temporary, permanent)
@@ -339,14 +341,16 @@ def is_bounce(view: MailView) -> Classification | None:
         "permanent": sorted(set(permanent) | {a for a, act in dsn.items() if act[0] == "failed"}),
         "temporary": sorted(set(temporary) | {a for a, act in dsn.items() if act[0] == "delayed"}),
         "delivery_ids": delivery_ids,
+        "outbound_ids": outbound_ids,
         "status": status,
         "diagnostic": diagnostic,
     }
     label = {"permanent": "rebond définitif", "temporary": "avis de retard ou échec temporaire",
              "none": "avis de remise (pas un échec)"}[severity]
-    named = ", ".join(details["permanent"] or details["temporary"]) or (
-        f"remise n° {', '.join(map(str, delivery_ids))}" if delivery_ids else "destinataire non identifié")
-    return Classification("bounce", f"{label} : {named}" + (f" ({status})" if status else ""), details)
+    who = ", ".join(details["permanent"] or details["temporary"]) or (
+        f"remise n° {', '.join(map(str, delivery_ids))}" if delivery_ids else
+        f"message n° {', '.join(map(str, outbound_ids))}" if outbound_ids else "destinataire non identifié")
+    return Classification("bounce", f"{label} : {who}" + (f" ({status})" if status else ""), details)
 
 
 def dsn_actions(message: Message) -> dict[str, tuple[str, str, str]]:

@@ -1,14 +1,17 @@
 """The delivery worker: sends what the outbox holds, each envelope exactly once.
 
-Protocol for one delivery (one recipient of one stored message):
-1. claim it (state `sending`, committed) — a crash from here to step 3 leaves `sending`, which
+A delivery is one recipient of one stored message. The deliveries of a message claimed together
+go in one SMTP transaction (one DATA for all its recipients: a relay's work, and ours, is mostly
+per DATA, and a summary has 1.7 recipients on average):
+1. claim them (state `sending`, committed) — a crash from here to step 3 leaves `sending`, which
    `release_interrupted` turns back into `queued`: the relay never saw a complete DATA, because a
    connection dropped before the final dot aborts the SMTP transaction;
-2. MAIL FROM (our VERP return path), RCPT TO, DATA, then the message without its final dot;
-3. mark it `sent` and commit, *then* send the final dot. The only window left is between that
-   commit and one socket write;
-4. read the relay's answer: 2xx done; 4xx or a lost connection → `deferred` with backoff; 5xx →
-   `failed`, recorded per recipient.
+2. MAIL FROM (our VERP return path, see `mailbot.outbox`), one RCPT TO per recipient — a refused
+   recipient gets its own outcome, the others go on —, DATA, then the message without its final dot;
+3. mark the accepted recipients `sent`, all or none, and commit, *then* send the final dot. The only
+   window left is between that commit and one socket write;
+4. read the relay's answer, which is every accepted recipient's: 2xx done; 4xx or a lost connection
+   → `deferred` with backoff; 5xx → `failed`, recorded per recipient.
 
 TLS and AUTH (`MAILBOT_SMTP`, see `mailbot.config.parse_smtp_url`): the relay's certificate is always
 verified, against the system's CAs or only the configured `cafile`; with `starttls=1` a relay that
@@ -30,14 +33,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, NamedTuple, Sequence
 
 from sqlalchemy import Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from mailbot.clock import utcnow
 from mailbot.config import Config, SmtpTarget
-from mailbot.outbox import verp_address
+from mailbot.outbox import message_verp_address, verp_address
 from store.campaign_models import Delivery, OutboundMessage
 from store.db import one_line
 
@@ -118,7 +121,7 @@ class RelayConnection:
 
     def _open_session(self, smtp: smtplib.SMTP) -> None:
         target = self.target
-        # The final dot goes in a write of its own (see send_envelope): without TCP_NODELAY, Nagle's
+        # The final dot goes in a write of its own (see send_transaction): without TCP_NODELAY, Nagle's
         # algorithm holds it until the relay's delayed ACK, some 40 ms per envelope.
         smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         smtp.ehlo()
@@ -217,44 +220,58 @@ def _decode(message) -> str:
     return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
 
 
-def send_envelope(conn: RelayConnection, sender: str, recipient: str, raw: bytes,
-                  mark_sent: Callable[[], bool]) -> Outcome:
-    """Run one SMTP transaction; `mark_sent` commits just before the final dot.
+def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[str], raw: bytes,
+                     mark_sent: Callable[[list[int]], bool]) -> list[Outcome]:
+    """Run one SMTP transaction for one message; an Outcome per recipient, in their order.
 
-    If `mark_sent` returns False our claim was taken from us (another worker released and re-took
+    `mark_sent(accepted)` (the indexes of the recipients the relay accepted) commits just before the
+    final dot. If it returns False our claim was taken from us (another worker released and re-took
     it): the connection is dropped mid-DATA, which aborts the transaction at the relay.
     """
     smtp = conn.ensure()
-    code, msg = smtp.mail(sender, ["SMTPUTF8"] if _needs_smtputf8(sender, recipient, smtp) else [])
+    code, msg = smtp.mail(sender, ["SMTPUTF8"] if _needs_smtputf8(sender, recipients, smtp) else [])
     if code != 250:
         conn.reset()
-        return _classify_code(code, _decode(msg))
-    code, msg = smtp.rcpt(recipient)
-    if code not in (250, 251):
+        return [_refused(code, _decode(msg))] * len(recipients)
+    outcomes: list[Outcome | None] = []
+    for recipient in recipients:
+        code, msg = smtp.rcpt(recipient)
+        outcomes.append(None if code in (250, 251) else _refused(code, _decode(msg)))
+    accepted = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    if not accepted:
         conn.reset()
-        return _classify_code(code, _decode(msg))
+        return outcomes
     code, msg = smtp.docmd("DATA")
     if code != 354:
         conn.reset()
-        return _classify_code(code, _decode(msg))
+        return _for_accepted(outcomes, _refused(code, _decode(msg)))
     smtp.send(_data_bytes(raw))
-    if not mark_sent():
+    if not mark_sent(accepted):
         conn.abort()
-        return Outcome("lost", None, "claim lost to another worker")
+        return _for_accepted(outcomes, Outcome("lost", None, "claim lost to another worker"))
     smtp.send(b".\r\n")
     code, msg = smtp.getreply()
-    return _classify_code(code, _decode(msg))
+    return _for_accepted(outcomes, _classify_code(code, _decode(msg)))
 
 
-def _needs_smtputf8(sender: str, recipient: str, smtp: smtplib.SMTP) -> bool:
-    return (not (sender.isascii() and recipient.isascii())) and smtp.has_extn("smtputf8")
+def _refused(code: int, detail: str) -> Outcome:
+    """A refusal before DATA: a 2xx there other than the expected one is no delivery either."""
+    return _classify_code(code, detail) if code >= 300 else Outcome("deferred", code, detail)
+
+
+def _for_accepted(outcomes: list[Outcome | None], outcome: Outcome) -> list[Outcome]:
+    return [outcome if known is None else known for known in outcomes]
+
+
+def _needs_smtputf8(sender: str, recipients: Sequence[str], smtp: smtplib.SMTP) -> bool:
+    return not all(address.isascii() for address in (sender, *recipients)) and smtp.has_extn("smtputf8")
 
 
 def release_interrupted(engine: Engine) -> int:
     """Deliveries claimed by a worker that died before reaching the final dot go back to the queue.
 
     Safe even if that worker is alive: it will fail to mark the delivery sent and abort (see
-    `send_envelope`), so at most one worker ever sends the final dot.
+    `send_transaction`), so at most one worker ever sends the final dot.
     """
     with engine.begin() as conn:
         result = conn.execute(
@@ -263,7 +280,23 @@ def release_interrupted(engine: Engine) -> int:
     return result.rowcount or 0
 
 
-def _claim(engine: Engine, limit: int, campaign_id: int | None, only_ids: set[int] | None) -> list[tuple]:
+class Claimed(NamedTuple):
+    delivery_id: int
+    outbound_id: int
+    recipient: str
+    attempts: int
+    claimed_at: datetime
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """The claimed deliveries of one outbound message: one SMTP transaction."""
+    raw: bytes
+    deliveries: list[Claimed]
+
+
+def _claim(engine: Engine, limit: int, campaign_id: int | None, only_ids: set[int] | None) -> list[Transaction]:
+    """Claim up to `limit` due deliveries, grouped by message (in the order of their first delivery)."""
     now = utcnow()
     due = and_(
         Delivery.state.in_(("queued", "deferred")),
@@ -284,12 +317,16 @@ def _claim(engine: Engine, limit: int, campaign_id: int | None, only_ids: set[in
             update(Delivery).where(Delivery.id.in_(ids), due).values(state="sending", claimed_at=now)
         )
         rows = conn.execute(
-            select(Delivery.id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at, OutboundMessage.raw)
-            .join(OutboundMessage)
+            select(Delivery.id, Delivery.outbound_id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at)
             .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
             .order_by(Delivery.id)
         ).all()
-    return rows
+        by_message: dict[int, list[Claimed]] = {}
+        for row in rows:
+            by_message.setdefault(row.outbound_id, []).append(Claimed(*row))
+        raws = dict(conn.execute(select(OutboundMessage.id, OutboundMessage.raw)
+                                 .where(OutboundMessage.id.in_(by_message))).all())
+    return [Transaction(raws[outbound_id], claimed) for outbound_id, claimed in by_message.items()]
 
 
 def _record(engine: Engine, delivery_id: int, attempts: int, outcome: Outcome) -> None:
@@ -306,21 +343,27 @@ def _record(engine: Engine, delivery_id: int, attempts: int, outcome: Outcome) -
 
 
 # Built once: SQLAlchemy spends more CPU building and keying a statement than SQLite running it, and
-# this one runs once per envelope.
+# this one runs once per message.
 _MARK_SENT = (
     update(Delivery)
-    .where(Delivery.id == bindparam("b_delivery_id"), Delivery.state == "sending",
+    .where(Delivery.id.in_(bindparam("b_delivery_ids", expanding=True)), Delivery.state == "sending",
            Delivery.claimed_at == bindparam("b_claimed_at"))
     .values(state="sent", sent_at=bindparam("b_sent_at"), smtp_code=250)
 )
 
 
-def _mark_sent(engine: Engine, delivery_id: int, claimed_at: datetime) -> Callable[[], bool]:
-    def mark() -> bool:
-        with engine.begin() as conn:
-            result = conn.execute(_MARK_SENT, {"b_delivery_id": delivery_id, "b_claimed_at": claimed_at,
+def _mark_sent(engine: Engine, deliveries: list[Claimed]) -> Callable[[list[int]], bool]:
+    """Mark the accepted deliveries (indexes into `deliveries`) sent, all of them or none."""
+    def mark(accepted: list[int]) -> bool:
+        ids = [deliveries[index].delivery_id for index in accepted]
+        with engine.connect() as conn:
+            result = conn.execute(_MARK_SENT, {"b_delivery_ids": ids, "b_claimed_at": deliveries[0].claimed_at,
                                                "b_sent_at": utcnow()})
-        return result.rowcount == 1
+            if result.rowcount != len(ids):
+                conn.rollback()  # one of them was taken from us: send to none of them
+                return False
+            conn.commit()
+        return True
     return mark
 
 
@@ -332,13 +375,14 @@ class RateLimiter:
         self.next_at = time.monotonic()
         self.lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, envelopes: int = 1) -> None:
+        """Wait for the slot of `envelopes` more (the recipients of one transaction)."""
         if not self.interval:
             return
         with self.lock:
             now = time.monotonic()
             slot = max(now, self.next_at)
-            self.next_at = slot + self.interval
+            self.next_at = slot + self.interval * envelopes
         if slot > now:
             time.sleep(slot - now)
 
@@ -415,26 +459,35 @@ def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only
                 return
             until.wait(POLL_SECONDS)
             continue
-        for index, (delivery_id, recipient, attempts, claimed_at, raw) in enumerate(batch):
+        for index, transaction in enumerate(batch):
             if stop.is_set():
-                _unclaim(engine, [row[0] for row in batch[index:]])
+                _unclaim(engine, [d.delivery_id for later in batch[index:] for d in later.deliveries])
                 return
-            limiter.wait()
-            outcome = _attempt(conn, config, engine, delivery_id, claimed_at, recipient, raw)
-            if outcome.state == "lost":
-                continue
-            if outcome.state == "relay":
-                _relay_refused(engine, stop, report, lock, delivery_id, attempts, outcome,
-                               [row[0] for row in batch[index + 1:]])
+            limiter.wait(len(transaction.deliveries))
+            outcomes = _attempt(conn, config, engine, transaction)
+            if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
+                first, *others = transaction.deliveries
+                _relay_refused(engine, stop, report, lock, first.delivery_id, first.attempts, outcomes[0],
+                               [d.delivery_id for d in others] +
+                               [d.delivery_id for later in batch[index + 1:] for d in later.deliveries])
                 return
-            if outcome.state != "sent" or outcome.code != 250:
-                _record(engine, delivery_id, attempts, outcome)
-            with lock:
-                setattr(report, outcome.state, getattr(report, outcome.state) + 1)
-                if outcome.state != "sent":
-                    report.errors.append(f"{recipient}: {outcome.code or ''} {outcome.detail}".strip())
+            for delivery, outcome in zip(transaction.deliveries, outcomes):
+                _account(engine, report, lock, delivery, outcome)
             if on_progress:
-                on_progress(1)
+                on_progress(sum(outcome.state != "lost" for outcome in outcomes))
+
+
+def _account(engine: Engine, report: DeliveryReport, lock: threading.Lock, delivery: Claimed,
+             outcome: Outcome) -> None:
+    """Record one recipient's outcome (a plain 250 was recorded before the final dot) and count it."""
+    if outcome.state == "lost":
+        return
+    if outcome.state != "sent" or outcome.code != 250:
+        _record(engine, delivery.delivery_id, delivery.attempts, outcome)
+    with lock:
+        setattr(report, outcome.state, getattr(report, outcome.state) + 1)
+        if outcome.state != "sent":
+            report.errors.append(f"{delivery.recipient}: {outcome.code or ''} {outcome.detail}".strip())
 
 
 def _relay_refused(engine, halt: _Halt, report: DeliveryReport, lock, delivery_id: int, attempts: int,
@@ -452,21 +505,27 @@ def _relay_refused(engine, halt: _Halt, report: DeliveryReport, lock, delivery_i
         report.errors.append(f"relais : {outcome.detail}")
 
 
-def _attempt(conn: RelayConnection, config: Config, engine: Engine, delivery_id: int,
-             claimed_at: datetime, recipient: str, raw: bytes) -> Outcome:
-    sender = verp_address(config.secret, config.from_address, delivery_id)
+def _attempt(conn: RelayConnection, config: Config, engine: Engine, transaction: Transaction) -> list[Outcome]:
+    """Send one transaction; an Outcome per delivery. An error of the connection is every recipient's."""
+    deliveries = transaction.deliveries
+    if len(deliveries) == 1:
+        sender = verp_address(config.secret, config.from_address, deliveries[0].delivery_id)
+    else:
+        sender = message_verp_address(config.secret, config.from_address, deliveries[0].outbound_id)
     try:
-        return send_envelope(conn, sender, recipient, raw, _mark_sent(engine, delivery_id, claimed_at))
+        return send_transaction(conn, sender, [d.recipient for d in deliveries], transaction.raw,
+                                _mark_sent(engine, deliveries))
     except RelayError as exc:
         conn.close()
-        return Outcome("relay", exc.code, exc.detail)
+        outcome = Outcome("relay", exc.code, exc.detail)
     except smtplib.SMTPResponseException as exc:
         conn.close()
-        return _classify_code(exc.smtp_code, _decode(exc.smtp_error))
+        outcome = _refused(exc.smtp_code, _decode(exc.smtp_error))
     except (smtplib.SMTPException, OSError, socket.timeout) as exc:
         conn.close()
         log.warning("relay %s:%s unreachable: %s", conn.target.host, conn.target.port, exc)
-        return Outcome("deferred", None, f"relais injoignable : {exc.__class__.__name__}: {exc}")
+        outcome = Outcome("deferred", None, f"relais injoignable : {exc.__class__.__name__}: {exc}")
+    return [outcome] * len(deliveries)
 
 
 def _unclaim(engine: Engine, ids: list[int]) -> None:

@@ -1,9 +1,11 @@
 """The outbox: every message the bot sends is stored here first, then sent by the delivery worker.
 
 `enqueue` stores the rendered bytes and one `Delivery` per recipient in the caller's transaction, so
-a message is either fully queued or not at all. Each delivery gets a VERP return path
-(`local+b-<delivery id>-<mac>@domain`) so that a bounce names its recipient even when the remote
-MTA's report is poor.
+a message is either fully queued or not at all. The delivery worker sends a message to all its
+recipients in one SMTP transaction, under a signed VERP return path: `local+b-<delivery id>-<mac>@domain`
+when the transaction carries one recipient (a bounce then names it even when the remote MTA's
+report is poor), `local+m-<message id>-<mac>@domain` when it carries several (the bounce's report
+says which of them failed).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from store.campaign_models import Delivery, OutboundMessage
 from mailbot.clock import utcnow
 
-VERP_RE = re.compile(r"\+b-([0-9a-z]+)-([0-9a-f]{8})@", re.IGNORECASE)
+VERP_RE = re.compile(r"\+([bm])-([0-9a-z]+)-([0-9a-f]{8})@", re.IGNORECASE)
 
 
 
@@ -45,21 +47,39 @@ def new_message_id(from_address: str) -> str:
     return make_msgid(idstring="atlas", domain=domain_of(from_address))
 
 
-def _verp_mac(secret: str, delivery_id: int) -> str:
-    return hmac.new(secret.encode(), f"verp|{delivery_id}".encode(), hashlib.sha256).hexdigest()[:8]
+def _verp_mac(secret: str, kind: str, row_id: int) -> str:
+    # the delivery form keeps its original MAC input, so bounces of mail sent before the message
+    # form existed still verify
+    subject = f"verp|{row_id}" if kind == "b" else f"verp-{kind}|{row_id}"
+    return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()[:8]
 
 
 def verp_address(secret: str, from_address: str, delivery_id: int) -> str:
-    return plus_address(from_address, f"b-{delivery_id:x}-{_verp_mac(secret, delivery_id)}")
+    """The return path of a transaction carrying one delivery."""
+    return plus_address(from_address, f"b-{delivery_id:x}-{_verp_mac(secret, 'b', delivery_id)}")
 
 
-def parse_verp(secret: str, address: str) -> int | None:
-    """The delivery id carried by one of our return paths, or None if it is not ours or was altered."""
+def message_verp_address(secret: str, from_address: str, outbound_id: int) -> str:
+    """The return path of a transaction carrying several deliveries of one outbound message."""
+    return plus_address(from_address, f"m-{outbound_id:x}-{_verp_mac(secret, 'm', outbound_id)}")
+
+
+def parse_return_path(secret: str, address: str) -> tuple[str, int] | None:
+    """("delivery", id) or ("message", outbound id) from one of our return paths; None if it is
+    not ours or was altered."""
     match = VERP_RE.search(address or "")
     if not match:
         return None
-    delivery_id = int(match.group(1), 16)
-    return delivery_id if hmac.compare_digest(_verp_mac(secret, delivery_id), match.group(2).lower()) else None
+    kind, row_id = match.group(1).lower(), int(match.group(2), 16)
+    if not hmac.compare_digest(_verp_mac(secret, kind, row_id), match.group(3).lower()):
+        return None
+    return ("delivery" if kind == "b" else "message", row_id)
+
+
+def parse_verp(secret: str, address: str) -> int | None:
+    """The delivery id carried by one of our one-recipient return paths, or None."""
+    parsed = parse_return_path(secret, address)
+    return parsed[1] if parsed and parsed[0] == "delivery" else None
 
 
 def enqueue(

@@ -308,22 +308,25 @@ def explain_invalid_token(session: Session, config: Config, inbound: InboundMess
 def record_bounce(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """A permanent failure marks our delivery bounced and the address bouncing on its contacts.
 
-    Only a delivery named by a VERP return path with a valid MAC is marked: anyone can write a
-    « bounce » naming a contact's address, nobody else can sign our return path.
+    Only deliveries named by a VERP return path with a valid MAC are marked: anyone can write a
+    « bounce » naming a contact's address, nobody else can sign our return path. A return path that
+    names a message sent to several recipients marks those of its recipients the report names as
+    failed (all of them only if the message had one).
     """
     details = classification.details
     if details["severity"] != "permanent":
         return  # a delay or a positive report: recorded on the message, not a failure
-    if not details["delivery_ids"]:
+    outbound_ids = details.get("outbound_ids", [])
+    if not details["delivery_ids"] and not outbound_ids:
         note(inbound, "effect", "rebond sans adresse de retour vérifiable : aucune adresse marquée")
         return
+    deliveries = [d for d in (session.get(Delivery, i) for i in details["delivery_ids"]) if d is not None]
+    for outbound_id in outbound_ids:
+        deliveries += _bounced_recipients(session, outbound_id, details["permanent"])
     now = utcnow()
     why = " ".join(f"{details['status']} {details['diagnostic']}".split()) or "rebond définitif"
     marked: list[str] = []
-    for delivery_id in details["delivery_ids"]:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None:
-            continue
+    for delivery in deliveries:
         delivery.bounced_at = delivery.bounced_at or now
         delivery.detail = f"rebond : {why}"[:2000]
         message = delivery.message
@@ -335,7 +338,17 @@ def record_bounce(session: Session, config: Config, inbound: InboundMessage, cla
             contact.email_state_reason = f"rebond définitif (message entrant n° {inbound.id}) : {why}"[:2000]
         marked.append(delivery.recipient)
     note(inbound, "effect", f"adresse(s) marquée(s) en échec : {', '.join(marked)}" if marked
-         else "remise inconnue : aucune adresse marquée")
+         else "remise inconnue ou destinataire non nommé par le rapport : aucune adresse marquée")
+
+
+def _bounced_recipients(session: Session, outbound_id: int, failed: list[str]) -> list[Delivery]:
+    """The deliveries of one outbound message that a report names as failed; its only delivery when
+    it had one (the report need not name it)."""
+    deliveries = list(session.scalars(select(Delivery).where(Delivery.outbound_id == outbound_id)))
+    if len(deliveries) == 1:
+        return deliveries
+    failed_addresses = {address.lower() for address in failed}
+    return [d for d in deliveries if d.recipient.lower() in failed_addresses]
 
 
 def record_only(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:

@@ -244,7 +244,7 @@ def received_envelopes(handler) -> Counter:
     for message in handler.messages:
         subject = parse(message.content)["Subject"]
         code = subject.rsplit("(", 1)[1].rstrip(")")
-        counts[(code, message.rcpt_tos[0].lower())] += 1
+        counts.update((code, recipient.lower()) for recipient in message.rcpt_tos)
     return counts
 
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select, update
 
 from mailbot.config import load_config
-from mailbot.delivery import deliver_pending, release_interrupted
-from mailbot.outbox import Recipient, enqueue, new_message_id, parse_verp
+from mailbot.delivery import RelayConnection, _attempt, _claim, deliver_pending, release_interrupted
+from mailbot.outbox import Recipient, enqueue, new_message_id, parse_return_path, parse_verp
 from mailbot.sink import start_sink
 from store.campaign_models import Delivery
 
@@ -38,25 +38,73 @@ def queue_message(Session, recipients: list[str], subject: str = "Bonjour") -> i
         return enqueue(session, msg, [Recipient(r) for r in recipients], kind="summary").id
 
 
-def test_each_recipient_gets_its_own_envelope_with_a_verp_return_path(Session, engine, db_url, sink):
+def test_a_message_goes_in_one_transaction_to_all_its_recipients_under_a_signed_return_path(
+        Session, engine, db_url, sink):
     controller, handler = sink
     config = config_for(db_url, controller.port)
-    queue_message(Session, ["a@ville.fr", "b@ville.fr"])
+    pair = queue_message(Session, ["a@ville.fr", "b@ville.fr"])
+    alone = queue_message(Session, ["c@ville.fr"])
     report = deliver_pending(engine, config)
-    assert report.sent == 2 and report.failed == 0
-    assert sorted(m.rcpt_tos[0] for m in handler.messages) == ["a@ville.fr", "b@ville.fr"]
+    assert report.sent == 3 and report.failed == 0
+    assert sorted(m.rcpt_tos for m in handler.messages) == [["a@ville.fr", "b@ville.fr"], ["c@ville.fr"]]
     with Session() as session:
         deliveries = {d.recipient: d for d in session.scalars(select(Delivery))}
+    assert {d.state for d in deliveries.values()} == {"sent"} and all(d.sent_at for d in deliveries.values())
+    to_pair = next(m for m in handler.messages if len(m.rcpt_tos) == 2)
+    to_alone = next(m for m in handler.messages if len(m.rcpt_tos) == 1)
+    # several recipients: the return path names the message; one: it names the delivery itself
+    assert parse_return_path("k", to_pair.mail_from) == ("message", pair)
+    assert parse_return_path("k", to_alone.mail_from) == ("delivery", deliveries["c@ville.fr"].id)
+    assert parse_verp("k", to_alone.mail_from) == deliveries["c@ville.fr"].id
+    # signed: another secret, or another id with the same MAC, is not ours
+    assert parse_return_path("autre", to_pair.mail_from) is None
+    assert parse_return_path("k", to_pair.mail_from.replace(f"+m-{pair:x}-", f"+m-{alone:x}-")) is None
     for message in handler.messages:
-        delivery = deliveries[message.rcpt_tos[0]]
-        assert parse_verp("k", message.mail_from) == delivery.id
-        assert delivery.state == "sent" and delivery.sent_at is not None
         # dot-stuffing was undone by the server: the body arrives intact
         assert b"\n.ligne qui commence par un point" in message.content
         assert b"..ligne" not in message.content
     # nothing left to send: running again sends nothing
     assert deliver_pending(engine, config).attempted == 0
     assert len(handler.messages) == 2
+
+
+def test_a_recipient_refused_for_now_is_retried_alone_while_the_others_are_sent(Session, engine, db_url, sink):
+    controller, handler = sink
+    handler.refuse("lent@ville.fr", "452 4.2.2 Mailbox full", times=1)
+    config = config_for(db_url, controller.port)
+    queue_message(Session, ["ok@ville.fr", "lent@ville.fr"])
+    first = deliver_pending(engine, config)
+    assert (first.sent, first.deferred) == (1, 1)
+    assert [m.rcpt_tos for m in handler.messages] == [["ok@ville.fr"]]
+    with Session.begin() as session:
+        states = {d.recipient: (d.state, d.smtp_code) for d in session.scalars(select(Delivery))}
+        assert states == {"ok@ville.fr": ("sent", 250), "lent@ville.fr": ("deferred", 452)}
+        session.execute(update(Delivery).values(next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    second = deliver_pending(engine, config)
+    assert second.sent == 1
+    assert [m.rcpt_tos for m in handler.messages] == [["ok@ville.fr"], ["lent@ville.fr"]]
+
+
+def test_a_message_is_marked_sent_for_all_its_recipients_or_for_none(Session, engine, db_url, sink):
+    """If another worker took one recipient of the transaction meanwhile, the final dot is never
+    sent: neither recipient gets the message from us, and the other claim stays its owner's."""
+    controller, handler = sink
+    config = config_for(db_url, controller.port)
+    queue_message(Session, ["a@ville.fr", "b@ville.fr"])
+    [transaction] = _claim(engine, 10, None, None)
+    taken = transaction.deliveries[1]
+    with Session.begin() as session:  # released as interrupted, then re-claimed by another worker
+        session.execute(update(Delivery).where(Delivery.id == taken.delivery_id)
+                        .values(claimed_at=datetime.now(timezone.utc) + timedelta(seconds=5)))
+    connection = RelayConnection(config.smtp_target)
+    try:
+        outcomes = _attempt(connection, config, engine, transaction)
+    finally:
+        connection.close()
+    assert [o.state for o in outcomes] == ["lost", "lost"]
+    assert handler.messages == []
+    with Session() as session:
+        assert sorted(session.scalars(select(Delivery.state))) == ["sending", "sending"]
 
 
 def test_temporary_failure_is_retried_with_backoff(Session, engine, db_url, sink):
@@ -84,6 +132,7 @@ def test_permanent_failure_is_recorded_per_recipient(Session, engine, db_url, si
     queue_message(Session, ["inconnu@ville.fr", "ok@ville.fr"])
     report = deliver_pending(engine, config)
     assert report.sent == 1 and report.failed == 1
+    assert [m.rcpt_tos for m in handler.messages] == [["ok@ville.fr"]]
     with Session() as session:
         states = {d.recipient: (d.state, d.smtp_code, d.detail) for d in session.scalars(select(Delivery))}
     assert states["ok@ville.fr"][0] == "sent"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
@@ -14,11 +15,12 @@ from tests.inbound_support import BOT, SECRET, fixture, mail, make_config, outbo
 from mailbot import pipeline
 from mailbot.classify import Classification
 from mailbot.cli import main
+from mailbot.outbox import Recipient, enqueue, message_verp_address, new_message_id
 from mailbot.inbound import Arrival, claim, process_pending, release_interrupted, reprocess, store_arrival
 from mailbot.tokens import make_token
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage
-from store.models import Contact
+from store.models import Collectivite, Contact, new_ref
 
 
 @pytest.fixture(autouse=True)
@@ -208,6 +210,54 @@ def test_bounce_without_our_signed_return_path_marks_nobody(engine, Session, con
     assert row.kind == "bounce" and "aucune adresse" in row.details["effect"]
     with Session() as session:
         assert session.scalar(select(Contact.email_state).where(Contact.email == form.contact_email)) == "ok"
+
+
+def summary_to(*addresses: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Message-ID"] = BOT, ", ".join(addresses), new_message_id(BOT)
+    msg.set_content("Votre fiche\n")
+    return msg
+
+
+def test_bounce_to_a_message_sent_to_several_marks_only_the_recipient_the_report_names(engine, Session, config):
+    with Session.begin() as session:
+        form = send_form(session)
+        coll = session.get(Collectivite, form.collectivite_id)
+        session.add(Contact(ref=new_ref("CT"), collectivite_id=coll.id, role="elu", first_name="Paul",
+                            last_name="Martin", title="Maire adjoint", email="paul.martin@rennes.fr"))
+        both = enqueue(session, summary_to(form.contact_email, "paul.martin@rennes.fr"),
+                       [Recipient(form.contact_email), Recipient("paul.martin@rennes.fr")],
+                       kind="summary", campaign_id=form.campaign_id, collectivite_id=coll.id)
+        both_id, delivery_ids = both.id, {d.recipient: d.id for d in both.deliveries}
+    return_path = message_verp_address(SECRET, BOT, both_id)
+    forged = return_path.replace(f"+m-{both_id:x}-", f"+m-{form.outbound_id:x}-")
+    # forged: the MAC is another message's (another report, or it would be a duplicate of the next)
+    row = inbound(Session, deliver(engine, config, bounce(form, "failed", "5.7.1"), sender="", to=(forged,)))
+    assert "aucune adresse" in row.details["effect"]
+    row = inbound(Session, deliver(engine, config, bounce(form, "failed", "5.1.1"), sender="", to=(return_path,)))
+    assert (row.kind, row.collectivite_id, row.details["outbound_ids"]) == ("bounce", form.collectivite_id, [both_id])
+    with Session() as session:
+        bounced = {d.recipient: d.bounced_at is not None for d in session.scalars(
+            select(Delivery).where(Delivery.id.in_(delivery_ids.values())))}
+        states = dict(session.execute(select(Contact.email, Contact.email_state)).all())
+    assert bounced == {form.contact_email: True, "paul.martin@rennes.fr": False}
+    assert states == {form.contact_email: "bouncing", "paul.martin@rennes.fr": "ok"}
+    assert answers(Session) == []
+
+
+def test_bounce_to_a_message_sent_to_several_that_names_no_recipient_marks_nobody(engine, Session, config):
+    with Session.begin() as session:
+        form = send_form(session)
+        both = enqueue(session, summary_to(form.contact_email, "autre@rennes.fr"),
+                       [Recipient(form.contact_email), Recipient("autre@rennes.fr")],
+                       kind="summary", campaign_id=form.campaign_id, collectivite_id=form.collectivite_id)
+        both_id = both.id
+    report = bounce(form, "failed", "5.1.1").replace(form.contact_email.encode(), b"quelquun@ailleurs.fr")
+    row = inbound(Session, deliver(engine, config, report, sender="",
+                                   to=(message_verp_address(SECRET, BOT, both_id),)))
+    assert row.kind == "bounce" and "aucune adresse" in row.details["effect"]
+    with Session() as session:
+        assert session.scalars(select(Delivery.bounced_at).where(Delivery.outbound_id == both_id)).all() == [None, None]
 
 
 def test_real_bounces_through_the_pipeline_send_nothing(engine, Session, config, form):
