@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from store.campaign_models import Delivery, OutboundMessage
 from mailbot.clock import utcnow
+from mailbot.render import message_bytes
 
 VERP_RE = re.compile(r"\+([bm])-([0-9a-z]+)-([0-9a-f]{8})@", re.IGNORECASE)
 
@@ -114,7 +115,7 @@ def enqueue(
     outbound.in_reply_to = str(built["In-Reply-To"]) if built["In-Reply-To"] else None
     outbound.subject = str(built["Subject"] or "")
     outbound.recipients = [r.address for r in recipients]
-    outbound.raw = built.as_bytes()
+    outbound.raw = message_bytes(built)
     for recipient in _unique(recipients):
         outbound.deliveries.append(
             Delivery(recipient=recipient.address, contact_id=recipient.contact_id, state="queued", next_attempt_at=now)

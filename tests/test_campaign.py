@@ -28,7 +28,7 @@ from mailbot.campaign import (
 from mailbot.cli import main
 from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
-from mailbot.render import compact_html, html_form
+from mailbot.render import compact_html, html_form, transfer_encoding
 from mailbot.sink import start_sink
 from mailbot.tokens import find_tokens, verify
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
@@ -160,6 +160,25 @@ def test_headers_set_as_they_are_write_what_the_standard_policy_writes(name, val
     standard[name] = value
     assert ours.as_bytes() == standard.as_bytes()
     assert str(ours[name]) == str(standard[name])
+
+
+@pytest.mark.parametrize("text", ["Ligne 1\nLigne 2\n", "sans fin de ligne", "", "é" * 1200 + "\n",
+                                  "From le début\n.point\n"])
+@pytest.mark.parametrize("payload", ["", "brut\r\nfin CRLF\rCR seul\n"])
+def test_message_bytes_are_those_of_as_bytes(text, payload):
+    from mailbot.render import MAIL_POLICY, message_bytes
+
+    for message_policy in (MAIL_POLICY, policy.default, policy.SMTP):
+        message = EmailMessage(policy=message_policy)
+        message["Subject"] = "Fiche"
+        message.set_content(text, charset="utf-8", cte=transfer_encoding(text))
+        message.add_alternative(f"<p>{text}</p>", subtype="html")
+        if payload:
+            extra = EmailMessage(policy=message_policy)
+            extra.set_payload(payload)  # raw line ends of every kind, written as they come by the standard one
+            message.attach(extra)
+        message.preamble = "Preambule\r\n" if payload else None
+        assert message_bytes(message) == message.as_bytes()
 
 
 def test_a_text_holding_our_boundary_gets_a_boundary_of_its_own(tmp_path):
