@@ -158,6 +158,7 @@ def make_environment(templates_dir: str | Path = TEMPLATES_DIR) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # a template is read once per process, not stat()ed on every message
     )
     env.filters.update(euros=euros, number=number, french_date=french_date, html_form=html_form)
     return env
@@ -254,6 +255,12 @@ class _Generator(BytesGenerator):
             self.write(lines)
         else:
             super()._write_lines(lines)
+
+
+def header_as_set(message: EmailMessage, name: str) -> str | None:
+    """A header's value as it was set: `message[name]` would parse again a value set with `set_raw`."""
+    name = name.lower()
+    return next((str(value) for key, value in message.raw_items() if key.lower() == name), None)
 
 
 def message_bytes(message: EmailMessage) -> bytes:

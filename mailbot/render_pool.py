@@ -17,7 +17,7 @@ from typing import Any, Callable
 from mailbot.config import Config
 from mailbot.form import FormContext
 from mailbot.outbox import Recipient
-from mailbot.render import message_bytes
+from mailbot.render import header_as_set, message_bytes
 from mailbot.rules import ReferenceLists, Rules
 from mailbot.summary import build_summary
 
@@ -82,7 +82,7 @@ def render_summaries(setup: RenderSetup, jobs: list[SummaryJob]) -> list[Rendere
     for job in jobs:
         message, token = build_summary(config, campaign=setup.campaign, form_context=form_context,
                                        record=job.record, recipients=job.recipients, outbound_id=job.outbound_id)
-        rendered.append(RenderedSummary(job.outbound_id, message_bytes(message), str(message["Message-ID"]),
+        rendered.append(RenderedSummary(job.outbound_id, message_bytes(message), header_as_set(message, "Message-ID"),
                                         str(message["Subject"] or ""), token))
     return rendered
 

@@ -153,13 +153,14 @@ def test_html_form_keeps_every_line_in_few_source_lines_within_smtp_limits():
     ("Message-ID", "<179575128467.8379.1469684213@cncd.example.fr>"),
 ])
 def test_headers_set_as_they_are_write_what_the_standard_policy_writes(name, value):
-    from mailbot.render import MAIL_POLICY, _set_plain
+    from mailbot.render import MAIL_POLICY, _set_plain, header_as_set
 
     ours, standard = EmailMessage(policy=MAIL_POLICY), EmailMessage(policy=policy.default)
     _set_plain(ours, name, value)
     standard[name] = value
     assert ours.as_bytes() == standard.as_bytes()
-    assert str(ours[name]) == str(standard[name])
+    assert str(ours[name]) == str(standard[name]) == header_as_set(ours, name.upper())
+    assert header_as_set(ours, "Cc") is None
 
 
 @pytest.mark.parametrize("text", ["Ligne 1\nLigne 2\n", "sans fin de ligne", "", "é" * 1200 + "\n",
