@@ -32,10 +32,11 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Callable, NamedTuple, Sequence
 
-from sqlalchemy import Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from mailbot.clock import utcnow
@@ -342,27 +343,29 @@ def _record(engine: Engine, delivery_id: int, attempts: int, outcome: Outcome) -
         conn.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
-# Built once: SQLAlchemy spends more CPU building and keying a statement than SQLite running it, and
-# this one runs once per message.
-_MARK_SENT = (
-    update(Delivery)
-    .where(Delivery.id.in_(bindparam("b_delivery_ids", expanding=True)), Delivery.state == "sending",
-           Delivery.claimed_at == bindparam("b_claimed_at"))
-    .values(state="sent", sent_at=bindparam("b_sent_at"), smtp_code=250)
-)
+@lru_cache(maxsize=16)
+def _mark_sent_statement(count: int):
+    """UPDATE marking `count` deliveries sent, built once per count: SQLAlchemy spends more CPU
+    building, keying (and, for an expanding IN, rewriting) a statement than SQLite running it,
+    and this one runs once per message. Parameters: b_id0…, b_claimed_at, b_sent_at."""
+    return (
+        update(Delivery)
+        .where(Delivery.id.in_([bindparam(f"b_id{index}") for index in range(count)]),
+               Delivery.state == "sending", Delivery.claimed_at == bindparam("b_claimed_at"))
+        .values(state="sent", sent_at=bindparam("b_sent_at"), smtp_code=250)
+    )
 
 
-def _mark_sent(engine: Engine, deliveries: list[Claimed]) -> Callable[[list[int]], bool]:
-    """Mark the accepted deliveries (indexes into `deliveries`) sent, all of them or none."""
+def _mark_sent(db: Connection, deliveries: list[Claimed]) -> Callable[[list[int]], bool]:
+    """Mark the accepted deliveries (indexes into `deliveries`) sent, all of them or none, on `db`:
+    the delivery thread's own connection, kept for its run (no pool checkout per message)."""
     def mark(accepted: list[int]) -> bool:
-        ids = [deliveries[index].delivery_id for index in accepted]
-        with engine.connect() as conn:
-            result = conn.execute(_MARK_SENT, {"b_delivery_ids": ids, "b_claimed_at": deliveries[0].claimed_at,
-                                               "b_sent_at": utcnow()})
-            if result.rowcount != len(ids):
-                conn.rollback()  # one of them was taken from us: send to none of them
+        params = {f"b_id{n}": deliveries[index].delivery_id for n, index in enumerate(accepted)}
+        params.update(b_claimed_at=deliveries[0].claimed_at, b_sent_at=utcnow())
+        with db.begin() as transaction:
+            if db.execute(_mark_sent_statement(len(accepted)), params).rowcount != len(accepted):
+                transaction.rollback()  # one of them was taken from us: send to none of them
                 return False
-            conn.commit()
         return True
     return mark
 
@@ -415,8 +418,9 @@ def deliver_pending(
     def worker() -> None:
         conn = RelayConnection(relay or config.smtp_target)
         try:
-            _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, halt, on_progress,
-                          until)
+            with engine.connect() as marks:
+                _deliver_loop(engine, config, conn, marks, limiter, report, lock, campaign_id, only_outbound, halt,
+                              on_progress, until)
         finally:
             conn.close()
 
@@ -442,7 +446,7 @@ class _Halt:
         return self.relay_refused.is_set() or bool(self.stop and self.stop.is_set())
 
 
-def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress,
+def _deliver_loop(engine, config, conn, marks, limiter, report, lock, campaign_id, only_outbound, stop, on_progress,
                   until: threading.Event | None = None) -> None:
     while not stop.is_set():
         # read before claiming: once `until` is set, everything to send is committed, so an empty
@@ -464,7 +468,7 @@ def _deliver_loop(engine, config, conn, limiter, report, lock, campaign_id, only
                 _unclaim(engine, [d.delivery_id for later in batch[index:] for d in later.deliveries])
                 return
             limiter.wait(len(transaction.deliveries))
-            outcomes = _attempt(conn, config, engine, transaction)
+            outcomes = _attempt(conn, config, marks, transaction)
             if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
                 first, *others = transaction.deliveries
                 _relay_refused(engine, stop, report, lock, first.delivery_id, first.attempts, outcomes[0],
@@ -505,7 +509,7 @@ def _relay_refused(engine, halt: _Halt, report: DeliveryReport, lock, delivery_i
         report.errors.append(f"relais : {outcome.detail}")
 
 
-def _attempt(conn: RelayConnection, config: Config, engine: Engine, transaction: Transaction) -> list[Outcome]:
+def _attempt(conn: RelayConnection, config: Config, marks: Connection, transaction: Transaction) -> list[Outcome]:
     """Send one transaction; an Outcome per delivery. An error of the connection is every recipient's."""
     deliveries = transaction.deliveries
     if len(deliveries) == 1:
@@ -514,7 +518,7 @@ def _attempt(conn: RelayConnection, config: Config, engine: Engine, transaction:
         sender = message_verp_address(config.secret, config.from_address, deliveries[0].outbound_id)
     try:
         return send_transaction(conn, sender, [d.recipient for d in deliveries], transaction.raw,
-                                _mark_sent(engine, deliveries))
+                                _mark_sent(marks, deliveries))
     except RelayError as exc:
         conn.close()
         outcome = Outcome("relay", exc.code, exc.detail)

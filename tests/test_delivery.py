@@ -98,7 +98,8 @@ def test_a_message_is_marked_sent_for_all_its_recipients_or_for_none(Session, en
                         .values(claimed_at=datetime.now(timezone.utc) + timedelta(seconds=5)))
     connection = RelayConnection(config.smtp_target)
     try:
-        outcomes = _attempt(connection, config, engine, transaction)
+        with engine.connect() as marks:
+            outcomes = _attempt(connection, config, marks, transaction)
     finally:
         connection.close()
     assert [o.state for o in outcomes] == ["lost", "lost"]
