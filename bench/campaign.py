@@ -157,7 +157,8 @@ def main() -> None:
     parser.add_argument("--small", type=float, default=0.1)
     args = parser.parse_args()
     port = free_port()
-    sink = subprocess.Popen([sys.executable, "-m", "mailbot.sink", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    sink = subprocess.Popen([sys.executable, "-m", "mailbot.sink", "--port", str(port), "--discard"],
+                            stdout=subprocess.PIPE, text=True)
     sink.stdout.readline()  # "sink listening on …"
     tree = TreeMemory(exclude=sink.pid)
     try:

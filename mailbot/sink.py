@@ -22,6 +22,8 @@ class Received:
 @dataclass
 class SinkHandler:
     directory: Path | None = None
+    discard: bool = False  # count messages without keeping them (benchmarks)
+    count: int = 0
     messages: list[Received] = field(default_factory=list)
     # recipient → [(smtp status line, remaining times)]; remaining None means forever
     refusals: dict[str, list] = field(default_factory=dict)
@@ -42,6 +44,9 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.discard:
+            self.count += 1
+            return "250 Message accepted"
         received = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))
         with self.lock:
             self.messages.append(received)
@@ -52,9 +57,10 @@ class SinkHandler:
         return "250 Message accepted"
 
 
-def start_sink(host: str = "127.0.0.1", port: int = 0, directory: Path | None = None) -> tuple[Controller, SinkHandler]:
+def start_sink(host: str = "127.0.0.1", port: int = 0, directory: Path | None = None,
+               discard: bool = False) -> tuple[Controller, SinkHandler]:
     """Start a sink on a free port (port=0); returns the controller (`.port`) and its handler."""
-    handler = SinkHandler(directory=directory)
+    handler = SinkHandler(directory=directory, discard=discard)
     if port == 0:
         port = free_port(host)
     controller = Controller(handler, hostname=host, port=port, data_size_limit=50 * 1024 * 1024,
@@ -80,15 +86,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8026)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--discard", action="store_true",
+                        help="count messages without keeping them (a benchmark's sink)")
     args = parser.parse_args()
-    controller, handler = start_sink(args.host, args.port, args.dir)
+    controller, handler = start_sink(args.host, args.port, args.dir, args.discard)
     print(f"sink listening on {args.host}:{controller.port}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     stopped.wait()
     controller.stop()
-    print(f"sink received {len(handler.messages)} messages", flush=True)
+    print(f"sink received {handler.count if args.discard else len(handler.messages)} messages", flush=True)
 
 
 if __name__ == "__main__":

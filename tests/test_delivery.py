@@ -163,3 +163,15 @@ def test_interrupted_claims_are_released_and_a_stale_worker_cannot_send(Session,
     assert release_interrupted(engine) == 1
     assert deliver_pending(engine, config).sent == 1
     assert len(handler.messages) == 1
+
+
+def test_a_discarding_sink_counts_the_messages_it_accepts_and_keeps_none(Session, engine, db_url):
+    """The benchmarks' sink (`python -m mailbot.sink --discard`): 250 to every message, nothing kept."""
+    controller, handler = start_sink(discard=True)
+    try:
+        queue_message(Session, ["a@ville.fr", "b@ville.fr"])
+        queue_message(Session, ["c@ville.fr"])
+        assert deliver_pending(engine, config_for(db_url, controller.port)).sent == 3
+    finally:
+        controller.stop()
+    assert (handler.count, handler.messages) == (2, [])
