@@ -32,8 +32,8 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Callable, NamedTuple, Sequence
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
@@ -296,7 +296,7 @@ class Transaction:
     deliveries: list[Claimed]
 
 
-def _claim(engine: Engine, limit: int, campaign_id: int | None, only_ids: set[int] | None) -> list[Transaction]:
+def _claim(db: Connection, limit: int, campaign_id: int | None, only_ids: set[int] | None) -> list[Transaction]:
     """Claim up to `limit` due deliveries, grouped by message (in the order of their first delivery)."""
     now = utcnow()
     due = and_(
@@ -308,16 +308,16 @@ def _claim(engine: Engine, limit: int, campaign_id: int | None, only_ids: set[in
         query = query.join(OutboundMessage).where(OutboundMessage.campaign_id == campaign_id)
     if only_ids is not None:
         query = query.where(Delivery.outbound_id.in_(only_ids))
-    if engine.dialect.name == "postgresql":
+    if db.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Delivery)
-    with engine.begin() as conn:
-        ids = list(conn.scalars(query))
+    with db.begin():
+        ids = list(db.scalars(query))
         if not ids:
             return []
-        conn.execute(
+        db.execute(
             update(Delivery).where(Delivery.id.in_(ids), due).values(state="sending", claimed_at=now)
         )
-        rows = conn.execute(
+        rows = db.execute(
             select(Delivery.id, Delivery.outbound_id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at)
             .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
             .order_by(Delivery.id)
@@ -325,12 +325,12 @@ def _claim(engine: Engine, limit: int, campaign_id: int | None, only_ids: set[in
         by_message: dict[int, list[Claimed]] = {}
         for row in rows:
             by_message.setdefault(row.outbound_id, []).append(Claimed(*row))
-        raws = dict(conn.execute(select(OutboundMessage.id, OutboundMessage.raw)
+        raws = dict(db.execute(select(OutboundMessage.id, OutboundMessage.raw)
                                  .where(OutboundMessage.id.in_(by_message))).all())
     return [Transaction(raws[outbound_id], claimed) for outbound_id, claimed in by_message.items()]
 
 
-def _record(engine: Engine, delivery_id: int, attempts: int, outcome: Outcome) -> None:
+def _record(db: Connection, delivery_id: int, attempts: int, outcome: Outcome) -> None:
     values: dict = {"attempts": attempts + 1, "smtp_code": outcome.code, "detail": outcome.detail[:2000]}
     if outcome.state == "deferred" and attempts + 1 >= MAX_ATTEMPTS:
         outcome = Outcome("failed", outcome.code, f"abandon après {attempts + 1} tentatives : {outcome.detail}")
@@ -339,8 +339,8 @@ def _record(engine: Engine, delivery_id: int, attempts: int, outcome: Outcome) -
     if outcome.state == "deferred":
         values["next_attempt_at"] = utcnow() + timedelta(seconds=BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)])
         values["claimed_at"] = None
-    with engine.begin() as conn:
-        conn.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+    with db.begin():
+        db.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
 @lru_cache(maxsize=16)
@@ -358,7 +358,7 @@ def _mark_sent_statement(count: int):
 
 def _mark_sent(db: Connection, deliveries: list[Claimed]) -> Callable[[list[int]], bool]:
     """Mark the accepted deliveries (indexes into `deliveries`) sent, all of them or none, on `db`:
-    the delivery thread's own connection, kept for its run (no pool checkout per message)."""
+    the delivery thread's own connection."""
     def mark(accepted: list[int]) -> bool:
         params = {f"b_id{n}": deliveries[index].delivery_id for n, index in enumerate(accepted)}
         params.update(b_claimed_at=deliveries[0].claimed_at, b_sent_at=utcnow())
@@ -418,9 +418,11 @@ def deliver_pending(
     def worker() -> None:
         conn = RelayConnection(relay or config.smtp_target)
         try:
-            with engine.connect() as marks:
-                _deliver_loop(engine, config, conn, marks, limiter, report, lock, campaign_id, only_outbound, halt,
-                              on_progress, until)
+            # one store connection per thread, kept for the run: claims, marks and records (no pool
+            # checkout per message, and never more connections than threads)
+            with engine.connect() as db:
+                _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_outbound, halt, on_progress,
+                              until)
         finally:
             conn.close()
 
@@ -446,14 +448,14 @@ class _Halt:
         return self.relay_refused.is_set() or bool(self.stop and self.stop.is_set())
 
 
-def _deliver_loop(engine, config, conn, marks, limiter, report, lock, campaign_id, only_outbound, stop, on_progress,
+def _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress,
                   until: threading.Event | None = None) -> None:
     while not stop.is_set():
         # read before claiming: once `until` is set, everything to send is committed, so an empty
         # claim after that really means the end
         last_look = until is None or until.is_set()
         try:
-            batch = _claim(engine, CLAIM_BATCH, campaign_id, only_outbound)
+            batch = _claim(db, CLAIM_BATCH, campaign_id, only_outbound)
         except OperationalError as exc:  # the store is busy or away: wait, never lose the thread
             log.warning("cannot claim deliveries now: %s", one_line(exc.orig))
             time.sleep(1.0)
@@ -465,51 +467,51 @@ def _deliver_loop(engine, config, conn, marks, limiter, report, lock, campaign_i
             continue
         for index, transaction in enumerate(batch):
             if stop.is_set():
-                _unclaim(engine, [d.delivery_id for later in batch[index:] for d in later.deliveries])
+                _unclaim(db, [d.delivery_id for later in batch[index:] for d in later.deliveries])
                 return
             limiter.wait(len(transaction.deliveries))
-            outcomes = _attempt(conn, config, marks, transaction)
+            outcomes = _attempt(conn, config, db, transaction)
             if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
                 first, *others = transaction.deliveries
-                _relay_refused(engine, stop, report, lock, first.delivery_id, first.attempts, outcomes[0],
+                _relay_refused(db, stop, report, lock, first.delivery_id, first.attempts, outcomes[0],
                                [d.delivery_id for d in others] +
                                [d.delivery_id for later in batch[index + 1:] for d in later.deliveries])
                 return
             for delivery, outcome in zip(transaction.deliveries, outcomes):
-                _account(engine, report, lock, delivery, outcome)
+                _account(db, report, lock, delivery, outcome)
             if on_progress:
                 on_progress(sum(outcome.state != "lost" for outcome in outcomes))
 
 
-def _account(engine: Engine, report: DeliveryReport, lock: threading.Lock, delivery: Claimed,
+def _account(db: Connection, report: DeliveryReport, lock: threading.Lock, delivery: Claimed,
              outcome: Outcome) -> None:
     """Record one recipient's outcome (a plain 250 was recorded before the final dot) and count it."""
     if outcome.state == "lost":
         return
     if outcome.state != "sent" or outcome.code != 250:
-        _record(engine, delivery.delivery_id, delivery.attempts, outcome)
+        _record(db, delivery.delivery_id, delivery.attempts, outcome)
     with lock:
         setattr(report, outcome.state, getattr(report, outcome.state) + 1)
         if outcome.state != "sent":
             report.errors.append(f"{delivery.recipient}: {outcome.code or ''} {outcome.detail}".strip())
 
 
-def _relay_refused(engine, halt: _Halt, report: DeliveryReport, lock, delivery_id: int, attempts: int,
+def _relay_refused(db: Connection, halt: _Halt, report: DeliveryReport, lock, delivery_id: int, attempts: int,
                    outcome: Outcome, rest: list[int]) -> None:
     """Record the refusal on the envelope tried (deferred, or failed once out of attempts), give the
     rest of the claim back, and stop every worker of this run."""
     log.error("relay refused: %s", outcome.detail)
     halt.relay_refused.set()
-    _record(engine, delivery_id, attempts, Outcome("deferred", outcome.code, outcome.detail))
+    _record(db, delivery_id, attempts, Outcome("deferred", outcome.code, outcome.detail))
     if rest:
-        _unclaim(engine, rest)
+        _unclaim(db, rest)
     with lock:
         report.deferred += 1
         report.relay_error = outcome.detail
         report.errors.append(f"relais : {outcome.detail}")
 
 
-def _attempt(conn: RelayConnection, config: Config, marks: Connection, transaction: Transaction) -> list[Outcome]:
+def _attempt(conn: RelayConnection, config: Config, db: Connection, transaction: Transaction) -> list[Outcome]:
     """Send one transaction; an Outcome per delivery. An error of the connection is every recipient's."""
     deliveries = transaction.deliveries
     if len(deliveries) == 1:
@@ -518,7 +520,7 @@ def _attempt(conn: RelayConnection, config: Config, marks: Connection, transacti
         sender = message_verp_address(config.secret, config.from_address, deliveries[0].outbound_id)
     try:
         return send_transaction(conn, sender, [d.recipient for d in deliveries], transaction.raw,
-                                _mark_sent(marks, deliveries))
+                                _mark_sent(db, deliveries))
     except RelayError as exc:
         conn.close()
         outcome = Outcome("relay", exc.code, exc.detail)
@@ -532,9 +534,9 @@ def _attempt(conn: RelayConnection, config: Config, marks: Connection, transacti
     return [outcome] * len(deliveries)
 
 
-def _unclaim(engine: Engine, ids: list[int]) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
+def _unclaim(db: Connection, ids: list[int]) -> None:
+    with db.begin():
+        db.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
                      .values(state="queued", claimed_at=None))
 
 

@@ -91,15 +91,16 @@ def test_a_message_is_marked_sent_for_all_its_recipients_or_for_none(Session, en
     controller, handler = sink
     config = config_for(db_url, controller.port)
     queue_message(Session, ["a@ville.fr", "b@ville.fr"])
-    [transaction] = _claim(engine, 10, None, None)
+    with engine.connect() as db:
+        [transaction] = _claim(db, 10, None, None)
     taken = transaction.deliveries[1]
     with Session.begin() as session:  # released as interrupted, then re-claimed by another worker
         session.execute(update(Delivery).where(Delivery.id == taken.delivery_id)
                         .values(claimed_at=datetime.now(timezone.utc) + timedelta(seconds=5)))
     connection = RelayConnection(config.smtp_target)
     try:
-        with engine.connect() as marks:
-            outcomes = _attempt(connection, config, marks, transaction)
+        with engine.connect() as db:
+            outcomes = _attempt(connection, config, db, transaction)
     finally:
         connection.close()
     assert [o.state for o in outcomes] == ["lost", "lost"]
@@ -175,3 +176,35 @@ def test_a_discarding_sink_counts_the_messages_it_accepts_and_keeps_none(Session
     finally:
         controller.stop()
     assert (handler.count, handler.messages) == (2, [])
+
+
+def test_a_store_connection_lost_between_claims_is_reopened_and_nothing_is_lost(
+        Session, engine, db_url, sink, monkeypatch):
+    """Each delivery thread keeps one store connection for its run: if the server drops it (a
+    PostgreSQL restart), the next claim fails, the thread waits, reconnects and sends."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL")
+    from sqlalchemy import text
+
+    from mailbot import delivery
+
+    controller, handler = sink
+    queue_message(Session, ["a@ville.fr", "b@ville.fr"])
+    real_claim, dropped = delivery._claim, []
+
+    def claim_after_a_disconnect(db, *args):
+        if not dropped:
+            pid = db.execute(text("select pg_backend_pid()")).scalar()
+            db.rollback()
+            with engine.connect() as other:
+                other.execute(text(f"select pg_terminate_backend({pid})"))
+                other.commit()
+            dropped.append(pid)
+        return real_claim(db, *args)
+
+    monkeypatch.setattr(delivery, "_claim", claim_after_a_disconnect)
+    report = deliver_pending(engine, config_for(db_url, controller.port))
+    assert dropped and report.sent == 2
+    assert [m.rcpt_tos for m in handler.messages] == [["a@ville.fr", "b@ville.fr"]]
+    with Session() as session:
+        assert set(session.scalars(select(Delivery.state))) == {"sent"}
