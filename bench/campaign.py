@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mailbot.campaign import create_campaign, send_campaign  # noqa: E402
 from mailbot.config import load_config  # noqa: E402
 from mailbot.delivery import deliver_pending  # noqa: E402
-from mailbot.outbox import message_verp_address, verp_address  # noqa: E402
+from mailbot.outbox import return_path  # noqa: E402
 from mailbot.sink import free_port  # noqa: E402
 from store.campaign_models import Delivery, OutboundMessage  # noqa: E402
 from store.db import make_engine, session_factory  # noqa: E402
@@ -138,8 +138,7 @@ def ceiling(url: str, config, sink_port: int) -> float:
     engine.dispose()
     wire = []
     for outbound_id, envelope in recipients.items():
-        sender = (verp_address(config.secret, config.from_address, envelope[0][0]) if len(envelope) == 1 else
-                  message_verp_address(config.secret, config.from_address, outbound_id))
+        sender = return_path(config.secret, config.from_address, outbound_id, [d for d, _ in envelope])
         # pre-rendered as they go on the wire (smtplib sends bytes as they are)
         wire.append((sender, [r for _, r in envelope], raws[outbound_id].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")))
     smtp = smtplib.SMTP("127.0.0.1", sink_port)

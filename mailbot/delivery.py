@@ -41,7 +41,7 @@ from sqlalchemy.exc import OperationalError
 
 from mailbot.clock import utcnow
 from mailbot.config import Config, SmtpTarget
-from mailbot.outbox import message_verp_address, verp_address
+from mailbot.outbox import return_path
 from store.campaign_models import Delivery, OutboundMessage
 from store.db import one_line
 
@@ -514,10 +514,8 @@ def _relay_refused(db: Connection, halt: _Halt, report: DeliveryReport, lock, de
 def _attempt(conn: RelayConnection, config: Config, db: Connection, transaction: Transaction) -> list[Outcome]:
     """Send one transaction; an Outcome per delivery. An error of the connection is every recipient's."""
     deliveries = transaction.deliveries
-    if len(deliveries) == 1:
-        sender = verp_address(config.secret, config.from_address, deliveries[0].delivery_id)
-    else:
-        sender = message_verp_address(config.secret, config.from_address, deliveries[0].outbound_id)
+    sender = return_path(config.secret, config.from_address, deliveries[0].outbound_id,
+                         [d.delivery_id for d in deliveries])
     try:
         return send_transaction(conn, sender, [d.recipient for d in deliveries], transaction.raw,
                                 _mark_sent(db, deliveries))

@@ -65,6 +65,14 @@ def message_verp_address(secret: str, from_address: str, outbound_id: int) -> st
     return plus_address(from_address, f"m-{outbound_id:x}-{_verp_mac(secret, 'm', outbound_id)}")
 
 
+def return_path(secret: str, from_address: str, outbound_id: int, delivery_ids: list[int]) -> str:
+    """The return path of one SMTP transaction of a message: the delivery's own when it carries one
+    recipient, the message's when it carries several."""
+    if len(delivery_ids) == 1:
+        return verp_address(secret, from_address, delivery_ids[0])
+    return message_verp_address(secret, from_address, outbound_id)
+
+
 def parse_return_path(secret: str, address: str) -> tuple[str, int] | None:
     """("delivery", id) or ("message", outbound id) from one of our return paths; None if it is
     not ours or was altered."""

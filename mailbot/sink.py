@@ -23,7 +23,7 @@ class Received:
 class SinkHandler:
     directory: Path | None = None
     discard: bool = False  # count messages without keeping them (benchmarks)
-    count: int = 0
+    count: int = 0  # messages accepted
     messages: list[Received] = field(default_factory=list)
     # recipient → [(smtp status line, remaining times)]; remaining None means forever
     refusals: dict[str, list] = field(default_factory=dict)
@@ -44,14 +44,14 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.discard:
-            self.count += 1
-            return "250 Message accepted"
-        received = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))
+        received = None if self.discard else Received(
+            envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))
         with self.lock:
-            self.messages.append(received)
-            count = len(self.messages)
-        if self.directory is not None:
+            self.count += 1
+            count = self.count
+            if received is not None:
+                self.messages.append(received)
+        if received is not None and self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             (self.directory / f"{count:06d}.eml").write_bytes(received.content)
         return "250 Message accepted"
@@ -96,7 +96,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     stopped.wait()
     controller.stop()
-    print(f"sink received {handler.count if args.discard else len(handler.messages)} messages", flush=True)
+    print(f"sink received {handler.count} messages", flush=True)
 
 
 if __name__ == "__main__":
