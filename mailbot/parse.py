@@ -23,6 +23,7 @@ MAX_TEXT_CHARS = 2_000_000
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
+_GUILLEMET_SPACE = re.compile(r"«\s*|\s*»")  # « valeur » → "valeur": the no-break spaces inside go too
 _QUOTE_PREFIX = re.compile(r"^((?:[ ]?>[ ]?)+)")
 _START_RE = re.compile(r"^#{3,}\s*DEBUT DU FORMULAIRE ATLAS\s+(?P<token>r[0-9a-z]+-[a-z2-7]+)", re.IGNORECASE)
 _END_RE = re.compile(r"^#{3,}\s*FIN DU FORMULAIRE ATLAS", re.IGNORECASE)
@@ -179,6 +180,8 @@ _NORMALISE = str.maketrans({**_SPACES, **_QUOTES})
 def normalise_line(line: str) -> str:
     if line.isascii():  # most lines: of the characters to replace, only the tab is ASCII
         return (line.replace("\t", " ") if "\t" in line else line).rstrip()
+    if "«" in line or "»" in line:
+        line = _GUILLEMET_SPACE.sub('"', line)
     return unicodedata.normalize("NFC", line.translate(_NORMALISE)).rstrip()
 
 

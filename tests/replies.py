@@ -82,26 +82,34 @@ def _cp1252_ok(text: str) -> bool:
 
 
 def apple_mail_base64(summary: bytes, edit: Edit, sender: str) -> bytes:
-    """iPhone / Apple Mail: top-posted, base64 body, nested quoting « > > » on some lines."""
+    """iPhone / Apple Mail, answering a colleague's reply that quoted ours: top-posted, base64 body,
+    the form two levels deep (« > > »), edited where it is."""
     original, text = original_text(summary)
-    lines = quote(edit(text.splitlines()))
-    body = "Voilà les corrections\n\nEnvoyé de mon iPhone\n\n> Le 12 mars 2012 à 10:02, Atlas <atlas@cncd.example.fr> a écrit :\n>\n" + "\n".join(lines)
+    lines = quote(quote(edit(text.splitlines())), "> ")
+    body = ("Voilà les corrections\n\nEnvoyé de mon iPhone\n\n"
+            "> Le 13 mars 2012 à 09:15, Jean Martin <j.martin@ville-rennes.example.fr> a écrit :\n>\n"
+            "> Marie, peux-tu vérifier ?\n>\n"
+            "> > Le 12 mars 2012 à 10:02, Atlas <atlas@cncd.example.fr> a écrit :\n> >\n" + "\n".join(lines))
     reply = EmailMessage()
     _headers(reply, original, sender)
     reply.set_content(body, cte="base64")
     return reply.as_bytes()
 
 
-def webmail_latin1(summary: bytes, edit: Edit, sender: str) -> bytes:
-    """Orange / Zimbra style: « ----- Mail original ----- », ISO-8859-15, quoted-printable, NBSP before colons."""
+def webmail_latin1(summary: bytes, edit: Edit, sender: str, charset: str = "iso-8859-15",
+                   cte: str = "quoted-printable") -> bytes:
+    """Orange / Zimbra style: « ----- Mail original ----- », ISO-8859-15, quoted-printable, NBSP before colons.
+    With charset="iso-8859-1", which has no €, the client writes EUR instead."""
     original, text = original_text(summary)
     edited = [line.replace(" :", "\u00a0:", 1) for line in edit(text.splitlines())]
     body = ("Bonjour,\nmise à jour faite.\n\n----- Mail original -----\nDe: \"Atlas\" <atlas@cncd.example.fr>\n"
             f"À: {sender}\nEnvoyé: Lundi 12 Mars 2012 10:02:00\nObjet: {original['Subject']}\n\n" + "\n".join(quote(edited)))
+    if charset == "iso-8859-1":
+        body = body.replace("€", "EUR")
     reply = EmailMessage()
     _headers(reply, original, sender)
-    reply.set_content(body.encode("iso-8859-15"), maintype="text", subtype="plain", cte="quoted-printable")
-    reply.replace_header("Content-Type", 'text/plain; charset="iso-8859-15"')
+    reply.set_content(body.encode(charset), maintype="text", subtype="plain", cte=cte)
+    reply.replace_header("Content-Type", f'text/plain; charset="{charset}"')
     return reply.as_bytes()
 
 

@@ -264,6 +264,79 @@ def test_labels_typed_the_french_way():
         assert summarise(result) == {("update", "contact", "CT-AAAA1", "title", "Maire adjointe")}, separator
 
 
+@pytest.mark.parametrize("prefix", [">> ", "> > ", ">>"])
+def test_a_form_quoted_twice_is_read_at_any_prefix_spelling(prefix):
+    record = snapshot()
+    lines = replies.original_text(summary_for(record))[1].splitlines()
+    parsed = parse_text("Voir plus bas.\n\n" + "\n".join(replies.quote(TYPICAL_EDIT(lines), prefix)))
+    assert parsed.forms[0].quote_depth == 2
+    assert summarise(diff_form(parsed.forms[0], record, RULES, REFS)) == EXPECTED, prefix
+
+
+def test_the_edited_copy_at_depth_one_wins_over_the_original_at_depth_two():
+    record = snapshot()
+    lines = replies.original_text(summary_for(record))[1].splitlines()
+    edited = "\n".join(replies.quote(TYPICAL_EDIT(lines)))
+    original = "> Le 12 mars, Atlas a écrit :\n" + "\n".join(replies.quote(lines, ">> "))
+    for text in (edited + "\n>\n" + original, original + "\n>\n" + edited):  # depth decides, not position
+        parsed = parse_text(text)
+        assert len(parsed.forms) == 1 and parsed.forms[0].quote_depth == 1
+        assert summarise(diff_form(parsed.forms[0], record, RULES, REFS)) == EXPECTED
+
+
+def retype(old: str, new: str):
+    return lambda lines: [line.replace(old, new) for line in lines]
+
+
+@pytest.mark.parametrize("client", ["gmail", "outlook_html_only"])
+def test_typographic_quotes_as_word_autocorrects_them(client):
+    record = snapshot()
+    edit = combine(
+        retype("C'est une coopération décentralisée (oui/non) : non",
+               "C\u2019est une coopération décentralisée (oui/non) : oui"),
+        set_field("PJ-EEEE1", "Opérateurs", "\u00ab\u00a0Lycée d\u2019Enseignement\u00a0\u00bb"),
+        set_field("CT-AAAA1", "Titre", "\u201cMaire\u201d adjointe \u2018RI\u2019"),
+        retype("Accès à l'eau", "Accès à l\u2019eau"),  # same title, autocorrected: not a change
+    )
+    _parsed, result = changes_of(replies.CLIENTS[client](summary_for(record), edit, SENDER), record)
+    assert summarise(result) == {
+        ("move", "action", "CO-FFFF1", "kind", "cooperation"),
+        ("update", "projet", "PJ-EEEE1", "operators", '"Lycée d\'Enseignement"'),
+        ("update", "contact", "CT-AAAA1", "title", '"Maire" adjointe \'RI\''),
+    }
+
+
+@pytest.mark.parametrize("cte", ["quoted-printable", "8bit"])
+def test_latin1_reply_with_accented_values(cte):
+    record = snapshot()
+    edit = combine(set_field("CT-AAAA1", "Nom", "Lefèvre-Dupont"),
+                   set_field("CT-AAAA1", "Titre", "Première adjointe déléguée à la coopération"),
+                   set_field("PJ-EEEE1", "Bénéficiaires", "Élèves et familles des quartiers"))
+    raw = replies.webmail_latin1(summary_for(record), edit, SENDER, charset="iso-8859-1", cte=cte)
+    assert b'charset="iso-8859-1"' in raw
+    _parsed, result = changes_of(raw, record)
+    assert summarise(result) == {
+        ("update", "contact", "CT-AAAA1", "last_name", "Lefèvre-Dupont"),
+        ("update", "contact", "CT-AAAA1", "title", "Première adjointe déléguée à la coopération"),
+        ("update", "projet", "PJ-EEEE1", "beneficiaries", "Élèves et familles des quartiers"),
+    }
+
+
+def test_windows_1252_characters_in_a_windows_1252_plain_part():
+    record = snapshot()
+    edit = combine(set_field("CT-AAAA1", "Titre", "Chargée de l\u2019œuvre sociale"),
+                   set_field("APD", "Montant 2010 en euros", "12 500 €"),
+                   set_field("PJ-EEEE1", "Opérateurs", "Cœur d\u2019Afrique"))
+    raw = replies.webmail_latin1(summary_for(record), edit, SENDER, charset="windows-1252", cte="8bit")
+    assert b"\x92\x9c" in raw and b"\x80" in raw  # the bytes only windows-1252 gives ’, œ and €
+    _parsed, result = changes_of(raw, record)
+    assert summarise(result) == {
+        ("update", "contact", "CT-AAAA1", "title", "Chargée de l'œuvre sociale"),
+        ("update", "apd", "APD-CCC2", "amount", "12500.00"),
+        ("update", "projet", "PJ-EEEE1", "operators", "Cœur d'Afrique"),
+    }
+
+
 _JUNK = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
