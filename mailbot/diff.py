@@ -14,6 +14,7 @@ from mailbot.form import (
     KEYWORD_PARTS,
     SNAPSHOT_KEYS,
     display_value,
+    masked_snapshot,
     record_value,
 )
 from mailbot.parse import ParsedBlock, ParsedForm, label_key, normalise_line
@@ -81,7 +82,11 @@ def describe(part: str, record: dict) -> str:
 
 
 def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: ReferenceLists) -> DiffResult:
+    """The changes a form asks for, against the snapshot of the message it answers. A value written
+    as the form showed it is no change; a change's `old` is the stored value (for a masked address,
+    the real one, not its mask)."""
     index = index_snapshot(snapshot)
+    shown = index_snapshot(masked_snapshot(snapshot)) if snapshot.get("masked") else index
     changes: list[ProposedChange] = []
     problems: list[dict] = []
     new_counts: dict[str, int] = {}
@@ -95,7 +100,7 @@ def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: Refere
                 changes.append(change)
         elif block.ref in index.by_ref:
             part, record, parent = index.by_ref[block.ref]
-            changes += _diff_existing(block, part, record, rules, references)
+            changes += _diff_existing(block, part, record, shown.by_ref[block.ref][1], rules, references)
         else:
             problems.append({"code": "unknown_ref", "ref": block.ref,
                              "message": f"La référence {block.ref} ne correspond à aucune fiche de ce formulaire : "
@@ -122,7 +127,8 @@ def typed_value(part: str, rule: FieldRule, record: dict):
     return to_jsonable(record_value(part, rule, record))
 
 
-def _diff_existing(block: ParsedBlock, part: str, record: dict, rules: Rules, references) -> list[ProposedChange]:
+def _diff_existing(block: ParsedBlock, part: str, record: dict, shown: dict, rules: Rules,
+                   references) -> list[ProposedChange]:
     entity = ENTITY_OF_PART[part]
     base = {"entity": entity, "ref": record["ref"], "base_version": record.get("version"),
             "description": describe(part, record)}
@@ -134,7 +140,7 @@ def _diff_existing(block: ParsedBlock, part: str, record: dict, rules: Rules, re
     written = {key: value for key, value in written.items() if value is not None}  # absent: not a change
     rules_by_key = {rule.key: rule for rule in rules.parts[part].fields}
     edited = {key for key, value in written.items()
-              if not _same_text(value, display_value(rules_by_key[key], record_value(part, rules_by_key[key], record), references))}
+              if not _same_text(value, display_value(rules_by_key[key], record_value(part, rules_by_key[key], shown), references))}
     if not edited:
         return []  # the block as it was sent: nothing, even if the stored record is incomplete
     # one check of the whole block, so that rules across fields (a finished project needs its year) apply;

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mailbot.render import euros
-from mailbot.rules import FieldRule, ReferenceLists, Rules
+from mailbot.rules import FieldRule, ReferenceLists, Rules, fold
 
 FORM_START = "#### DEBUT DU FORMULAIRE ATLAS {token} ####"
 FORM_END = "#### FIN DU FORMULAIRE ATLAS ####"
@@ -50,6 +50,7 @@ SECTIONS = (
     ("cooperation", "4. COOPERATIONS DECENTRALISEES (par pays)"),
     ("action", "5. AUTRES ACTIONS EXTERIEURES (par pays)"),
 )
+COUNTRY_HEADING = "---- {country} ----"
 # where each part's records sit in a snapshot (store.queries.record_data)
 SNAPSHOT_KEYS = {"contact": "contacts", "reseau": "reseaux", "cooperation": "cooperations", "action": "actions"}
 
@@ -115,6 +116,21 @@ def record_value(part: str, field: FieldRule, record: dict):
     return record.get(field.key)
 
 
+def mask_address(address: str) -> str:
+    """`marie.dupont@ville.fr` → `m•••@ville.fr`: shown to senders not yet known as contacts."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}" if domain else "•••"
+
+
+def masked_snapshot(record: dict) -> dict:
+    """The record as a summary for a stranger shows it: contacts' addresses masked."""
+    masked = dict(record)
+    masked["contacts"] = [
+        {**c, "email": mask_address(c["email"]) if c.get("email") else c.get("email")} for c in record["contacts"]
+    ]
+    return masked
+
+
 def render_form(snapshot: dict, token: str, ctx: FormContext) -> list[str]:
     """The form's lines, in the circular's order, for one collectivité's snapshot."""
     lines = [FORM_START.format(token=token), ""]
@@ -123,15 +139,31 @@ def render_form(snapshot: dict, token: str, ctx: FormContext) -> list[str]:
         if part == "apd":
             lines += _apd_block(snapshot, ctx)
             continue
-        for record in snapshot[SNAPSHOT_KEYS[part]]:
-            lines += _record_block(part, record, ctx)
-            if part in ("cooperation", "action"):
-                for project in record["projects"]:
-                    lines += _project_block(project, record["ref"], ctx)
-        if part in ("cooperation", "action") and snapshot[SNAPSHOT_KEYS[part]] and part == "cooperation":
+        if part in ("cooperation", "action"):
+            lines += _by_country(part, snapshot[SNAPSHOT_KEYS[part]], ctx)
+        else:
+            for record in snapshot[SNAPSHOT_KEYS[part]]:
+                lines += _record_block(part, record, ctx)
+        if part == "cooperation" and snapshot[SNAPSHOT_KEYS[part]]:
             lines += _new_block("projet", ctx)
         lines += _new_block(part, ctx)
     lines.append(FORM_END)
+    return lines
+
+
+def _by_country(part: str, records: list[dict], ctx: FormContext) -> list[str]:
+    """Sections 4 and 5 list their records by country, as the circular does: a heading line per
+    country (no colon and after a blank line, so the parser passes over it), each record followed
+    by its projects."""
+    lines: list[str] = []
+    country = None
+    for record in sorted(records, key=lambda r: (fold(r.get("country") or ""), fold(r.get("partner") or ""))):
+        if record.get("country") != country:
+            country = record.get("country")
+            lines += [COUNTRY_HEADING.format(country=country or "Pays non renseigné"), ""]
+        lines += _record_block(part, record, ctx)
+        for project in record["projects"]:
+            lines += _project_block(project, record["ref"], ctx)
     return lines
 
 

@@ -26,7 +26,7 @@ from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.outbox import Recipient, enqueue, new_message_id
 from mailbot.render import build_message, make_environment
-from mailbot.summary import mask_address
+from mailbot.form import mask_address
 from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage
 from store.models import Collectivite, Contact, Prefecture, REF_PREFIX, new_ref
 from store.prefecture_models import Circular

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.config import Config
-from mailbot.form import FormContext, record_value, render_form, SNAPSHOT_KEYS
+from mailbot.form import FormContext, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
 from mailbot.outbox import Recipient, enqueue, new_message_id, plus_address
 from mailbot.render import build_message, make_environment
 from mailbot.rules import ReferenceLists, Rules, check_record
@@ -34,20 +34,6 @@ def usable_recipients(record: dict) -> list[Recipient]:
         for contact in record["contacts"]
         if contact.get("email") and contact.get("email_state", "ok") == "ok"
     ]
-
-
-def mask_address(address: str) -> str:
-    """`marie.dupont@ville.fr` → `m•••@ville.fr`: shown to senders not yet known as contacts."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}•••@{domain}" if domain else "•••"
-
-
-def masked_snapshot(record: dict) -> dict:
-    masked = dict(record)
-    masked["contacts"] = [
-        {**c, "email": mask_address(c["email"]) if c.get("email") else c.get("email")} for c in record["contacts"]
-    ]
-    return masked
 
 
 def missing_items(rules: Rules, record: dict, references: ReferenceLists) -> list[str]:
@@ -150,7 +136,8 @@ def enqueue_summary(
         session, build, recipients, kind=kind, campaign_id=campaign.id,
         collectivite_id=collectivite_id, token=lambda _id: built["token"],
     )
-    session.add(Snapshot(outbound_id=outbound.id, collectivite_id=collectivite_id, data=record))
+    shown = {**record, "masked": True} if masked else record  # the real values, and what the form showed of them
+    session.add(Snapshot(outbound_id=outbound.id, collectivite_id=collectivite_id, data=shown))
     return outbound
 
 

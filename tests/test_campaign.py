@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 import html
+import re
+from decimal import Decimal
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -28,7 +30,8 @@ from mailbot.campaign import (
 from mailbot.cli import main
 from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
-from mailbot.render import compact_html, html_form, transfer_encoding
+from mailbot.render import compact_html, euros, html_form, transfer_encoding
+from mailbot.rules import load_rules
 from mailbot.sink import start_sink
 from mailbot.tokens import find_tokens, verify
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
@@ -85,6 +88,10 @@ def rich_collectivite(Session) -> str:
         contact.email_state = "ok"
         if not contact.email:
             contact.email = "helene@ville.fr"
+        # listed by country in French, whatever their order in the store: Sénégal after Allemagne
+        cooperations = [c for c in coll.cooperations if c.kind == "cooperation"]
+        for cooperation, country in zip(cooperations, ("SN", "DE", "SN")):
+            cooperation.country_code = country
         return coll.code
 
 
@@ -105,8 +112,16 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
                 "COOPERATIONS DECENTRALISEES", "AUTRES ACTIONS EXTERIEURES"]
     positions = [text.index(s) for s in sections]
     assert positions == sorted(positions), "the five parts come in the circular's order"
-    for keyword in ("NOUVEAU-CONTACT", "NOUVEAU-RESEAU", "NOUVELLE-COOPERATION", "NOUVELLE-ACTION"):
+    for keyword in ("NOUVEAU-CONTACT", "NOUVEAU-RESEAU", "NOUVELLE-COOPERATION", "NOUVEAU-PROJET", "NOUVELLE-ACTION"):
         assert f"#### {keyword}" in text
+    # parts 4 and 5 by country, countries in French, each record under its country's heading
+    cooperations = text[text.index("4. COOPERATIONS"):text.index("#### NOUVEAU-PROJET")]
+    assert cooperations.index("---- Allemagne ----") < cooperations.index("---- Sénégal ----")
+    for heading in re.findall(r"^---- (.+) ----$", cooperations, re.M):
+        assert {line for line in cooperations.split(f"---- {heading} ----")[1].split("---- ")[0].splitlines()
+                if line.startswith("Pays")} == {f"Pays* : {heading}"}
+    assert "Pays* : Sénégal" in html and "---- Sénégal ----" in html
+    assert [c["country"] for c in record["cooperations"] if c["country_code"] == "DE"] == ["Allemagne"]
     refs = [c["ref"] for c in record["contacts"]] + [m["ref"] for m in record["reseaux"]]
     refs += [c["ref"] for c in record["cooperations"] + record["actions"]]
     refs += [p["ref"] for c in record["cooperations"] + record["actions"] for p in c["projects"]]
@@ -116,10 +131,16 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
     if record["actions"]:
         assert "C'est une coopération décentralisée (oui/non) : non" in text
     assert "(non modifiable)" in text  # earlier APD years are shown read-only
+    year = load_rules(RULES).apd_editable_year
+    editable = next((a["amount"] for a in record["apd"] if a["year"] == year), None)
+    shown = euros(Decimal(editable)).replace("\u202f", " ") if editable is not None else ""  # plain spaces on a form
+    assert f"Montant {year} en euros : {shown}".rstrip() in text
+    assert f"APD {year}" not in text and f"Montant {year - 1}" not in text  # one editable year, the rules file's
     assert "Date limite de réponse : 30 juin 2012" in text
     assert "maurille.berou@diplomatie.gouv.fr" in text
     # hostile values: escaped in HTML, intact in text, accents kept
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+    assert '"Cie"' not in html and "&#34;Cie&#34; d&#39;Hélène" in html  # quotes escaped too
     assert '<script>alert("x")</script> & "Cie" d\'Hélène' in text
     assert "Hélène" in html
     # the snapshot is what was shown, with versions

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
+from mailbot import client_shapes
 from mailbot.clock import wait_for
 from mailbot.campaign import campaign_status, create_campaign, get_campaign, render_campaign, target_states
 from mailbot.cli import main
@@ -27,9 +28,9 @@ from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
 from mailbot.serve import run_serve
 from mailbot.sink import free_port, start_sink
-from mailbot.summary import mask_address
+from mailbot.form import mask_address
 from store.models import Collectivite, Contact, Prefecture
-from store.review_models import ChangeSet
+from store.review_models import Change, ChangeSet
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
 BOT = "atlas@cncd.example.fr"
@@ -105,9 +106,12 @@ class Loop:
         if in_reply_to:
             msg["In-Reply-To"] = msg["References"] = in_reply_to
         msg.set_content(body)
+        return self.send_raw(sender, msg.as_bytes())
+
+    def send_raw(self, sender: str, raw: bytes) -> int:
         before = len(self.sink.messages)
         with smtplib.SMTP("127.0.0.1", self.port) as smtp:
-            smtp.sendmail(sender, [BOT], msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+            smtp.sendmail(sender, [BOT], raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
         return before
 
     def answer_to(self, address: str, before: int):
@@ -230,6 +234,33 @@ def test_a_stranger_naming_a_commune_and_its_postcode_gets_the_masked_summary_an
         assert (coll.code, changeset.status, changeset.trusted) == ("COM-35085", "pending", False)
         assert (change.op, change.entity) == ("create", "contact")
         assert change.new == {"first_name": "Claire", "last_name": "Moreau", "title": "", "email": stranger}
+
+
+def test_a_strangers_reply_to_the_masked_summary_changes_only_what_they_edited(loop):
+    """The masked addresses they were shown, sent back untouched, are no change (nor an error)."""
+    stranger = "claire.moreau@combourg-mairie.fr"
+    before = loop.send(stranger, "Bonjour,\nMise à jour de l'Atlas pour la commune de Combourg (35270).\n"
+                                 "Claire Moreau", display="Claire Moreau")
+    received = loop.answer_to(stranger, before)
+    with loop.sessions() as session:
+        contact = session.scalars(select(Contact).join(Collectivite, Contact.collectivite_id == Collectivite.id)
+                                  .where(Collectivite.code == "COM-35085", Contact.email.is_not(None))).first()
+        ref, email = contact.ref, contact.email
+    assert mask_address(email) in text_of(received)
+
+    reply = client_shapes.gmail(received.content, client_shapes.set_field(ref, "Titre", "Adjointe aux jumelages"), stranger)
+    loop.send_raw(stranger, reply)
+
+    def answered():
+        with loop.sessions() as session:
+            return session.scalar(select(ChangeSet.id).join(ChangeSet.changes)
+                                  .where(ChangeSet.sender == stranger, Change.op == "update"))
+    changeset_id = _wait(answered)
+    with loop.sessions() as session:
+        changeset = session.get(ChangeSet, changeset_id)
+        assert [(c.op, c.ref, c.field, c.old, c.new, c.errors) for c in changeset.changes] == [
+            ("update", ref, "title", contact.title, "Adjointe aux jumelages", [])]
+        assert changeset.trusted is False and session.get(Contact, contact.id).email == email
 
 
 def _candidates(question) -> list[str]:

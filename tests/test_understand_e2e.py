@@ -20,11 +20,13 @@ from mailbot.cli import main
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
+from mailbot.review import approve
 from mailbot.serve import run_serve
 from mailbot.sink import free_port, start_sink
 from store.campaign_models import CampaignTarget
 from store.inbound_models import InboundMessage
-from store.models import Collectivite
+from store.models import Collectivite, Contact
+from store.review_models import Change
 from tests import replies
 from mailbot.client_shapes import set_field as _set
 
@@ -168,6 +170,32 @@ def test_a_later_reply_on_the_same_form_replaces_the_pending_set(loop):
     first_set, second_set = sorted(_wait(replaced), key=lambda row: row["id"])
     assert first_set["status"] == "superseded" and second_set["status"] == "pending"
     assert second_set["changes"][0]["new"] == "Premier adjoint"
+
+
+def test_a_reply_is_compared_with_what_its_message_showed_not_with_todays_store(loop):
+    """Between the summary and the reply, someone changes the record: the untouched blocks are still no
+    change, the edited field's « before » is what the agent saw, and approving finds the conflict."""
+    config, sink, port, sessions, engine = loop
+    render_campaign(engine, sessions, config, "c2012", limit=1)
+    deliver_pending(engine, config)
+    summary = sink.messages[0]
+    lines = _text_of(summary)
+    first, second = [line.split()[1] for line in lines if line.startswith("#### CT-")][:2]
+    shown = next(line for line in _first_block(lines, first) if line.startswith("Titre")).split(":", 1)[1].strip()
+    with sessions.begin() as session:
+        for ref, title in ((first, "Conseillère déléguée"), (second, "Directrice générale")):
+            session.scalar(select(Contact).where(Contact.ref == ref)).title = title
+    agent = summary.rcpt_tos[0]
+    _send_and_wait(sessions, port, agent, str(parse(summary.content)["Reply-To"]),
+                   replies.gmail(summary.content, _set(first, "Titre", "Maire adjointe"), agent))
+    [changeset] = _wait(lambda: _review_list(config))
+    assert [(c["ref"], c["field"], c["old"], c["new"]) for c in changeset["changes"]] == [
+        (first, "title", shown, "Maire adjointe")]  # nothing for `second`, changed in the store, untouched here
+    approve(sessions, config, changeset["id"], "Paul Durand")
+    with sessions() as session:
+        [change] = session.scalars(select(Change).where(Change.changeset_id == changeset["id"])).all()
+        assert (change.status, change.current) == ("conflict", "Conseillère déléguée")
+        assert session.scalar(select(Contact.title).where(Contact.ref == first)) == "Conseillère déléguée"
 
 
 # --- several forms in one message ----------------------------------------------------------------------------
