@@ -163,7 +163,9 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([dhj]?)\s*$")
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
-        raise click.BadParameter(f"{text!r}: expected a number of days such as 14d")
+        # a one-line error like the others (a BadParameter raised here prints the usage too)
+        raise click.ClickException(f"bad duration {text!r} for --after: expected a number of days such as 14d "
+                                   "(or of hours, such as 36h)")
     number, unit = int(match.group(1)), match.group(2) or "d"
     return timedelta(hours=number) if unit == "h" else timedelta(days=number)
 
