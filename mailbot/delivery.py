@@ -31,18 +31,19 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Callable, NamedTuple, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from mailbot.clock import utcnow
 from mailbot.config import Config, SmtpTarget
 from mailbot.outbox import return_path
 from store.campaign_models import Delivery, OutboundMessage
+from store.models import Contact
 from store.db import one_line
 
 log = logging.getLogger("mailbot.delivery")
@@ -73,6 +74,7 @@ class Outcome:
     state: str  # sent | deferred | failed | lost (claim taken by another worker) | relay (RelayError)
     code: int | None
     detail: str
+    at_rcpt: bool = False  # refused at RCPT TO: about this address, not the message or the relay
 
 
 class RelayError(Exception):
@@ -229,15 +231,14 @@ def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[st
     final dot. If it returns False our claim was taken from us (another worker released and re-took
     it): the connection is dropped mid-DATA, which aborts the transaction at the relay.
     """
-    smtp = conn.ensure()
-    code, msg = smtp.mail(sender, ["SMTPUTF8"] if _needs_smtputf8(sender, recipients, smtp) else [])
+    smtp, (code, msg) = _mail_from(conn, sender, recipients)
     if code != 250:
         conn.reset()
         return [_refused(code, _decode(msg))] * len(recipients)
     outcomes: list[Outcome | None] = []
     for recipient in recipients:
         code, msg = smtp.rcpt(recipient)
-        outcomes.append(None if code in (250, 251) else _refused(code, _decode(msg)))
+        outcomes.append(None if code in (250, 251) else _refused(code, _decode(msg), at_rcpt=True))
     accepted = [index for index, outcome in enumerate(outcomes) if outcome is None]
     if not accepted:
         conn.reset()
@@ -255,9 +256,29 @@ def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[st
     return _for_accepted(outcomes, _classify_code(code, _decode(msg)))
 
 
-def _refused(code: int, detail: str) -> Outcome:
+def _mail_from(conn: RelayConnection, sender: str, recipients: Sequence[str]):
+    """MAIL FROM, on the open connection or a new one. A relay closes a connection left idle (its
+    timeout, say while the worker waited for summaries to be rendered): found closed at this first
+    command, before anything of the message was sent, it is opened again once, not a deferral."""
+    def mail(smtp: smtplib.SMTP):
+        return smtp.mail(sender, ["SMTPUTF8"] if _needs_smtputf8(sender, recipients, smtp) else [])
+
+    reused = conn.smtp is not None
+    smtp = conn.ensure()
+    try:
+        return smtp, mail(smtp)
+    except (smtplib.SMTPServerDisconnected, OSError):
+        conn.abort()
+        if not reused:
+            raise
+    smtp = conn.ensure()
+    return smtp, mail(smtp)
+
+
+def _refused(code: int, detail: str, *, at_rcpt: bool = False) -> Outcome:
     """A refusal before DATA: a 2xx there other than the expected one is no delivery either."""
-    return _classify_code(code, detail) if code >= 300 else Outcome("deferred", code, detail)
+    outcome = _classify_code(code, detail) if code >= 300 else Outcome("deferred", code, detail)
+    return replace(outcome, at_rcpt=at_rcpt)
 
 
 def _for_accepted(outcomes: list[Outcome | None], outcome: Outcome) -> list[Outcome]:
@@ -330,10 +351,14 @@ def _claim(db: Connection, limit: int, campaign_id: int | None, only_ids: set[in
     return [Transaction(raws[outbound_id], claimed) for outbound_id, claimed in by_message.items()]
 
 
-def _record(db: Connection, delivery_id: int, attempts: int, outcome: Outcome) -> None:
+def _record(db: Connection, delivery_id: int, recipient: str, attempts: int, outcome: Outcome) -> Outcome:
+    """Store a recipient's outcome; the outcome as recorded (a deferral out of attempts is a failure).
+
+    An address the relay refuses for good at RCPT is marked bouncing on its contacts, as a bounce
+    report would: it leaves the collectivité's usable addresses (reminders, later summaries)."""
     values: dict = {"attempts": attempts + 1, "smtp_code": outcome.code, "detail": outcome.detail[:2000]}
     if outcome.state == "deferred" and attempts + 1 >= MAX_ATTEMPTS:
-        outcome = Outcome("failed", outcome.code, f"abandon après {attempts + 1} tentatives : {outcome.detail}")
+        outcome = replace(outcome, state="failed", detail=f"abandon après {attempts + 1} tentatives : {outcome.detail}")
         values["detail"] = outcome.detail[:2000]
     values["state"] = outcome.state
     if outcome.state == "deferred":
@@ -341,6 +366,11 @@ def _record(db: Connection, delivery_id: int, attempts: int, outcome: Outcome) -
         values["claimed_at"] = None
     with db.begin():
         db.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+        if outcome.state == "failed" and outcome.at_rcpt:
+            db.execute(update(Contact).where(func.lower(Contact.email) == recipient.lower())
+                       .values(email_state="bouncing", email_state_at=utcnow(),
+                               email_state_reason=f"refusé par le relais : {outcome.code} {outcome.detail}"[:2000]))
+    return outcome
 
 
 @lru_cache(maxsize=16)
@@ -373,9 +403,11 @@ def _mark_sent(db: Connection, deliveries: list[Claimed]) -> Callable[[list[int]
 class RateLimiter:
     """At most `per_second` envelopes a second across all delivery threads (0: no limit)."""
 
-    def __init__(self, per_second: float):
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.next_at = time.monotonic()
+        self.clock, self.sleep = clock, sleep  # injectable: the tests check the waits on a fake clock
+        self.next_at = clock()
         self.lock = threading.Lock()
 
     def wait(self, envelopes: int = 1) -> None:
@@ -383,11 +415,11 @@ class RateLimiter:
         if not self.interval:
             return
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             slot = max(now, self.next_at)
             self.next_at = slot + self.interval * envelopes
         if slot > now:
-            time.sleep(slot - now)
+            self.sleep(slot - now)
 
 
 def deliver_pending(
@@ -473,7 +505,7 @@ def _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_out
             outcomes = _attempt(conn, config, db, transaction)
             if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
                 first, *others = transaction.deliveries
-                _relay_refused(db, stop, report, lock, first.delivery_id, first.attempts, outcomes[0],
+                _relay_refused(db, stop, report, lock, first, outcomes[0],
                                [d.delivery_id for d in others] +
                                [d.delivery_id for later in batch[index + 1:] for d in later.deliveries])
                 return
@@ -489,24 +521,25 @@ def _account(db: Connection, report: DeliveryReport, lock: threading.Lock, deliv
     if outcome.state == "lost":
         return
     if outcome.state != "sent" or outcome.code != 250:
-        _record(db, delivery.delivery_id, delivery.attempts, outcome)
+        outcome = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts, outcome)
     with lock:
         setattr(report, outcome.state, getattr(report, outcome.state) + 1)
         if outcome.state != "sent":
             report.errors.append(f"{delivery.recipient}: {outcome.code or ''} {outcome.detail}".strip())
 
 
-def _relay_refused(db: Connection, halt: _Halt, report: DeliveryReport, lock, delivery_id: int, attempts: int,
+def _relay_refused(db: Connection, halt: _Halt, report: DeliveryReport, lock, delivery: Claimed,
                    outcome: Outcome, rest: list[int]) -> None:
     """Record the refusal on the envelope tried (deferred, or failed once out of attempts), give the
     rest of the claim back, and stop every worker of this run."""
     log.error("relay refused: %s", outcome.detail)
     halt.relay_refused.set()
-    _record(db, delivery_id, attempts, Outcome("deferred", outcome.code, outcome.detail))
+    recorded = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts,
+                       Outcome("deferred", outcome.code, outcome.detail))
     if rest:
         _unclaim(db, rest)
     with lock:
-        report.deferred += 1
+        setattr(report, recorded.state, getattr(report, recorded.state) + 1)
         report.relay_error = outcome.detail
         report.errors.append(f"relais : {outcome.detail}")
 

@@ -27,10 +27,14 @@ class SinkHandler:
     messages: list[Received] = field(default_factory=list)
     # recipient → [(smtp status line, remaining times)]; remaining None means forever
     refusals: dict[str, list] = field(default_factory=dict)
+    data_refusal: str | None = None  # an SMTP status line answering every DATA (a refused message)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refuse(self, recipient: str, status: str, times: int | None = None) -> None:
         self.refusals.setdefault(recipient.lower(), []).append([status, times])
+
+    def refuse_data(self, status: str) -> None:
+        self.data_refusal = status
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
@@ -44,6 +48,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_refusal:
+            return self.data_refusal
         received = None if self.discard else Received(
             envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))
         with self.lock:
