@@ -29,6 +29,14 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     engine.dispose()
     assert states == {"approved": 2, "partial": 1}
     assert applied == 4 and rejected == 1 and new_title == 1 and confirmed == 1
-    subjects = [BytesParser(policy=policy.default).parsebytes(p.read_bytes())["Subject"]
-                for p in (out / "eml").glob("*.eml")]
+    messages = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in (out / "eml").glob("*.eml")]
+    subjects = [str(m["Subject"]) for m in messages]
     assert sum("ont été examinées" in s for s in subjects) == 3  # one notice per decided set
+    # the campaign's summaries are there to open: both parts, the form, its token in Reply-To
+    summaries = [m for m in messages if str(m["Subject"]).startswith("[Atlas 2012] Mise à jour de la fiche de")]
+    assert len({str(m["Subject"]) for m in summaries}) == len(summaries) == 8, "one per collectivité of the campaign"
+    for message in summaries:
+        assert message.get_content_type() == "multipart/alternative"
+        form = message.get_body(("plain",)).get_content()
+        token = form.split("#### DEBUT DU FORMULAIRE ATLAS ", 1)[1].split()[0]
+        assert f"+{token}@" in str(message["Reply-To"]) and token in message.get_body(("html",)).get_content()
