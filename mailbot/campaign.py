@@ -392,7 +392,9 @@ class RemindReport:
 
 def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, after: timedelta,
                     now: datetime | None = None) -> RemindReport:
-    """Remind targets that were sent a summary `after` ago and have neither replied nor confirmed."""
+    """Remind targets whose summary reached the relay `after` ago (its first accepted recipient) and
+    that have neither replied nor confirmed. A summary still queued or deferred is not reminded of:
+    nobody has it yet."""
     from mailbot.summary import missing_items
 
     now = now or utcnow()
@@ -401,11 +403,11 @@ def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, aft
         campaign = get_campaign(session, campaign_name)
         rules = campaign_rules(campaign)
         references = reference_lists(session)
+        sent_long_ago = select(Delivery.outbound_id).where(Delivery.state == "sent", Delivery.sent_at <= now - after)
         targets = list(session.scalars(
             select(CampaignTarget)
-            .join(OutboundMessage, CampaignTarget.summary_id == OutboundMessage.id)
             .where(CampaignTarget.campaign_id == campaign.id, CampaignTarget.replied_at.is_(None),
-                   CampaignTarget.confirmed_at.is_(None), OutboundMessage.created_at <= now - after)
+                   CampaignTarget.confirmed_at.is_(None), CampaignTarget.summary_id.in_(sent_long_ago))
             .order_by(CampaignTarget.collectivite_id)
         ))
         records = collectivite_records(session, [t.collectivite_id for t in targets])

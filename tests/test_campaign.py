@@ -339,8 +339,11 @@ def test_reminders_skip_repliers_respect_spacing_and_maximum(atlas, Session, db_
                                        .order_by(CampaignTarget.id)))
         targets[0].replied_at = datetime.now(timezone.utc)
         targets[1].confirmed_at = datetime.now(timezone.utc)
-        silent = len(targets) - 2
-        answered = {targets[0].collectivite_id, targets[1].collectivite_id}
+        # a summary the relay has not taken yet (deferred): nobody has it, no reminder of it
+        session.execute(update(Delivery).where(Delivery.outbound_id == targets[2].summary_id)
+                        .values(state="deferred", sent_at=None))
+        silent = len(targets) - 3
+        answered = {targets[0].collectivite_id, targets[1].collectivite_id, targets[2].collectivite_id}
     later = datetime.now(timezone.utc) + timedelta(days=15)
     # too early: nothing
     assert remind_campaign(atlas, Session, config, "c2012", after=timedelta(days=14)).reminded == 0
