@@ -26,7 +26,7 @@ from mailbot.render_pool import (BatchWorkers, CampaignInfo, RenderedSummary, Re
                                  render_summaries, worker_processes)
 from mailbot.summary import enqueue_summary, reference_lists, usable_recipients
 from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
-from store.models import Collectivite, Contact
+from store.models import Collectivite
 from store.queries import collectivite_records
 from store.db import make_engine, session_factory
 

@@ -16,7 +16,7 @@ from email.parser import BytesParser
 
 import html2text
 
-from mailbot.form import DELETE_LABEL, FORM_END, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
+from mailbot.form import DELETE_LABEL, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
 
 MAX_PARTS = 200
 MAX_TEXT_CHARS = 2_000_000

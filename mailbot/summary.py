@@ -13,7 +13,7 @@ from mailbot.config import Config
 from mailbot.form import FormContext, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
 from mailbot.outbox import Recipient, enqueue, new_message_id, plus_address
 from mailbot.render import build_message, make_environment
-from mailbot.rules import ReferenceLists, Rules, check_record
+from mailbot.rules import ReferenceLists, Rules
 from mailbot.tokens import make_token
 from store.campaign_models import Campaign, OutboundMessage, Snapshot
 from store.models import Network, Theme

@@ -12,6 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from mailbot.sink import start_sink
 from store.db import make_engine, session_factory, upgrade
 
 PG_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -162,3 +163,11 @@ def seeded_engine(seeded_db_url):
 @pytest.fixture
 def seeded_sessions(seeded_engine):
     return session_factory(seeded_engine)
+
+
+@pytest.fixture
+def sink():
+    """A local aiosmtpd sink over TCP: (controller with its .port, handler with the messages)."""
+    controller, handler = start_sink()
+    yield controller, handler
+    controller.stop()

@@ -2,7 +2,7 @@
 agent saw them in the snapshot, the record's version at that time)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select

@@ -32,7 +32,6 @@ from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
 from mailbot.render import compact_html, euros, html_form, transfer_encoding
 from mailbot.rules import load_rules
-from mailbot.sink import start_sink
 from mailbot.tokens import find_tokens, verify
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
 from store.models import Collectivite, Contact
@@ -44,13 +43,6 @@ SECRET = "test-secret"
 
 def parse(raw: bytes):
     return BytesParser(policy=policy.default).parsebytes(raw)
-
-
-@pytest.fixture
-def sink():
-    controller, handler = start_sink()
-    yield controller, handler
-    controller.stop()
 
 
 @pytest.fixture

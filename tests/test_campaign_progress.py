@@ -15,19 +15,11 @@ from click.testing import CliRunner
 
 from mailbot.campaign import create_campaign
 from mailbot.cli import main
-from mailbot.sink import start_sink
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
 LIMIT = 5
 # variables that would make rich think stderr is a terminal, or change its width
 RICH_ENV = {"FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None, "COLUMNS": None}
-
-
-@pytest.fixture
-def sink():
-    controller, handler = start_sink()
-    yield controller, handler
-    controller.stop()
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from mailbot.config import load_config
 from mailbot.delivery import deliver_pending
 from mailbot.inbound import Arrival, process_pending, store_arrival
 from mailbot.review import approve, require_reviewer
-from mailbot.sink import start_sink
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog
 from store.models import Collectivite
 from store.review_models import ChangeSet
@@ -57,13 +56,6 @@ def parse(raw: bytes):
 @pytest.fixture
 def db_url(seeded_db_url):
     return seeded_db_url
-
-
-@pytest.fixture
-def sink():
-    controller, handler = start_sink()
-    yield controller, handler
-    controller.stop()
 
 
 def make_config(db_url: str, port: int):

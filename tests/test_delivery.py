@@ -29,13 +29,6 @@ from store.campaign_models import Delivery
 from store.models import Collectivite, Contact, new_ref
 
 
-@pytest.fixture
-def sink():
-    controller, handler = start_sink()
-    yield controller, handler
-    controller.stop()
-
-
 @dataclass
 class SessionCountingHandler(SinkHandler):
     """The sink's handler, also keeping each SMTP session it opened (one EHLO per connection: no

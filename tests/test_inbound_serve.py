@@ -10,11 +10,9 @@ import time
 from email import policy
 from email.parser import BytesParser
 
-import pytest
 from sqlalchemy import func, select
 
 from mailbot.serve import Services, run_serve
-from mailbot.sink import start_sink
 from store.campaign_models import OutboundMessage
 from store.db import make_engine
 from store.inbound_models import AnswerLog, InboundMessage
@@ -115,13 +113,6 @@ def test_kill_9_during_500_concurrent_deliveries(db_url, engine, tmp_path):
         assert conn.scalar(select(func.count()).select_from(AnswerLog)) == MESSAGES
         assert conn.scalar(select(func.count(func.distinct(AnswerLog.address)))) == MESSAGES
         assert conn.scalar(select(func.count()).select_from(OutboundMessage).where(OutboundMessage.kind == "help")) == MESSAGES
-
-
-@pytest.fixture
-def sink():
-    controller, handler = start_sink()
-    yield controller, handler
-    controller.stop()
 
 
 def test_an_agent_asking_for_help_gets_the_answer(db_url, engine, sink):
