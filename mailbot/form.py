@@ -144,8 +144,8 @@ def render_form(snapshot: dict, token: str, ctx: FormContext) -> list[str]:
         else:
             for record in snapshot[SNAPSHOT_KEYS[part]]:
                 lines += _record_block(part, record, ctx)
-        if part == "cooperation" and snapshot[SNAPSHOT_KEYS[part]]:
-            lines += _new_block("projet", ctx)
+        if part in ("cooperation", "action") and snapshot[SNAPSHOT_KEYS[part]]:
+            lines += _new_block("projet", ctx)  # a project goes under an existing cooperation or action
         lines += _new_block(part, ctx)
     lines.append(FORM_END)
     return lines

@@ -120,8 +120,9 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
     for ref in refs:
         assert f"#### {ref} " in text and ref in html
     assert "Supprimer cette fiche (oui/non) : non" in text
-    if record["actions"]:
-        assert "C'est une coopération décentralisée (oui/non) : non" in text
+    assert record["actions"], "the rich collectivité has external actions"
+    assert "C'est une coopération décentralisée (oui/non) : non" in text
+    assert "#### NOUVEAU-PROJET" in text[text.index("5. AUTRES ACTIONS"):]  # a project under an action too
     assert "(non modifiable)" in text  # earlier APD years are shown read-only
     year = load_rules(RULES).apd_editable_year
     editable = next((a["amount"] for a in record["apd"] if a["year"] == year), None)
