@@ -411,7 +411,6 @@ def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, aft
             .order_by(CampaignTarget.collectivite_id)
         ))
         records = collectivite_records(session, [t.collectivite_id for t in targets])
-        refused = _refused_addresses(session, campaign)
         for target in targets:
             if target.reminders_sent >= rules.reminder_max_count:
                 report.skipped_max += 1
@@ -421,9 +420,7 @@ def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, aft
                 report.skipped_recent += 1
                 continue
             record = records[target.collectivite_id]
-            # an address the relay refused for good (5xx, or retries given up) is not tried again
-            recipients = [r for r in usable_recipients(record)
-                          if r.address.lower() not in refused.get(target.collectivite_id, ())]
+            recipients = usable_recipients(record)  # an address refused at RCPT is bouncing: not tried again
             if not recipients:
                 continue
             missing = missing_items(rules, record, references)
@@ -439,20 +436,6 @@ def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, aft
             report.reminded += 1
             report.outbound_ids.append(outbound.id)
     return report
-
-
-def _refused_addresses(session: Session, campaign: Campaign) -> dict[int, set[str]]:
-    """Per collectivité, the addresses whose delivery of this campaign's summary or reminders failed."""
-    rows = session.execute(
-        select(OutboundMessage.collectivite_id, func.lower(Delivery.recipient))
-        .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
-        .where(OutboundMessage.campaign_id == campaign.id, OutboundMessage.kind.in_(("summary", "reminder")),
-               Delivery.state == "failed")
-    ).all()
-    refused: dict[int, set[str]] = defaultdict(set)
-    for cid, address in rows:
-        refused[cid].add(address)
-    return refused
 
 
 # --- sending ---------------------------------------------------------------------------------------

@@ -358,6 +358,28 @@ def test_reminders_skip_repliers_respect_spacing_and_maximum(atlas, Session, db_
     assert all(log.missing is not None for log in logs)
 
 
+def test_an_address_the_relay_refused_gets_no_reminder_the_others_do(atlas, Session, db_url, sink):
+    controller, handler = sink
+    config = make_config(db_url, controller.port)
+    with Session() as session:
+        coll = next(c for c in session.scalars(select(Collectivite).where(Collectivite.in_atlas.is_(True))
+                                                .order_by(Collectivite.id))
+                    if len({k.email for k in c.contacts if k.email and k.email_state == "ok"}) >= 2)
+        code = coll.code
+        refused, *others = sorted({k.email for k in coll.contacts if k.email and k.email_state == "ok"})
+    handler.refuse(refused, "550 5.1.1 No such user")
+    render_campaign(atlas, Session, config, "c2012", only=[code])
+    assert deliver_pending(atlas, config).failed == 1
+    before = len(handler.messages)
+    later = datetime.now(timezone.utc) + timedelta(days=15)
+    assert remind_campaign(atlas, Session, config, "c2012", after=timedelta(days=14), now=later).reminded == 1
+    deliver_pending(atlas, config)
+    [reminder] = handler.messages[before:]
+    assert sorted(reminder.rcpt_tos) == sorted(others)
+    with Session() as session:
+        assert session.scalar(select(Contact.email_state).where(Contact.email == refused)) == "bouncing"
+
+
 def test_cli_errors_are_one_line(atlas, db_url):
     env = {"MAILBOT_DB": db_url}
     result = CliRunner().invoke(main, ["campaign", "send", "nope"], env=env)
