@@ -36,14 +36,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Callable, NamedTuple, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from mailbot.clock import utcnow
 from mailbot.config import Config, SmtpTarget
 from mailbot.outbox import return_path
 from store.campaign_models import Delivery, OutboundMessage
-from store.models import Contact
+from store.queries import address_bouncing
 from store.db import one_line
 
 log = logging.getLogger("mailbot.delivery")
@@ -367,9 +367,7 @@ def _record(db: Connection, delivery_id: int, recipient: str, attempts: int, out
     with db.begin():
         db.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
         if outcome.state == "failed" and outcome.at_rcpt:
-            db.execute(update(Contact).where(func.lower(Contact.email) == recipient.lower())
-                       .values(email_state="bouncing", email_state_at=utcnow(),
-                               email_state_reason=f"refusé par le relais : {outcome.code} {outcome.detail}"[:2000]))
+            db.execute(address_bouncing(recipient, f"refusé par le relais : {outcome.code} {outcome.detail}", utcnow()))
     return outcome
 
 

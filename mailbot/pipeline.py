@@ -29,6 +29,7 @@ from mailbot.tokens import FormReference, find_tokens, verify
 from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage
 from store.models import Collectivite, Contact
+from store.queries import address_bouncing
 
 log = logging.getLogger("mailbot.pipeline")
 
@@ -332,10 +333,7 @@ def record_bounce(session: Session, config: Config, inbound: InboundMessage, cla
         message = delivery.message
         inbound.collectivite_id = inbound.collectivite_id or message.collectivite_id
         inbound.campaign_id = inbound.campaign_id or message.campaign_id
-        for contact in session.scalars(select(Contact).where(func.lower(Contact.email) == delivery.recipient.lower())):
-            contact.email_state = "bouncing"
-            contact.email_state_at = now
-            contact.email_state_reason = f"rebond définitif (message entrant n° {inbound.id}) : {why}"[:2000]
+        session.execute(address_bouncing(delivery.recipient, f"rebond définitif (message entrant n° {inbound.id}) : {why}", now))
         marked.append(delivery.recipient)
     note(inbound, "effect", f"adresse(s) marquée(s) en échec : {', '.join(marked)}" if marked
          else "remise inconnue ou destinataire non nommé par le rapport : aucune adresse marquée")

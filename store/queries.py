@@ -1,7 +1,9 @@
 """Read-only data access: headline figures and one collectivité's whole record."""
 from __future__ import annotations
 
-from sqlalchemy import distinct, func, select
+from datetime import datetime
+
+from sqlalchemy import Update, distinct, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store.models import (
@@ -209,3 +211,10 @@ def format_record(record: dict) -> str:
             lines += [f"    [{p['ref']}] {p['title']} ({p['status']}{', ' + str(p['status_year']) if p['status_year'] else ''})"
                       for p in c["projects"]]
     return "\n".join(lines)
+
+
+def address_bouncing(address: str, reason: str, at: datetime) -> Update:
+    """Every contact with this address (any case) marked bouncing: no longer a usable recipient.
+    For a bounce report (mailbot.pipeline) and a relay's refusal at RCPT (mailbot.delivery)."""
+    return (update(Contact).where(func.lower(Contact.email) == address.lower())
+            .values(email_state="bouncing", email_state_at=at, email_state_reason=reason[:2000]))
