@@ -47,9 +47,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Processes rendering a large campaign's summaries (0: one per CPU; 1: no worker processes).", int),
     Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
             "Largest inbound message accepted, in bytes.", int),
+    Setting("web_listen", "MAILBOT_WEB_LISTEN", "",
+            "host:port of the reviewers' web console; `mailbot serve` runs it too when set "
+            "(`mailbot web` alone listens on 127.0.0.1:8080 when empty)."),
+    Setting("web_url", "MAILBOT_WEB_URL", "",
+            "The console's address as reviewers open it, for the sign-in links mailed to them "
+            "(empty: http://<web_listen>)."),
+    Setting("web_session_hours", "MAILBOT_WEB_SESSION_HOURS", 10,
+            "How long a console session lasts before the reviewer signs in again.", int),
     Setting("max_answers_per_day", "MAILBOT_MAX_ANSWERS_PER_DAY", 5,
             "Automatic answers the bot sends one address per day, at most (loop safety).", int),
 )
+DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
@@ -101,6 +110,15 @@ class Config:
     @property
     def listen_address(self) -> tuple[str, int]:
         return parse_host_port(self.values["listen"])
+
+    @property
+    def web_address(self) -> tuple[str, int]:
+        return parse_host_port(self.values["web_listen"] or DEFAULT_WEB_LISTEN)
+
+    @property
+    def web_base_url(self) -> str:
+        host, port = self.web_address
+        return (self.values["web_url"] or f"http://{host}:{port}").rstrip("/")
 
     @property
     def reviewer_names(self) -> list[str]:

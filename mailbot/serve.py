@@ -17,6 +17,7 @@ from mailbot import inbound
 from mailbot.config import Config
 from mailbot.imap_poll import ImapPoller
 from mailbot.receive import GroupCommit, InboundController, start_listener
+from mailbot.web.server import start_in_thread as start_web
 from store.db import make_engine, upgrade
 
 log = logging.getLogger("mailbot.serve")
@@ -72,9 +73,13 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
             _start(services, "delivery", 1, lambda: delivery(engine, config, stop))
         else:
             log.warning("mailbot.delivery is not available: outbound mail stays queued")
+        if config.web_listen:
+            _, web_thread = start_web(config, stop=stop)
+            services.threads.append(web_thread)
         services.ready.set()
-        log.info("serving: SMTP on %s:%s, %d inbound worker(s)%s", host, port, workers,
-                 f", IMAP {target.host}:{target.port}/{target.folder}" if target else "")
+        log.info("serving: SMTP on %s:%s, %d inbound worker(s)%s%s", host, port, workers,
+                 f", IMAP {target.host}:{target.port}/{target.folder}" if target else "",
+                 f", web console on {config.web_listen}" if config.web_listen else "")
         stop.wait()
         log.info("stopping")
     finally:

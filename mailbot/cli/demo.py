@@ -21,10 +21,13 @@ import click
 from mailbot.cli import main
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
+from mailbot.web.accounts import add_reviewer, printed_link
+from mailbot.web.server import run_foreground
 
 DEMO_SCALE = 0.05
 DEMO_CAMPAIGN = "campagne-2012"
 DEMO_REVIEWER = "Claire Martin (DAECT)"
+DEMO_REVIEWER_EMAIL = "claire.martin@diplomatie.gouv.fr"
 
 
 def step(number: int, text: str) -> None:
@@ -53,7 +56,9 @@ class Summary:
 @click.option("--scale", type=click.FloatRange(0.01, 1.0), default=DEMO_SCALE, show_default=True)
 @click.option("--send", "send_count", type=click.IntRange(4, 500), default=8, show_default=True,
               help="How many collectivités receive their summary in the demo.")
-def demo(out_dir: Path, scale: float, send_count: int) -> None:
+@click.option("--web", "with_web", is_flag=True,
+              help="Then serve the reviewers' web console on the demo store, until Ctrl-C.")
+def demo(out_dir: Path, scale: float, send_count: int, with_web: bool) -> None:
     """The whole loop: seed, campaign, agents' replies through SMTP, review, notices, history."""
     from mailbot.serve import run_serve
     from mailbot.sink import free_port, start_sink
@@ -83,12 +88,33 @@ def demo(out_dir: Path, scale: float, send_count: int) -> None:
         _review(config, sessions, set_ids)
         _notices(config, sessions, sink)
         _result(sessions, replies)
+        _console_account(sessions)
+        if with_web:
+            _serve_console(config, sessions)
     finally:
         stop.set()
         if server is not None:
             server.join(timeout=30)
         controller.stop()
     click.secho(f"\nDone. Store: {db_url} — every message of the loop: {out_dir / 'eml'}/*.eml", fg="green")
+    if not with_web:
+        click.echo("La console de relecture sur ce magasin : `mailbot demo --web` (ou "
+                   f"`MAILBOT_DB={db_url} mailbot web`, puis le lien que donne "
+                   f"`MAILBOT_DB={db_url} mailbot reviewers link \"{DEMO_REVIEWER}\"`).")
+
+
+def _console_account(sessions) -> None:
+    """The demo's reviewer gets a console account, so the store opens in `mailbot web` at once."""
+    add_reviewer(sessions, DEMO_REVIEWER, DEMO_REVIEWER_EMAIL)
+
+
+def _serve_console(config, sessions) -> None:
+    step(11, "La console de relecture")
+    host, port = config.web_address
+    click.echo(f"   console : http://{host}:{port}/ — relecteur {DEMO_REVIEWER} <{DEMO_REVIEWER_EMAIL}>")
+    click.echo(f"   ouvrez ce lien de connexion (valable 15 minutes, une fois) : {printed_link(sessions, config, DEMO_REVIEWER)}")
+    click.echo("   les messages de connexion et les avis aux agents arrivent dans le dossier eml ; Ctrl-C pour arrêter")
+    run_foreground(config)
 
 
 # --- 1-3: seed and campaign ------------------------------------------------------------------------------

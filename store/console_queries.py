@@ -1,0 +1,281 @@
+"""Reads and small writes of the reviewers' web console: the queue with search, sort and totals,
+claims on change sets, reviewers' accounts and sessions, and the campaign's review figures.
+
+The queue costs the same on the first page of a hundred thousand sets as on ten: ids first (one
+indexed scan), then only the page's sets and their changes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, and_, cast, delete, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from store.models import Collectivite
+from store.review_models import Change, ChangeSet
+from store.review_queries import QueueFilter, changeset_data, filtered
+from store.reviewer_models import Reviewer, ReviewClaim, ReviewerSession, SignInAttempt, SignInLink
+
+PAGE_SIZE = 100
+
+# sort key → ORDER BY, each ending on the id so pages never overlap
+SORTS = {
+    "anciens": (ChangeSet.created_at, ChangeSet.id),
+    "recents": (ChangeSet.created_at.desc(), ChangeSet.id.desc()),
+    "collectivite": (Collectivite.name, ChangeSet.id),
+    "departement": (Collectivite.departement, Collectivite.name, ChangeSet.id),
+}
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """The queue as a reviewer narrows it: the CLI's filter plus search, competing sets, sort, page."""
+
+    where: QueueFilter = field(default_factory=QueueFilter)
+    search: str = ""
+    competing: bool | None = None  # another pending set of the same collectivité exists
+    sort: str = "anciens"
+    page: int = 1
+
+    def for_page(self, page: int) -> QueueQuery:
+        return replace(self, page=page)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    created_at: datetime
+    code: str
+    name: str
+    kind: str
+    departement: str | None
+    region: str | None
+    sender: str
+    trusted: bool
+    status: str
+    changes: int
+    errors: int
+    conflicts: int
+    entities: tuple[str, ...]
+    claimed_by: str | None
+
+
+def _competing_clause():
+    other = aliased(ChangeSet)
+    return exists().where(other.collectivite_id == ChangeSet.collectivite_id, other.id != ChangeSet.id,
+                          other.status == "pending")
+
+
+def _search_clause(term: str):
+    """Collectivité name or code, sender, or any value asked or seen (JSON text, also as escaped)."""
+    escaped = json.dumps(term)[1:-1]  # SQLite keeps JSON with \\u escapes for accents
+    values = [cast(Change.new, String).icontains(t, autoescape=True) for t in {term, escaped}]
+    values += [cast(Change.old, String).icontains(t, autoescape=True) for t in {term, escaped}]
+    return or_(
+        Collectivite.name.icontains(term, autoescape=True),
+        Collectivite.code == term.upper(),
+        Collectivite.siren == term,
+        ChangeSet.sender.icontains(term, autoescape=True),
+        exists().where(Change.changeset_id == ChangeSet.id, or_(*values)),
+    )
+
+
+def _queue_select(q: QueueQuery, *columns):
+    query = filtered(select(*columns).select_from(ChangeSet)
+                     .join(Collectivite, ChangeSet.collectivite_id == Collectivite.id), q.where)
+    if q.search.strip():
+        query = query.where(_search_clause(q.search.strip()[:200]))
+    if q.competing is not None:
+        query = query.where(_competing_clause() if q.competing else ~_competing_clause())
+    return query
+
+
+def queue_ids(session: Session, q: QueueQuery, *, limit: int | None = PAGE_SIZE) -> list[int]:
+    query = _queue_select(q, ChangeSet.id).order_by(*SORTS.get(q.sort, SORTS["anciens"]))
+    if limit is not None:
+        query = query.offset((max(q.page, 1) - 1) * limit).limit(limit)
+    return list(session.scalars(query))
+
+
+def queue_total(session: Session, q: QueueQuery) -> int:
+    return session.scalar(_queue_select(q, func.count())) or 0
+
+
+def queue_rows(session: Session, ids: list[int], now: datetime) -> list[QueueRow]:
+    """The rows of the page `ids`, in that order, with who holds a live claim on each."""
+    if not ids:
+        return []
+    sets = session.execute(
+        select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
+        .options(selectinload(ChangeSet.changes)).where(ChangeSet.id.in_(ids))).all()
+    claims = live_claims(session, ids, now)
+    by_id = {cs.id: _row(cs, coll, claims.get(cs.id)) for cs, coll in sets}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _row(cs: ChangeSet, coll: Collectivite, claimed_by: str | None) -> QueueRow:
+    changes = list(cs.changes)
+    return QueueRow(
+        id=cs.id, created_at=cs.created_at, code=coll.code, name=coll.name, kind=coll.kind,
+        departement=coll.departement, region=coll.region, sender=cs.sender, trusted=cs.trusted, status=cs.status,
+        changes=len(changes), errors=sum(1 for c in changes if c.errors and c.status == "pending"),
+        conflicts=sum(1 for c in changes if c.status == "conflict"),
+        entities=tuple(sorted({c.entity for c in changes})), claimed_by=claimed_by)
+
+
+def changeset_dicts(session: Session, ids: list[int]) -> list[dict]:
+    """The sets `ids` as `changeset_data` gives them (with their changes), in that order."""
+    if not ids:
+        return []
+    rows = session.execute(select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
+                           .options(selectinload(ChangeSet.changes)).where(ChangeSet.id.in_(ids)))
+    by_id = {cs.id: changeset_data(cs, coll) for cs, coll in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def next_id(session: Session, q: QueueQuery, after: int) -> int | None:
+    """The set after `after` in the queue's order (the `n` key), or the first when it left the queue."""
+    ids = queue_ids(session, replace(q, page=1), limit=None)
+    if after in ids:
+        index = ids.index(after)
+        rest = ids[index + 1:]
+        return rest[0] if rest else None
+    return ids[0] if ids else None
+
+
+def competing_sets(session: Session, changeset_id: int, collectivite_id: int) -> list[ChangeSet]:
+    """The other pending sets of the same collectivité, with their changes (oldest first)."""
+    return list(session.scalars(
+        select(ChangeSet).where(ChangeSet.collectivite_id == collectivite_id, ChangeSet.id != changeset_id,
+                                ChangeSet.status == "pending")
+        .options(selectinload(ChangeSet.changes)).order_by(ChangeSet.created_at, ChangeSet.id).limit(20)))
+
+
+# --- claims ----------------------------------------------------------------------------------------------
+
+def live_claims(session: Session, ids: list[int], now: datetime) -> dict[int, str]:
+    return dict(session.execute(select(ReviewClaim.changeset_id, ReviewClaim.reviewer)
+                                .where(ReviewClaim.changeset_id.in_(ids), ReviewClaim.expires_at > now)).all())
+
+
+def claim(session: Session, changeset_id: int, reviewer: str, now: datetime, *, minutes: int,
+          take_over: bool = False) -> str:
+    """Claim the set for `reviewer` until now + minutes, unless another reviewer holds a live claim and
+    this is not an explicit take-over. Returns who holds the claim afterwards. Atomic on both backends:
+    the row is inserted (the primary key lets one insert win) or updated under a condition."""
+    until = now + timedelta(minutes=minutes)
+    try:
+        with session.begin_nested():
+            session.execute(insert(ReviewClaim).values(changeset_id=changeset_id, reviewer=reviewer,
+                                                       claimed_at=now, expires_at=until))
+        return reviewer
+    except IntegrityError:
+        pass
+    condition = ReviewClaim.changeset_id == changeset_id
+    if not take_over:
+        condition = and_(condition, or_(ReviewClaim.reviewer == reviewer, ReviewClaim.expires_at <= now))
+    taken = session.execute(update(ReviewClaim).where(condition).values(
+        reviewer=reviewer, claimed_at=now, expires_at=until)).rowcount
+    if taken:
+        return reviewer
+    return session.scalar(select(ReviewClaim.reviewer).where(ReviewClaim.changeset_id == changeset_id)) or reviewer
+
+
+def claim_holder(session: Session, changeset_id: int, now: datetime) -> tuple[str, datetime] | None:
+    row = session.execute(select(ReviewClaim.reviewer, ReviewClaim.claimed_at)
+                          .where(ReviewClaim.changeset_id == changeset_id, ReviewClaim.expires_at > now)).first()
+    return None if row is None else (row.reviewer, row.claimed_at)
+
+
+def release(session: Session, changeset_id: int, reviewer: str) -> None:
+    session.execute(delete(ReviewClaim).where(ReviewClaim.changeset_id == changeset_id,
+                                              ReviewClaim.reviewer == reviewer))
+
+
+# --- reviewers, sign-in links and sessions ---------------------------------------------------------------
+
+def reviewer_by_email(session: Session, email: str) -> Reviewer | None:
+    return session.scalar(select(Reviewer).where(Reviewer.email == email.strip().lower()))
+
+
+def reviewer_by_name(session: Session, name: str) -> Reviewer | None:
+    return session.scalar(select(Reviewer).where(Reviewer.name == name.strip()))
+
+
+def reviewers(session: Session) -> list[Reviewer]:
+    return list(session.scalars(select(Reviewer).order_by(Reviewer.name)))
+
+
+def add_link(session: Session, reviewer_id: int, token_hash: str, now: datetime, minutes: int) -> None:
+    session.add(SignInLink(reviewer_id=reviewer_id, token_hash=token_hash, created_at=now,
+                           expires_at=now + timedelta(minutes=minutes)))
+
+
+def use_link(session: Session, token_hash: str, now: datetime) -> Reviewer | None:
+    """The active reviewer a valid link signs in, the link spent in the same statement (used once)."""
+    spent = session.execute(update(SignInLink).where(
+        SignInLink.token_hash == token_hash, SignInLink.used_at.is_(None), SignInLink.expires_at > now)
+        .values(used_at=now)).rowcount
+    if not spent:
+        return None
+    reviewer = session.scalar(select(Reviewer).join(SignInLink, SignInLink.reviewer_id == Reviewer.id)
+                              .where(SignInLink.token_hash == token_hash))
+    return reviewer if reviewer is not None and reviewer.active else None
+
+
+def link_usable(session: Session, token_hash: str, now: datetime) -> bool:
+    return session.scalar(select(func.count()).select_from(SignInLink).where(
+        SignInLink.token_hash == token_hash, SignInLink.used_at.is_(None), SignInLink.expires_at > now)) > 0
+
+
+def open_session(session: Session, reviewer_id: int, key_hash: str, now: datetime, hours: int) -> None:
+    session.add(ReviewerSession(reviewer_id=reviewer_id, key_hash=key_hash, created_at=now,
+                                expires_at=now + timedelta(hours=hours)))
+
+
+def session_reviewer(session: Session, key_hash: str, now: datetime) -> Reviewer | None:
+    """The reviewer of a live session, active or not (the caller refuses a disabled one)."""
+    return session.scalar(select(Reviewer).join(ReviewerSession, ReviewerSession.reviewer_id == Reviewer.id)
+                          .where(ReviewerSession.key_hash == key_hash, ReviewerSession.ended_at.is_(None),
+                                 ReviewerSession.expires_at > now))
+
+
+def end_session(session: Session, key_hash: str, now: datetime) -> None:
+    session.execute(update(ReviewerSession).where(ReviewerSession.key_hash == key_hash).values(ended_at=now))
+
+
+def count_attempts(session: Session, keys: list[str], since: datetime) -> int:
+    """The most sign-in requests any one of `keys` made since `since`."""
+    rows = session.execute(select(SignInAttempt.key, func.count()).where(
+        SignInAttempt.key.in_(keys), SignInAttempt.at > since).group_by(SignInAttempt.key)).all()
+    return max((n for _, n in rows), default=0)
+
+
+def record_attempt(session: Session, keys: list[str], now: datetime) -> None:
+    session.execute(insert(SignInAttempt), [{"key": k, "at": now} for k in keys])
+    session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - timedelta(days=1)))
+
+
+# --- figures for the campaign page -----------------------------------------------------------------------
+
+def oldest_waiting(session: Session, campaign_id: int | None, limit: int = 10) -> list[tuple]:
+    query = (select(ChangeSet.id, ChangeSet.created_at, Collectivite.name, Collectivite.code)
+             .join(Collectivite, ChangeSet.collectivite_id == Collectivite.id).where(ChangeSet.status == "pending"))
+    if campaign_id is not None:
+        query = query.where(ChangeSet.campaign_id == campaign_id)
+    return list(session.execute(query.order_by(ChangeSet.created_at, ChangeSet.id).limit(limit)))
+
+
+def decided_per_reviewer_day(session: Session, since: datetime, campaign_id: int | None) -> list[tuple]:
+    """(reviewer, day, sets decided, changes applied) from the changes each reviewer decided."""
+    day = func.date(Change.decided_at)
+    query = (select(Change.decided_by, day, func.count(func.distinct(Change.changeset_id)),
+                    func.count().filter(Change.status == "applied"))
+             .join(ChangeSet, Change.changeset_id == ChangeSet.id)
+             .where(Change.decided_at >= since, Change.decided_by.is_not(None)))
+    if campaign_id is not None:
+        query = query.where(ChangeSet.campaign_id == campaign_id)
+    return list(session.execute(query.group_by(Change.decided_by, day).order_by(day, Change.decided_by)))
