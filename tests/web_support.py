@@ -12,6 +12,7 @@ from email.parser import BytesParser
 import pytest
 
 from mailbot.clock import wait_for
+from mailbot.web.accounts import printed_link
 from mailbot.web.server import bound_port, start_in_thread
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -81,3 +82,22 @@ def text_of(raw: bytes) -> str:
 def mailed_link(sink_handler, address: str, *, after: int = 0) -> str:
     """The sign-in link in the latest message the sink received for `address`."""
     return LINK.search(text_of(mailed(sink_handler, address, after=after)[-1].content)).group(0)
+
+
+# --- HTTP-level: Starlette's test client on the application, no socket -----------------------------------
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    return CSRF.search(html).group(1)
+
+
+def sign_in(client, sessions, config, name: str) -> None:
+    """Sign `client` in as `name` through a one-time link (as the mailed one), then its confirmation."""
+    token = printed_link(sessions, config, name).rsplit("/", 1)[1]
+    page = client.get(f"/connexion/lien/{token}")
+    assert page.status_code == 200, page.text
+    done = client.post(f"/connexion/lien/{token}", data={"csrf": csrf_of(page.text), "suite": "/"},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text

@@ -53,7 +53,22 @@ def word_diff(before: str, after: str) -> tuple[list[Segment], list[Segment]]:
             left.append(Segment("".join(old[i1:i2]), changed))
         if j2 > j1:
             right.append(Segment("".join(new[j1:j2]), changed))
-    return left, right
+    return _joined(left), _joined(right)
+
+
+def _joined(segments: list[Segment]) -> list[Segment]:
+    """Neighbours of the same kind in one segment, and a lone space between two changed runs counted
+    as changed: « des finances » is marked as one phrase, not two words."""
+    out: list[Segment] = []
+    for index, segment in enumerate(segments):
+        bridged = (not segment.changed and not segment.text.strip() and 0 < index < len(segments) - 1
+                   and segments[index - 1].changed and segments[index + 1].changed)
+        segment = Segment(segment.text, True) if bridged else segment
+        if out and out[-1].changed == segment.changed:
+            out[-1] = Segment(out[-1].text + segment.text, segment.changed)
+        else:
+            out.append(segment)
+    return out
 
 
 def field_label(entity: str, field_key: str | None, ref: str, labels: dict[tuple[str, str], str]) -> str:
