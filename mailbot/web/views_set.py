@@ -103,7 +103,7 @@ def _finish(page: Page, decided: Decided, back: str, set_id: int) -> Response:
                                           len(o.conflicts), len(o.untouched)) for o in decided.outcomes]
     if page.request.headers.get("hx-request") and page.param("depuis") == "file":
         response = page.render("queue_row_done.html", set_id=set_id, sentence=" ".join(sentences),
-                               status=decided.outcomes[0].status)
+                               outcome=decided.outcomes[0].status)
     else:
         response = page.redirect(f"/ensembles/{set_id}{back}", " ".join(sentences))
     if decided.notices:
@@ -115,7 +115,7 @@ def _refused(page: Page, exc: ReviewError, back: str, set_id: int) -> Response:
     message = str(exc)
     message = message[:1].upper() + message[1:] + "."
     if page.request.headers.get("hx-request") and page.param("depuis") == "file":
-        return page.render("queue_row_done.html", set_id=set_id, sentence=message, status="refused")
+        return page.render("queue_row_done.html", set_id=set_id, sentence=message, outcome="refused")
     return page.redirect(f"/ensembles/{set_id}{back}", message)
 
 
