@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, cast, delete, exists, func, insert, or_, select, update
+from sqlalchemy import String, and_, cast, delete, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -83,9 +83,17 @@ def _search_clause(term: str):
     )
 
 
+def _needs_collectivite(q: QueueQuery) -> bool:
+    w = q.where
+    return bool(w.region or w.departement or w.kind or w.collectivite or q.search.strip()
+                or q.sort in ("collectivite", "departement"))
+
+
 def _queue_select(q: QueueQuery, *columns):
-    query = filtered(select(*columns).select_from(ChangeSet)
-                     .join(Collectivite, ChangeSet.collectivite_id == Collectivite.id), q.where)
+    query = select(*columns).select_from(ChangeSet)
+    if _needs_collectivite(q):  # counting a hundred thousand sets costs twice as much through the join
+        query = query.join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
+    query = filtered(query, q.where)
     if q.search.strip():
         query = query.where(_search_clause(q.search.strip()[:200]))
     if q.competing is not None:
@@ -138,6 +146,13 @@ def changeset_dicts(session: Session, ids: list[int]) -> list[dict]:
 
 def next_id(session: Session, q: QueueQuery, after: int) -> int | None:
     """The set after `after` in the queue's order (the `n` key), or the first when it left the queue."""
+    current = session.scalar(select(ChangeSet.created_at).where(ChangeSet.id == after))
+    if q.sort in ("anciens", "recents") and current is not None:
+        # keyset: one indexed step, whatever the length of the queue
+        later = tuple_(ChangeSet.created_at, ChangeSet.id) > tuple_(current, after) if q.sort == "anciens" \
+            else tuple_(ChangeSet.created_at, ChangeSet.id) < tuple_(current, after)
+        found = session.scalar(_queue_select(q, ChangeSet.id).where(later).order_by(*SORTS[q.sort]).limit(1))
+        return found
     ids = queue_ids(session, replace(q, page=1), limit=None)
     if after in ids:
         index = ids.index(after)

@@ -1,36 +1,34 @@
 """Decisions from the console: the same review core the `mailbot review` commands call, under the
 signed-in reviewer's name, refused while another reviewer holds the set; then the agents are told
-(queued now, sent after the response — `mailbot serve` retries what the relay refuses)."""
+after the response (`tell_agents`: notices written and sent as `review approve` does; a notice not
+written then is written by the next decision's run, one the relay refuses is retried by `mailbot serve`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from mailbot.campaign import campaign_rules
 from mailbot.clock import utcnow
 from mailbot.notify import field_labels, notify_decided
 from mailbot.review import Outcome, ReviewError
+from mailbot.web.accounts import deliver
 from store import console_queries as q
 from store.campaign_models import Campaign
 
 
-@dataclass(frozen=True)
-class Decided:
-    outcomes: list[Outcome]
-    notices: list[int]  # outbound ids to deliver
-
-
-def decide(console, reviewer: str, set_id: int, action: Callable[[], Outcome | list[Outcome]]) -> Decided:
+def decide(set_id: int, reviewer: str, sessions, action: Callable[[], Outcome | list[Outcome]]) -> list[Outcome]:
     """Run `action` (a review-core call) unless another reviewer holds a live claim on the set."""
-    with console.sessions.begin() as session:
+    with sessions() as session:
         holder = q.claim_holder(session, set_id, utcnow())
-        if holder is not None and holder[0] != reviewer:
-            raise ReviewError(f"l'ensemble n° {set_id} est en cours chez {holder[0]} : "
-                              "prenez la main explicitement avant de décider")
-        q.claim(session, set_id, reviewer, utcnow(), minutes=console.claim_minutes)
+    if holder is not None and holder[0] != reviewer:
+        raise ReviewError(f"l'ensemble n° {set_id} est en cours chez {holder[0]} : "
+                          "prenez la main explicitement avant de décider")
     result = action()
-    outcomes = result if isinstance(result, list) else [result]
-    return Decided(outcomes, notify_decided(console.sessions, console.config))
+    return result if isinstance(result, list) else [result]
+
+
+def tell_agents(engine, sessions, config) -> None:
+    """Write the notices of every decided set not told yet, and send them (run after the response)."""
+    deliver(engine, config, notify_decided(sessions, config))
 
 
 class LabelCache:

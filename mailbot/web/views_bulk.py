@@ -14,9 +14,9 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from mailbot.clock import utcnow
-from mailbot.notify import notify_decided
 from mailbot.review import BULK_FILTER, bulk_approve
-from mailbot.web import accounts, filters
+from mailbot.web import filters
+from mailbot.web.decisions import tell_agents
 from mailbot.web.page import Page
 from mailbot.web.warnings import Warning, set_warnings
 from store import console_queries as q
@@ -90,13 +90,12 @@ def bulk_confirm(page: Page) -> Response:
         return page.render("bulk.html", status=409, query=query, preview=now_preview, regions=regions,
                            departements=departements, filters=filters, stale=True)
     outcomes = bulk_approve(console.sessions, console.config, page.reviewer.name, now_preview.ids)
-    notices = notify_decided(console.sessions, console.config)
     applied = sum(len(o.applied) for o in outcomes)
     conflicts = sum(len(o.conflicts) for o in outcomes)
     done = sum(1 for o in outcomes if o.applied or o.conflicts)
     response = page.redirect(f"/lot{filters.query_string(query)}",
                              f"Approbation groupée : {done} ensemble(s) traité(s), {applied} modification(s) "
                              f"appliquée(s), {conflicts} en conflit (à trancher une à une).")
-    if notices:
-        response.background = BackgroundTask(accounts.deliver, console.engine, console.config, notices)
+    if applied:
+        response.background = BackgroundTask(tell_agents, console.engine, console.sessions, console.config)
     return response

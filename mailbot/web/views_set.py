@@ -9,9 +9,9 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from mailbot.clock import utcnow
-from mailbot.review import ReviewError, approve, edit, reject, resolve
-from mailbot.web import accounts, filters, message_view, present
-from mailbot.web.decisions import Decided, decide
+from mailbot.review import FINAL_STATES, ReviewError, approve, edit, reject, resolve
+from mailbot.web import filters, message_view, present
+from mailbot.web.decisions import decide, tell_agents
 from mailbot.web.page import Page, error_page
 from mailbot.web.warnings import set_warnings
 from store import console_queries as q
@@ -97,17 +97,17 @@ def _chosen(page: Page) -> list[int] | None:
     return [int(v) for v in page.form.getlist("changement") if str(v).isdigit()]
 
 
-def _finish(page: Page, decided: Decided, back: str, set_id: int) -> Response:
+def _finish(page: Page, outcomes: list, back: str, set_id: int) -> Response:
     console = page.console
     sentences = [present.outcome_sentence(o.changeset_id, o.status, len(o.applied), len(o.rejected),
-                                          len(o.conflicts), len(o.untouched)) for o in decided.outcomes]
+                                          len(o.conflicts), len(o.untouched)) for o in outcomes]
     if page.request.headers.get("hx-request") and page.param("depuis") == "file":
         response = page.render("queue_row_done.html", set_id=set_id, sentence=" ".join(sentences),
-                               outcome=decided.outcomes[0].status)
+                               outcome=outcomes[0].status)
     else:
         response = page.redirect(f"/ensembles/{set_id}{back}", " ".join(sentences))
-    if decided.notices:
-        response.background = BackgroundTask(accounts.deliver, console.engine, console.config, decided.notices)
+    if any(o.status in FINAL_STATES for o in outcomes):
+        response.background = BackgroundTask(tell_agents, console.engine, console.sessions, console.config)
     return response
 
 
@@ -122,10 +122,10 @@ def _refused(page: Page, exc: ReviewError, back: str, set_id: int) -> Response:
 def _act(page: Page, action) -> Response:
     set_id, back = _set_id(page), _back(page)
     try:
-        decided = decide(page.console, page.reviewer.name, set_id, action)
+        outcomes = decide(set_id, page.reviewer.name, page.console.sessions, action)
     except ReviewError as exc:
         return _refused(page, exc, back, set_id)
-    return _finish(page, decided, back, set_id)
+    return _finish(page, outcomes, back, set_id)
 
 
 def approve_set(page: Page) -> Response:
@@ -170,7 +170,7 @@ def edit_change(page: Page) -> Response:
     value, field_key = page.param("valeur")[:2000], page.param("champ").strip()[:40] or None
     try:
         change_id = _change_of_set(page)
-        decide(console, page.reviewer.name, set_id, lambda: [])
+        decide(set_id, page.reviewer.name, console.sessions, lambda: [])
         change = edit(console.sessions, console.config, change_id, page.reviewer.name, value, field_key=field_key)
     except ReviewError as exc:
         return _refused(page, exc, back, set_id)
