@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailbot.campaign import create_campaign  # noqa: E402
+from mailbot.outbound.campaign import create_campaign  # noqa: E402
 from mailbot.clock import utcnow  # noqa: E402
 from mailbot.config import load_config  # noqa: E402
 from mailbot.web import accounts  # noqa: E402

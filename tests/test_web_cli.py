@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from mailbot.cli import main
 from mailbot.config import load_config
 from mailbot.serve import Services, run_serve
-from mailbot.sink import free_port
+from mailbot.devtools.sink import free_port
 
 
 def run(args, db_url):

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from mailbot.clock import utcnow
 from mailbot.config import Config
-from mailbot.delivery import deliver_pending
-from mailbot.outbox import Recipient, enqueue, new_message_id
-from mailbot.render import build_message, make_environment
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.outbound.outbox import Recipient, enqueue, new_message_id
+from mailbot.outbound.render import build_message, make_environment
 from mailbot.web.security import digest, new_token
 from store import console_queries as q
 from store.reviewer_models import Reviewer

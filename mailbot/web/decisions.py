@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from mailbot.campaign import campaign_rules
+from mailbot.outbound.campaign import campaign_rules
 from mailbot.clock import utcnow
-from mailbot.notify import field_labels, notify_decided
-from mailbot.review import Outcome, ReviewError
+from mailbot.review.notify import field_labels, notify_decided
+from mailbot.review.decide import Outcome
+from mailbot.review.verdict import ReviewError
 from mailbot.web.accounts import deliver
 from store import console_queries as q
 from store.campaign_models import Campaign

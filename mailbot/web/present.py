@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from mailbot.acknowledge import ENTITY_NAMES, shown
+from mailbot.replies.acknowledge import ENTITY_NAMES, shown
 from mailbot.clock import aware
-from mailbot.render import number
+from mailbot.outbound.render import number
 
 SET_STATES = {"pending": "en attente", "approved": "approuvé", "rejected": "rejeté",
               "partial": "approuvé en partie", "superseded": "remplacé", "confirmed": "confirmé"}

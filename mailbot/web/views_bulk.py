@@ -14,7 +14,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from mailbot.clock import utcnow
-from mailbot.review import BULK_FILTER, bulk_approve
+from mailbot.review.decide import BULK_FILTER, bulk_approve
 from mailbot.web import filters
 from mailbot.web.decisions import tell_agents
 from mailbot.web.page import Page

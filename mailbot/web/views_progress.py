@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from starlette.responses import Response
 
-from mailbot.campaign import campaign_status
+from mailbot.outbound.campaign import campaign_status
 from mailbot.clock import utcnow
 from mailbot.web import present
 from mailbot.web.page import Page, error_page

@@ -9,7 +9,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from mailbot.clock import utcnow
-from mailbot.review import FINAL_STATES, ReviewError, approve, edit, reject, resolve
+from mailbot.review.decide import approve, edit, reject, resolve
+from mailbot.review.verdict import FINAL_STATES, ReviewError
 from mailbot.web import filters, message_view, present
 from mailbot.web.decisions import decide, tell_agents
 from mailbot.web.page import Page, error_page
