@@ -8,11 +8,7 @@ from store.db import StoreError
 FORMAT_NAME = "atlas-mailbot-export"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-SKIPPED_TABLES = frozenset({
-    "alembic_version",  # schema bookkeeping, recreated by `mailbot init`
-    # the console's short-lived state: secrets (as hashes) that must not travel, claims that expire
-    "sign_in_link", "reviewer_session", "sign_in_attempt", "review_claim",
-})
+SKIPPED_TABLES = frozenset({"alembic_version"})  # schema bookkeeping, recreated by `mailbot init`
 EXPORT_BATCH_ROWS = 2000
 IMPORT_BATCH_ROWS = 1000
 # One encoder for every line: json.dumps with options would build a new one per row.
