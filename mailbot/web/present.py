@@ -101,6 +101,20 @@ def days_since(value: datetime, now: datetime) -> int:
     return max(0, (now - aware(value)).days)
 
 
+def waiting(value: datetime, now: datetime) -> str:
+    days = days_since(value, now)
+    return "reçu aujourd'hui" if days == 0 else "depuis 1 jour" if days == 1 else f"depuis {days} jours"
+
+
+def size(octets: int) -> str:
+    """« 12 Ko », « 1,5 Mo », as a file manager writes them."""
+    if octets < 1024:
+        return "moins d'1 Ko"
+    if octets < 1024 * 1024:
+        return f"{round(octets / 1024)} Ko"
+    return f"{octets / (1024 * 1024):.1f} Mo".replace(".", ",")
+
+
 def count(value: int) -> str:
     return number(value)
 
