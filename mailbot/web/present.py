@@ -101,6 +101,11 @@ def days_since(value: datetime, now: datetime) -> int:
     return max(0, (now - aware(value)).days)
 
 
+def entity_names(entities) -> str:
+    """The parts of the record a set touches, in words (« contact, aide publique au développement »)."""
+    return ", ".join(ENTITY_NAMES.get(e, e) for e in entities)
+
+
 def waiting(value: datetime, now: datetime) -> str:
     days = days_since(value, now)
     return "reçu aujourd'hui" if days == 0 else "depuis 1 jour" if days == 1 else f"depuis {days} jours"
