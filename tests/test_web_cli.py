@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -61,3 +66,26 @@ def test_serve_runs_the_console_when_web_listen_is_set(db_url, engine):
         raise AssertionError("the console still answers after serve stopped")
     except urllib.error.URLError:
         pass
+
+
+def test_mailbot_web_serves_the_console_until_stopped(db_url, engine):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "mailbot", "web", "--listen", f"127.0.0.1:{port}"],
+                               env={**os.environ, "MAILBOT_DB": db_url}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while page is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/connexion", timeout=2) as response:
+                    page = response.read().decode()
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert page is not None and "Recevoir un lien de connexion" in page
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    # uvicorn stops cleanly on SIGTERM, then lets the signal end the process as it asked
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert f"Console de relecture : http://127.0.0.1:{port}/" in output
+    assert "Aucun relecteur : ajoutez-en un" in output

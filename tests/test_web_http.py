@@ -3,6 +3,7 @@ open every route, CSRF, sign-in links and their rate limit, sessions that end, c
 security headers; and the pure helpers (word diff, filters)."""
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -304,3 +305,31 @@ def test_filters_read_back_what_they_write():
     assert query.search == "Rennes" and query.sort == "recents" and query.page == 3 and query.competing is True
     assert filters.parse(filters.to_params(query)) == query
     assert filters.parse({"statut": "'; drop", "tri": "x", "page": "-1", "type": "ville"}) == filters.parse({})
+
+
+def test_approve_some_and_reject_some_of_a_set(web, sink):
+    config, sessions, app = web
+    with sessions.begin() as session:
+        coll = collectivite_with(session, contacts=2)
+        first, second = (contact_snapshot(session, c.ref) for c in coll.contacts[:2])
+        set_id = make_set(session, coll, [change_update("contact", first, "title", "Conseillère déléguée"),
+                                          change_update("contact", second, "title", "Chef de projet")])
+        ids = [c.id for c in session.get(ChangeSet, set_id).changes]
+    client = _client(app)
+    sign_in(client, sessions, config, CLAIRE)
+    token = csrf_of(client.get(f"/ensembles/{set_id}").text)
+    none = client.post(f"/ensembles/{set_id}/approuver", data={"csrf": token, "portee": "selection"})
+    assert "Cochez au moins une modification" in client.get(none.headers["location"]).text
+    client.post(f"/ensembles/{set_id}/approuver", data={"csrf": token, "portee": "selection", "changement": [ids[0]]})
+    with sessions() as session:
+        assert [c.status for c in session.get(ChangeSet, set_id).changes] == ["applied", "pending"]
+    no_reason = client.post(f"/ensembles/{set_id}/rejeter", data={"csrf": token, "portee": "tout", "raison": " "})
+    assert "Donnez la raison du rejet" in client.get(no_reason.headers["location"]).text
+    client.post(f"/ensembles/{set_id}/rejeter",
+                data={"csrf": token, "portee": "selection", "changement": [ids[1]], "raison": "Intitulé inexact"})
+    with sessions() as session:
+        changeset = session.get(ChangeSet, set_id)
+        assert changeset.status == "partial" and [c.status for c in changeset.changes] == ["applied", "rejected"]
+        assert changeset.changes[1].reason == "Intitulé inexact" and changeset.changes[1].decided_by == CLAIRE
+    stranger = client.post(f"/ensembles/{set_id}/corriger/{ids[0] + 1000}", data={"csrf": token, "valeur": "x"})
+    assert "n'appartient pas à l'ensemble" in html.unescape(client.get(stranger.headers["location"]).text)
