@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import String, and_, cast, delete, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -69,17 +69,21 @@ def _competing_clause():
                           other.status == "pending")
 
 
-def _search_clause(term: str):
-    """Collectivité name or code, sender, or any value asked or seen (JSON text, also as escaped)."""
-    escaped = json.dumps(term)[1:-1]  # SQLite keeps JSON with \\u escapes for accents
-    values = [cast(Change.new, String).icontains(t, autoescape=True) for t in {term, escaped}]
-    values += [cast(Change.old, String).icontains(t, autoescape=True) for t in {term, escaped}]
+def _search_clause(term: str, dialect: str):
+    """Collectivité name, code or SIREN, sender, or any value asked or seen (JSON text, also with the
+    \\u escapes SQLite keeps for accents). SQLite's LIKE already ignores ASCII case: no lower() per row."""
+    def contains(column, text: str):
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return column.like(pattern, escape="\\") if dialect == "sqlite" else column.ilike(pattern, escape="\\")
+
+    variants = {term, json.dumps(term)[1:-1]}
+    values = func.coalesce(cast(Change.new, String), "") + " " + func.coalesce(cast(Change.old, String), "")
     return or_(
-        Collectivite.name.icontains(term, autoescape=True),
+        contains(Collectivite.name, term),
         Collectivite.code == term.upper(),
         Collectivite.siren == term,
-        ChangeSet.sender.icontains(term, autoescape=True),
-        exists().where(Change.changeset_id == ChangeSet.id, or_(*values)),
+        contains(ChangeSet.sender, term),
+        ChangeSet.id.in_(select(Change.changeset_id).where(or_(*(contains(values, v) for v in variants)))),
     )
 
 
@@ -89,47 +93,56 @@ def _needs_collectivite(q: QueueQuery) -> bool:
                 or q.sort in ("collectivite", "departement"))
 
 
-def _queue_select(q: QueueQuery, *columns):
+def _queue_select(q: QueueQuery, *columns, dialect: str = "sqlite"):
     query = select(*columns).select_from(ChangeSet)
     if _needs_collectivite(q):  # counting a hundred thousand sets costs twice as much through the join
         query = query.join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
     query = filtered(query, q.where)
     if q.search.strip():
-        query = query.where(_search_clause(q.search.strip()[:200]))
+        query = query.where(_search_clause(q.search.strip()[:200], dialect))
     if q.competing is not None:
         query = query.where(_competing_clause() if q.competing else ~_competing_clause())
     return query
 
 
 def queue_ids(session: Session, q: QueueQuery, *, limit: int | None = PAGE_SIZE) -> list[int]:
-    query = _queue_select(q, ChangeSet.id).order_by(*SORTS.get(q.sort, SORTS["anciens"]))
+    query = _queue_select(q, ChangeSet.id, dialect=_dialect(session)).order_by(*SORTS.get(q.sort, SORTS["anciens"]))
     if limit is not None:
         query = query.offset((max(q.page, 1) - 1) * limit).limit(limit)
     return list(session.scalars(query))
 
 
 def queue_total(session: Session, q: QueueQuery) -> int:
-    return session.scalar(_queue_select(q, func.count())) or 0
+    return session.scalar(_queue_select(q, func.count(), dialect=_dialect(session))) or 0
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def queue_rows(session: Session, ids: list[int], now: datetime) -> list[QueueRow]:
-    """The rows of the page `ids`, in that order, with who holds a live claim on each."""
+    """The rows of the page `ids`, in that order, with who holds a live claim on each. Read as plain
+    rows, not ORM objects: building and tracking a page of sets and changes cost more than the SQL."""
     if not ids:
         return []
     sets = session.execute(
-        select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
-        .options(selectinload(ChangeSet.changes)).where(ChangeSet.id.in_(ids))).all()
+        select(ChangeSet.id, ChangeSet.created_at, ChangeSet.sender, ChangeSet.trusted, ChangeSet.status,
+               Collectivite.code, Collectivite.name, Collectivite.kind, Collectivite.departement, Collectivite.region)
+        .join(Collectivite, ChangeSet.collectivite_id == Collectivite.id).where(ChangeSet.id.in_(ids))).all()
+    changes: dict[int, list] = {}
+    for row in session.execute(select(Change.changeset_id, Change.entity, Change.status, Change.errors)
+                               .where(Change.changeset_id.in_(ids))):
+        changes.setdefault(row.changeset_id, []).append(row)
     claims = live_claims(session, ids, now)
-    by_id = {cs.id: _row(cs, coll, claims.get(cs.id)) for cs, coll in sets}
+    by_id = {r.id: _row(r, changes.get(r.id, []), claims.get(r.id)) for r in sets}
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _row(cs: ChangeSet, coll: Collectivite, claimed_by: str | None) -> QueueRow:
-    changes = list(cs.changes)
+def _row(r, changes: list, claimed_by: str | None) -> QueueRow:
     return QueueRow(
-        id=cs.id, created_at=cs.created_at, code=coll.code, name=coll.name, kind=coll.kind,
-        departement=coll.departement, region=coll.region, sender=cs.sender, trusted=cs.trusted, status=cs.status,
-        changes=len(changes), errors=sum(1 for c in changes if c.errors and c.status == "pending"),
+        id=r.id, created_at=r.created_at, code=r.code, name=r.name, kind=r.kind, departement=r.departement,
+        region=r.region, sender=r.sender, trusted=r.trusted, status=r.status, changes=len(changes),
+        errors=sum(1 for c in changes if c.errors and c.status == "pending"),
         conflicts=sum(1 for c in changes if c.status == "conflict"),
         entities=tuple(sorted({c.entity for c in changes})), claimed_by=claimed_by)
 
@@ -151,7 +164,7 @@ def next_id(session: Session, q: QueueQuery, after: int) -> int | None:
         # keyset: one indexed step, whatever the length of the queue
         later = tuple_(ChangeSet.created_at, ChangeSet.id) > tuple_(current, after) if q.sort == "anciens" \
             else tuple_(ChangeSet.created_at, ChangeSet.id) < tuple_(current, after)
-        found = session.scalar(_queue_select(q, ChangeSet.id).where(later).order_by(*SORTS[q.sort]).limit(1))
+        found = session.scalar(_queue_select(q, ChangeSet.id, dialect=_dialect(session)).where(later).order_by(*SORTS[q.sort]).limit(1))
         return found
     ids = queue_ids(session, replace(q, page=1), limit=None)
     if after in ids:
@@ -182,6 +195,12 @@ def claim(session: Session, changeset_id: int, reviewer: str, now: datetime, *, 
     this is not an explicit take-over. Returns who holds the claim afterwards. Atomic on both backends:
     the row is inserted (the primary key lets one insert win) or updated under a condition."""
     until = now + timedelta(minutes=minutes)
+    held = session.execute(select(ReviewClaim.reviewer, ReviewClaim.expires_at)
+                           .where(ReviewClaim.changeset_id == changeset_id)).first()
+    if held is not None and held.reviewer == reviewer and _aware(held.expires_at) > now + timedelta(minutes=minutes / 2):
+        return reviewer  # still ours for a good while: no write (a write costs a commit to disk)
+    if held is not None and held.reviewer != reviewer and _aware(held.expires_at) > now and not take_over:
+        return held.reviewer
     try:
         with session.begin_nested():
             session.execute(insert(ReviewClaim).values(changeset_id=changeset_id, reviewer=reviewer,
@@ -197,6 +216,11 @@ def claim(session: Session, changeset_id: int, reviewer: str, now: datetime, *, 
     if taken:
         return reviewer
     return session.scalar(select(ReviewClaim.reviewer).where(ReviewClaim.changeset_id == changeset_id)) or reviewer
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time stored is UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def claim_holder(session: Session, changeset_id: int, now: datetime) -> tuple[str, datetime] | None:
