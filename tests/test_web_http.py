@@ -15,6 +15,7 @@ from mailbot.clock import utcnow
 from mailbot.config import load_config
 from mailbot.web import accounts, filters, present
 from mailbot.web.app import create_app
+from mailbot.web.page import safe_path
 from mailbot.web.routes import ROUTES
 from mailbot.web.security import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 from store import console_queries as q
@@ -333,3 +334,9 @@ def test_approve_some_and_reject_some_of_a_set(web, sink):
         assert changeset.changes[1].reason == "Intitulé inexact" and changeset.changes[1].decided_by == CLAIRE
     stranger = client.post(f"/ensembles/{set_id}/corriger/{ids[0] + 1000}", data={"csrf": token, "valeur": "x"})
     assert "n'appartient pas à l'ensemble" in html.unescape(client.get(stranger.headers["location"]).text)
+
+
+def test_a_next_page_parameter_never_leaves_the_console():
+    assert safe_path("/ensembles/3?statut=tous") == "/ensembles/3?statut=tous"
+    for hostile in ("https://evil.example/", "//evil.example/", "/\\evil.example/", "evil", "javascript:alert(1)", ""):
+        assert safe_path(hostile) == "/", hostile

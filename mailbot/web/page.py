@@ -105,7 +105,7 @@ class Page:
 def safe_path(url: str) -> str:
     """Only paths of this site: a `suite=` parameter never sends a reviewer elsewhere."""
     parts = urlsplit(url)
-    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith(("//", "/\\")) or "\\" in url:
         return "/"
     return url
 
