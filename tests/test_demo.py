@@ -17,6 +17,7 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     for heading in ("seeded", "Agents reply", "answers the agent", "queue", "decides", "is told", "The Atlas now"):
         assert heading in result.stdout
+    assert "La console de relecture sur ce magasin : `mailbot demo --web`" in result.stdout
     engine = create_engine(f"sqlite:///{out / 'atlas.sqlite'}")
     with engine.connect() as conn:
         states = dict(conn.execute(text("SELECT status, count(*) FROM change_set GROUP BY status")).all())

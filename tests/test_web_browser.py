@@ -113,9 +113,10 @@ def state(sessions, set_id) -> str:
 
 
 def no_script_ran(driver) -> None:
+    """Nothing the agent wrote ran, and the page itself broke no rule of its CSP (no inline script)."""
     assert driver.execute_script("return window.pwned === undefined")
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
-    assert not [e for e in errors if "Content Security Policy" not in e["message"]], errors
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
 
 
 # --- stories ---------------------------------------------------------------------------------------------
