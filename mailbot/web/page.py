@@ -16,6 +16,7 @@ from mailbot.config import Config
 from mailbot.web import accounts, present
 from mailbot.web.decisions import LabelCache
 from mailbot.web.security import FLASH_COOKIE, SESSION_COOKIE, Signer
+from store.console_queries import refresh_statistics
 from store.db import make_engine, session_factory
 from store.models import Collectivite
 
@@ -40,6 +41,7 @@ class Console:
     @classmethod
     def create(cls, config: Config, engine=None) -> Console:
         engine = engine or make_engine(config.db)
+        refresh_statistics(engine)
         env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                           trim_blocks=True, lstrip_blocks=True)
         env.globals.update(p=present)
