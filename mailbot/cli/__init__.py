@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from mailbot.cli.terminal import json_safe
 from mailbot.config import Config, ConfigError, load_config
 from store.db import StoreError, is_initialised, make_engine, session_factory
 
@@ -48,7 +49,8 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    # what agents wrote is in there: escaped so that it reaches a terminal inert (mailbot.cli.terminal)
+    click.echo(json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
 class MailbotGroup(click.Group):

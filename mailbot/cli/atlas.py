@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.terminal import echo
 from store import exchange, queries
 from store.db import upgrade
 
@@ -91,7 +92,7 @@ def show(app, code: str, as_json: bool) -> None:
     if as_json:
         emit_json(record)
     else:
-        click.echo(queries.format_record(record))
+        echo(queries.format_record(record))  # names, titles, partners: what agents wrote, through review
 
 
 STAT_LABELS = {

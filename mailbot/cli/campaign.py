@@ -101,7 +101,7 @@ def send_cmd(app, name: str, only: tuple[str, ...], limit: int | None, dry_run: 
     click.echo(f"{report.render.rendered} summaries rendered, {report.render.unreachable} collectivités unreachable; "
                f"{report.sent} sent, {report.deferred} deferred (retried later), {report.failed} failed")
     for error in report.errors[:10]:
-        click.echo(f"  {error}", err=True)
+        echo(f"  {error}", err=True)  # a relay's answer may quote what it was sent
     if report.relay_error:
         raise click.ClickException(f"sending stopped, the relay refused us: {report.relay_error}")
 

@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.terminal import echo, printable, write_raw
 from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
 
 LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subject", "reason")
@@ -54,8 +55,8 @@ def list_cmd(app, kinds: tuple[str, ...], states: tuple[str, ...], limit: int, a
         emit_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['id']:>7}  {row['received_at']:%Y-%m-%d %H:%M}  {row['state']:<10} {row['kind'] or '-':<13} "
-                   f"{row['sender'] or '<>':<32.32} {row['subject'] or '':.50}")
+        echo(f"{row['id']:>7}  {row['received_at']:%Y-%m-%d %H:%M}  {row['state']:<10} {row['kind'] or '-':<13} "
+             f"{printable(row['sender']) or '<>':<32.32} {printable(row['subject']):.50}")
 
 
 @inbox.command()
@@ -71,15 +72,14 @@ def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
         if message is None:
             raise click.ClickException(f"no inbound message #{inbound_id} (see `mailbot inbox list`)")
         if raw:
-            sys.stdout.buffer.write(message.raw)
-            sys.stdout.buffer.flush()
+            write_raw(message.raw)
             return
         record = _detail(message)
     if as_json:
         emit_json(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:<22} {value}")
+        echo(f"{key:<22} {printable(value)}")
 
 
 @inbox.command()
@@ -94,9 +94,9 @@ def reprocess(app, inbound_id: int) -> None:
         message = reprocess_message(app.engine, app.config, inbound_id)
     except InboxError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"#{message.id}: {message.state} · {message.kind} · {message.reason}")
+    echo(f"#{message.id}: {message.state} · {message.kind} · {printable(message.reason)}")
     if message.error:
-        click.echo(f"error: {message.error}")
+        echo(f"error: {printable(message.error)}")
 
 
 def _summary(message: InboundMessage) -> dict:

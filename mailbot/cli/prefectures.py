@@ -7,6 +7,7 @@ import click
 
 from mailbot.campaign import STATUS_COLUMNS, CampaignError, get_campaign
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.terminal import echo, printable
 from mailbot.prefectures import (
     PrefectureError,
     import_directory,
@@ -51,8 +52,8 @@ def list_cmd(app, as_json: bool) -> None:
         return
     for row in rows:
         seat = " (région)" if row["is_region_seat"] else ""
-        click.echo(f"{row['departement']:<4}{row['region']:<4}{row['name'] + seat:<60}{row['email']:<44}"
-                   f"{row['in_atlas']:>5}")
+        echo(f"{row['departement']:<4}{row['region']:<4}{printable(row['name']) + seat:<60}{printable(row['email']):<44}"
+             f"{row['in_atlas']:>5}")
 
 
 @prefectures.command("report")
@@ -77,10 +78,10 @@ def report_cmd(app, campaign_name: str, send: bool, as_json: bool) -> None:
         emit_json(data)
         return
     for item in data:
-        click.echo(f"{item['departement']}  {item['prefecture']} <{item['email']}>")
-        click.echo("    " + ", ".join(f"{column} {item['figures'][column]}" for column in STATUS_COLUMNS))
+        echo(printable(f"{item['departement']}  {item['prefecture']} <{item['email']}>"))
+        echo("    " + ", ".join(f"{column} {item['figures'][column]}" for column in STATUS_COLUMNS))
         for unreachable in item["unreachable"]:
-            click.echo(f"    injoignable : {unreachable['name']} ({unreachable['code']}) — {unreachable['incident'] or ''}")
+            echo(printable(f"    injoignable : {unreachable['name']} ({unreachable['code']}) — {unreachable['incident'] or ''}"))
 
 
 @main.group()

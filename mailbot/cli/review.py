@@ -5,11 +5,10 @@ its agent (queued, and delivered at once when the relay answers; `mailbot serve`
 """
 from __future__ import annotations
 
-import sys
-
 import click
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.terminal import echo, printable, write_raw
 from mailbot.review import ReviewError
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
@@ -18,7 +17,7 @@ STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "all"]
 
 
 def _fail(exc: ReviewError):
-    raise click.ClickException(str(exc)) from None
+    raise click.ClickException(printable(str(exc), keep_lines=True)) from None
 
 
 @main.group()
@@ -57,8 +56,8 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
         errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
         conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
         flags = ("" if row["trusted"] else "  [expéditeur non reconnu]") + (f"  [{conflicts} conflit(s)]" if conflicts else "")
-        click.echo(f"#{row['id']:<6} {row['created_at'][:16]}  {row['collectivite']:<14} {row['collectivite_name'][:28]:<28} "
-                   f"{row['status']:<9} {len(row['changes'])} changement(s), {errors} erreur(s)  {row['sender']}{flags}")
+        echo(f"#{row['id']:<6} {row['created_at'][:16]}  {row['collectivite']:<14} {printable(row['collectivite_name'])[:28]:<28} "
+             f"{row['status']:<9} {len(row['changes'])} changement(s), {errors} erreur(s)  {printable(row['sender'])}{flags}")
 
 
 @review.command("show")
@@ -77,13 +76,13 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     if raw:
         if original is None:
             raise click.ClickException(f"l'ensemble n° {changeset_id} n'a pas de message d'origine")
-        sys.stdout.buffer.write(original)
+        write_raw(original)
         return
     if as_json:
         emit_json(row)
         return
     for line in describe(row):
-        click.echo(line)
+        echo(printable(line))  # one line each: a value's own line breaks cannot start a line of their own
 
 
 def describe(row: dict) -> list[str]:
@@ -193,8 +192,8 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
         if dry_run:
             click.echo(f"{len(ids)} ensemble(s) seraient approuvés :")
             for row in list_changesets(session, where=BULK_FILTER, limit=max(len(ids), 1)):
-                click.echo(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
-                           f"{len(row['changes'])} changement(s) — {row['sender']}")
+                echo(printable(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
+                               f"{len(row['changes'])} changement(s) — {row['sender']}"))
             return
     outcomes = _bulk(app, name, ids, bulk_approve)
     applied = sum(len(o.applied) for o in outcomes)
@@ -242,10 +241,10 @@ def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
         change = edit(app.sessions, app.config, change_id, name, value, field_key=field_key)
     except ReviewError as exc:
         _fail(exc)
-    click.echo(f"changement n° {change.id} : {change.new!r}" + (f" (l'agent avait écrit {change.asked!r})"
-                                                               if change.asked is not None else ""))
+    echo(printable(f"changement n° {change.id} : {change.new!r}" + (f" (l'agent avait écrit {change.asked!r})"
+                                                                    if change.asked is not None else "")))
     for error in change.errors:
-        click.echo(f"  ERREUR {error['code']}: {error['message']}")
+        echo(printable(f"  ERREUR {error['code']}: {error['message']}"))
 
 
 @review.command("resolve")
@@ -311,9 +310,9 @@ def digest_cmd(app, send, as_json) -> None:
                f"expéditeurs non reconnus : {data['untrusted']})")
     if data["oldest"]:
         o = data["oldest"]
-        click.echo(f"Le plus ancien : n° {o['id']}, {o['collectivite']} ({o['code']}), depuis {o['days']} jour(s)")
+        echo(printable(f"Le plus ancien : n° {o['id']}, {o['collectivite']} ({o['code']}), depuis {o['days']} jour(s)"))
     for item in data["conflict_sets"]:
-        click.echo(f"  conflit : n° {item['id']} {item['collectivite']} ({item['code']})")
+        echo(printable(f"  conflit : n° {item['id']} {item['collectivite']} ({item['code']})"))
 
 
 @main.command("history")
@@ -337,5 +336,5 @@ def history_cmd(app, code, as_json) -> None:
         click.echo("Aucune modification appliquée.")
     for e in entries:
         where = f"{e['entity']} {e['ref']}" + (f".{e['field']}" if e["field"] else "")
-        click.echo(f"{e['at'][:16]}  {e['reviewer']:<12} ensemble n° {e['changeset']:<5} {e['op']:<6} {where}: "
-                   f"{e['old']!r} → {e['new']!r}")
+        echo(printable(f"{e['at'][:16]}  {e['reviewer']:<12} ensemble n° {e['changeset']:<5} {e['op']:<6} {where}: "
+                       f"{e['old']!r} → {e['new']!r}"))
