@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from collections import defaultdict
 from typing import Callable, Iterable, TypeVar
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,12 +31,15 @@ from store import apply as store_apply
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Cooperation
 from store.queries import find_collectivite
-from store.review_queries import QueueFilter, changeset_ids
+from store.review_queries import QueueFilter, changeset_ids, competitors, rivals_of
 from store.review_models import AuditEntry, Change, ChangeSet
 
 log = logging.getLogger(__name__)
 
 FINAL_STATES = ("approved", "rejected", "partial")
+# how a closed set is named to the reviewer who tries to decide it again
+CLOSED_STATES = {"approved": "approuvé", "rejected": "rejeté", "partial": "décidé en partie",
+                 "confirmed": "une confirmation, sans rien à appliquer"}
 OPEN_CHANGE_STATES = ("pending", "conflict")
 DEFAULT_CONFLICT_REASON = "conflit : la valeur actuelle de l'Atlas est conservée"
 RETRIES = 3
@@ -65,6 +68,8 @@ class Outcome:
     rejected: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
     untouched: list[int] = field(default_factory=list)  # already decided by someone else, or not selected
+    outdated: list[int] = field(default_factory=list)  # competing changes of other sets, now in conflict
+    refused: str | None = None  # why a bulk approval left the whole set alone (French)
 
 
 @dataclass
@@ -141,6 +146,9 @@ def require_reviewer(config: Config, name: str | None) -> str:
 # --- transactions ----------------------------------------------------------------------------------------
 
 def _locked_set(session: Session, changeset_id: int) -> ChangeSet:
+    # A write first: the transaction holds the write lock (SQLite) or the row lock (PostgreSQL) from
+    # its first statement, whatever way it began, so the status read below is the one that counts.
+    session.execute(update(ChangeSet).where(ChangeSet.id == changeset_id).values(status=ChangeSet.status))
     changeset = session.scalar(
         select(ChangeSet).where(ChangeSet.id == changeset_id).with_for_update()
         .options(selectinload(ChangeSet.changes)).execution_options(populate_existing=True)
@@ -148,6 +156,28 @@ def _locked_set(session: Session, changeset_id: int) -> ChangeSet:
     if changeset is None:
         raise ReviewError(f"aucun ensemble de modifications n° {changeset_id}")
     return changeset
+
+
+def _open_set(session: Session, changeset_id: int) -> ChangeSet:
+    """The set, locked, if it can still be decided; otherwise the reviewer is told why (a superseded
+    set names the one that replaced it)."""
+    changeset = _locked_set(session, changeset_id)
+    if changeset.status != "pending":
+        raise ReviewError(closed_reason(changeset))
+    return changeset
+
+
+def closed_reason(changeset: ChangeSet) -> str:
+    """Why a set cannot be decided any more, in French (pure)."""
+    if changeset.status == "superseded":
+        newer = changeset.superseded_by_id
+        where = (f"par l'ensemble n° {newer}, réponse plus récente du même expéditeur : examinez celui-ci "
+                 f"(mailbot review show {newer})") if newer else "par une réponse plus récente du même expéditeur"
+        return f"l'ensemble n° {changeset.id} a été remplacé {where} ; il ne peut plus être approuvé ni rejeté"
+    state = CLOSED_STATES.get(changeset.status, changeset.status)
+    who = f" par {changeset.decided_by}" if changeset.decided_by else ""
+    when = f" le {changeset.decided_at:%d/%m/%Y à %H:%M}" if changeset.decided_at else ""
+    return f"l'ensemble n° {changeset.id} est déjà {state}{who}{when} : il n'y a plus rien à décider"
 
 
 def _in_one_transaction(sessions, work: Callable[[Session], T]) -> T:
@@ -178,7 +208,7 @@ def approve(sessions, config: Config, changeset_id: int, reviewer: str, *, only:
     """Apply the set's pending changes (or those named); refused while a chosen change has an error."""
 
     def work(session: Session) -> Outcome:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         chosen = _selected(changeset, only)
         erroneous = _erroneous(chosen)
         if erroneous:
@@ -187,10 +217,27 @@ def approve(sessions, config: Config, changeset_id: int, reviewer: str, *, only:
                 "corrigez-le avec `review edit` ou rejetez-le avant d'approuver")
         loaded = _preload(session, [changeset])
         outcome = _approve_set(session, changeset, chosen, reviewer, loaded)
+        _outdate_competitors(session, changeset, outcome, reviewer)
         loaded.write_audit(session)
         return outcome
 
     return _in_one_transaction(sessions, work)
+
+
+def _outdate_competitors(session: Session, changeset: ChangeSet, outcome: Outcome, reviewer: str) -> None:
+    """What was just applied settles the competing changes of other pending sets (another agent asked
+    something else of the same field): each becomes a conflict that names this set, kept for the
+    reviewer to resolve either way (`resolve --take asked` writes it instead)."""
+    applied = set(outcome.applied)
+    done = [(changeset, c) for c in changeset.changes if c.id in applied]
+    for change_id, rivals in rivals_of(session, done, lock=True).items():
+        change = next(c for c in changeset.changes if c.id == change_id)
+        for rival, rival_set in rivals:
+            rival.status, rival.current = "conflict", None if change.op == "delete" else to_jsonable(change.new)
+            rival.reason = (f"une réponse concurrente a été appliquée à la place : ensemble n° {changeset.id} "
+                            f"({changeset.sender or 'interne'}), approuvé par {reviewer}")
+            rival_set.has_conflicts = True
+            outcome.outdated.append(rival.id)
 
 
 def _erroneous(changes: list[Change]) -> list[Change]:
@@ -215,7 +262,7 @@ def reject(sessions, config: Config, changeset_id: int, reviewer: str, reason: s
         raise ReviewError("donnez la raison du rejet (--reason) : l'agent la lira")
 
     def work(session: Session) -> Outcome:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         outcome = Outcome(changeset.id)
         for change in _selected(changeset, only):
             if change.status not in OPEN_CHANGE_STATES:
@@ -235,7 +282,7 @@ def resolve(sessions, config: Config, change_id: int, reviewer: str, *, take: st
     changeset_id = _changeset_of(sessions, change_id)
 
     def work(session: Session) -> Outcome:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         change = next(c for c in changeset.changes if c.id == change_id)
         if change.status != "conflict":
             raise ReviewError(f"le changement n° {change_id} n'est pas en conflit (état : {change.status})")
@@ -246,6 +293,7 @@ def resolve(sessions, config: Config, change_id: int, reviewer: str, *, take: st
         else:
             loaded = _preload(session, [changeset])
             _decide_one(session, changeset, change, reviewer, outcome, loaded, force=True)
+            _outdate_competitors(session, changeset, outcome, reviewer)
             loaded.write_audit(session)
         _settle(changeset, reviewer, outcome)
         return outcome
@@ -404,7 +452,7 @@ def edit(sessions, config: Config, change_id: int, reviewer: str, value: str, *,
 
     changeset_id = _changeset_of(sessions, change_id)
     with sessions.begin() as session:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         change = next(c for c in changeset.changes if c.id == change_id)
         if change.status != "pending":
             raise ReviewError(f"le changement n° {change_id} est déjà décidé (état : {change.status})")
@@ -483,19 +531,35 @@ def revert(sessions, config: Config, changeset_id: int, reviewer: str) -> Outcom
 
 # --- bulk ------------------------------------------------------------------------------------------------
 
-# what the bulk form takes: pending sets from a recognised sender, without errors or conflicts
-BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False)
+# what the bulk form takes: pending sets from a recognised sender, without errors, conflicts or
+# competing changes (two agents asked different things of one field: a person chooses)
+BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False, competing=False)
 
 
 def bulk_candidates(session: Session, *, limit: int | None = None) -> list[int]:
     return changeset_ids(session, BULK_FILTER, limit=limit)
 
 
+def bulk_refusal(changeset: ChangeSet, rivals: dict) -> str | None:
+    """Why the bulk form leaves a set alone, checked again under the lock (the queue may have moved
+    since the list was made); None when it may be applied whole (pure)."""
+    if changeset.status != "pending":
+        return closed_reason(changeset)
+    erroneous = _erroneous(list(changeset.changes))
+    if erroneous:
+        return f"le changement n° {erroneous[0].id} a une erreur"
+    competing = [c.id for c in changeset.changes if c.id in rivals]
+    if competing:
+        return f"le changement n° {competing[0]} est en concurrence avec celui d'un autre ensemble : choisissez"
+    return None
+
+
 def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, batch: int = BULK_BATCH,
                  on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
     """Approve many sets. Each set is applied whole or not at all, as `approve` does; sets are grouped
     `batch` to a transaction so thousands are not thousands of commits (a failure rolls back its group,
-    which a rerun picks up again). A set that has gained an error since it was listed is left alone."""
+    which a rerun picks up again). A set that has been decided, superseded, or has gained an error or a
+    competing change since it was listed is left alone, with the reason (`Outcome.refused`)."""
     outcomes: list[Outcome] = []
     for start in range(0, len(ids), batch):
         chunk = sorted(ids[start:start + batch])  # one lock order for every reviewer: no deadlock
@@ -504,11 +568,14 @@ def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, bat
             sets = list(session.scalars(
                 select(ChangeSet).where(ChangeSet.id.in_(chunk)).order_by(ChangeSet.id).with_for_update()
                 .options(selectinload(ChangeSet.changes)).execution_options(populate_existing=True)))
+            rivals = competitors(session, sets)
             loaded = _preload(session, sets)
             done = []
             for changeset in sets:
-                if changeset.status != "pending" or _erroneous(list(changeset.changes)):
-                    done.append(Outcome(changeset.id, changeset.status, untouched=[c.id for c in changeset.changes]))
+                refusal = bulk_refusal(changeset, rivals)
+                if refusal:
+                    done.append(Outcome(changeset.id, changeset.status, untouched=[c.id for c in changeset.changes],
+                                        refused=refusal))
                     continue
                 done.append(_approve_set(session, changeset, list(changeset.changes), reviewer, loaded))
             loaded.write_audit(session)
