@@ -33,18 +33,20 @@ def review() -> None:
 @click.option("--trusted/--untrusted", default=None, help="Only sets from known contacts / from unknown senders.")
 @click.option("--with-errors/--without-errors", default=None)
 @click.option("--with-conflicts/--without-conflicts", default=None)
+@click.option("--with-competing/--without-competing", "competing", default=None,
+              help="Only sets with / without a change that another pending set competes with (same field).")
 @click.option("--collectivite", help="One collectivité's code.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, collectivite,
+def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, competing, collectivite,
              limit: int, page: int, as_json: bool) -> None:
     """Change sets, oldest first."""
     app.require_store()
     where = QueueFilter(status=None if status == "all" else status, region=region, departement=departement,
                         kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
-                        collectivite=collectivite)
+                        collectivite=collectivite, competing=competing)
     with app.sessions() as session:
         rows = list_changesets(session, where=where, limit=limit, offset=(page - 1) * limit)
     if as_json:
@@ -56,6 +58,10 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
         errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
         conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
         flags = ("" if row["trusted"] else "  [expéditeur non reconnu]") + (f"  [{conflicts} conflit(s)]" if conflicts else "")
+        if row["competing"]:
+            flags += f"  [en concurrence avec n° {', '.join(map(str, row['competing']))}]"
+        if row["superseded_by"]:
+            flags += f"  [remplacé par n° {row['superseded_by']}]"
         echo(f"#{row['id']:<6} {row['created_at'][:16]}  {row['collectivite']:<14} {printable(row['collectivite_name'])[:28]:<28} "
              f"{row['status']:<9} {len(row['changes'])} changement(s), {errors} erreur(s)  {printable(row['sender'])}{flags}")
 
@@ -93,9 +99,15 @@ def describe(row: dict) -> list[str]:
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
-    if row["decided_by"]:
+    if row["superseded_by"]:
+        lines.append(f"Remplacé par l'ensemble n° {row['superseded_by']}, réponse plus récente du même expéditeur "
+                     f"(mailbot review show {row['superseded_by']}) : il ne peut plus être décidé")
+    elif row["decided_by"]:
         lines.append(f"Décidé par {row['decided_by']} le {row['decided_at'][:16]}"
                      + (f" — {row['reason']}" if row["reason"] else ""))
+    for earlier in row["supersedes"]:
+        lines.append(f"Remplace l'ensemble n° {earlier}, réponse précédente du même expéditeur "
+                     f"(mailbot review show {earlier})")
     for c in row["changes"]:
         where = f"{c['entity']} {c['ref']}" + (f".{c['field']}" if c["field"] else "")
         lines.append(f"  [{c['id']}] {c['status']:<8} {c['op']:<6} {where}: {c['old']!r} → {c['new']!r}")
@@ -105,6 +117,10 @@ def describe(row: dict) -> list[str]:
             lines.append(f"           « {m['written']} » → « {m['label']} » ({m['score']:.0f})")
         for e in c["errors"]:
             lines.append(f"           ERREUR {e['code']}: {e['message']}")
+        for r in c["competing"]:
+            lines.append(f"           EN CONCURRENCE avec le changement n° {r['change']} de l'ensemble n° {r['changeset']} "
+                         f"({r['sender'] or 'interne'}), qui demande {r['new']!r} : choisissez ; approuver l'un met "
+                         "l'autre en conflit")
         if c["status"] == "conflict":
             lines.append(f"           CONFLIT ({c['reason']}) — vu par l'agent : {c['old']!r} ; "
                          f"dans l'Atlas maintenant : {c['current']!r} ; demandé : {c['new']!r}")
@@ -126,7 +142,8 @@ def _reviewer(app, name: str | None) -> str:
 def _report(outcome) -> None:
     parts = [f"ensemble n° {outcome.changeset_id} : {outcome.status}"]
     for label, ids in (("appliqué(s)", outcome.applied), ("rejeté(s)", outcome.rejected),
-                       ("en conflit", outcome.conflicts), ("déjà décidé(s)", outcome.untouched)):
+                       ("en conflit", outcome.conflicts), ("déjà décidé(s)", outcome.untouched),
+                       ("concurrent(s) d'autres ensembles mis en conflit", outcome.outdated)):
         if ids:
             parts.append(f"{len(ids)} {label} ({', '.join(map(str, ids))})")
     click.echo(" ; ".join(parts))
@@ -199,6 +216,9 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
     applied = sum(len(o.applied) for o in outcomes)
     conflicts = sum(len(o.conflicts) for o in outcomes)
     click.echo(f"{len(outcomes)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
+    for outcome in outcomes:
+        if outcome.refused:
+            echo(printable(f"  ensemble n° {outcome.changeset_id} laissé de côté : {outcome.refused}"))
     _tell_agents(app, send)
 
 
