@@ -16,6 +16,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from collections import defaultdict
+from functools import lru_cache
 from typing import Callable, Iterable, TypeVar
 
 from sqlalchemy import insert, inspect, select, update
@@ -25,9 +26,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.diff import to_jsonable
-from mailbot.rules import check_apd_year, check_record
+from mailbot.review_checks import VALUE_OPS, rule_errors
+from mailbot.rules import ReferenceLists, Rules, check_apd_year, check_record, parse_rules_text
+from mailbot.summary import reference_lists
 import store.schema  # noqa: F401  (every table is known: the change tables point at campaigns and messages)
 from store import apply as store_apply
+from store.campaign_models import Campaign
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Cooperation
 from store.queries import find_collectivite
@@ -215,6 +219,9 @@ def approve(sessions, config: Config, changeset_id: int, reviewer: str, *, only:
             raise ReviewError(
                 f"le changement n° {erroneous[0].id} a une erreur ({erroneous[0].errors[0]['message']}) : "
                 "corrigez-le avec `review edit` ou rejetez-le avant d'approuver")
+        breaking = _breaking_rules(session, changeset, chosen)
+        if breaking:
+            raise ReviewError(_rules_refusal(breaking))
         loaded = _preload(session, [changeset])
         outcome = _approve_set(session, changeset, chosen, reviewer, loaded)
         _outdate_competitors(session, changeset, outcome, reviewer)
@@ -238,6 +245,43 @@ def _outdate_competitors(session: Session, changeset: ChangeSet, outcome: Outcom
                             f"({changeset.sender or 'interne'}), approuvé par {reviewer}")
             rival_set.has_conflicts = True
             outcome.outdated.append(rival.id)
+
+
+@lru_cache(maxsize=16)
+def _parsed_rules(text: str, source: str) -> Rules:
+    return parse_rules_text(text, source=source)
+
+
+def _rules_of(session: Session, changeset: ChangeSet) -> tuple[Rules, ReferenceLists]:
+    """The rules of the set's campaign (as stored when the campaign was created) and the reference lists."""
+    campaign = session.get(Campaign, changeset.campaign_id) if changeset.campaign_id else None
+    if campaign is None:
+        raise ReviewError(f"l'ensemble n° {changeset.id} n'est lié à aucune campagne : ses règles sont inconnues")
+    if "reference_lists" not in session.info:  # once per transaction: a bulk approval checks hundreds of sets
+        session.info["reference_lists"] = reference_lists(session)
+    return _parsed_rules(campaign.rules_text, campaign.rules_path or campaign.name), session.info["reference_lists"]
+
+
+def _breaking_rules(session: Session, changeset: ChangeSet, chosen: list[Change]) -> tuple[Change, list[dict]] | None:
+    """The first chosen pending change whose value the rules refuse, with the errors (review_checks).
+    A revert puts back what was there and is not checked."""
+    pending = [c for c in chosen if c.status == "pending" and c.op in VALUE_OPS]
+    if not pending or changeset.reverts_id is not None:
+        return None
+    rules, references = _rules_of(session, changeset)
+    for change in pending:
+        errors = rule_errors(rules, references, change)
+        if errors:
+            return change, errors
+    return None
+
+
+def _rules_refusal(found: tuple[Change, list[dict]]) -> str:
+    change, errors = found
+    field_hint = f" --field {errors[0]['field']}" if change.op == "create" and change.entity != "apd" else ""
+    reasons = " ".join(e["message"] for e in errors)
+    return (f"le changement n° {change.id} écrirait une fiche que les règles refusent ({reasons}) : "
+            f"corrigez-le avec `review edit {change.id}{field_hint} --value …` ou rejetez-le avant d'approuver")
 
 
 def _erroneous(changes: list[Change]) -> list[Change]:
@@ -291,6 +335,9 @@ def resolve(sessions, config: Config, change_id: int, reviewer: str, *, take: st
             _mark(change, "rejected", reviewer, reason or DEFAULT_CONFLICT_REASON)
             outcome.rejected.append(change.id)
         else:
+            breaking = _breaking_rules(session, changeset, [change])
+            if breaking:
+                raise ReviewError(_rules_refusal(breaking))
             loaded = _preload(session, [changeset])
             _decide_one(session, changeset, change, reviewer, outcome, loaded, force=True)
             _outdate_competitors(session, changeset, outcome, reviewer)
@@ -445,11 +492,8 @@ def _parent(session: Session, changeset: ChangeSet, change: Change) -> Cooperati
 # --- editing before approval -----------------------------------------------------------------------------
 
 def edit(sessions, config: Config, change_id: int, reviewer: str, value: str, *, field_key: str | None = None) -> Change:
-    """Correct the value a change asks for, validated by the campaign's rules; the agent's value is kept."""
-    from mailbot.campaign import campaign_rules
-    from mailbot.summary import reference_lists
-    from store.campaign_models import Campaign
-
+    """Correct the value a change asks for, validated by the campaign's rules; the agent's value is kept.
+    A value the rules refuse is refused (ReviewError), and the change keeps the value it had."""
     changeset_id = _changeset_of(sessions, change_id)
     with sessions.begin() as session:
         changeset = _open_set(session, changeset_id)
@@ -458,14 +502,14 @@ def edit(sessions, config: Config, change_id: int, reviewer: str, value: str, *,
             raise ReviewError(f"le changement n° {change_id} est déjà décidé (état : {change.status})")
         if change.op in ("delete", "move"):
             raise ReviewError("une suppression ou un déplacement n'a pas de valeur à corriger : approuvez ou rejetez")
-        campaign = session.get(Campaign, changeset.campaign_id) if changeset.campaign_id else None
-        if campaign is None:
-            raise ReviewError("cet ensemble n'est lié à aucune campagne : ses règles sont inconnues")
-        rules, references = campaign_rules(campaign), reference_lists(session)
+        rules, references = _rules_of(session, changeset)
         key = field_key or change.field
         if change.op == "create" and not field_key and change.entity != "apd":
             raise ReviewError("pour une création, nommez le champ à corriger : --field CLÉ")
         new_value, errors = _checked(rules, references, change, key, value)
+        if errors:
+            raise ReviewError(f"« {value} » est refusé pour le changement n° {change_id} : {errors[0]['message']} "
+                              f"La valeur précédente est conservée : {_shown(_value_of(change, key))}.")
         if change.asked is None:
             change.asked = change.new
         if change.op == "create" and change.entity != "apd":
@@ -482,6 +526,16 @@ def edit(sessions, config: Config, change_id: int, reviewer: str, value: str, *,
         session.flush()
         session.expunge(change)
         return change
+
+
+def _value_of(change: Change, key: str):
+    if change.op == "create" and change.entity != "apd":
+        return change.parent_ref if key == "_parent" else (change.new or {}).get(key)
+    return change.new
+
+
+def _shown(value) -> str:
+    return "aucune" if value in (None, "", []) else f"« {value} »"
 
 
 def _checked(rules, references, change: Change, key: str, value: str) -> tuple[object, list[dict]]:
@@ -573,6 +627,8 @@ def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, bat
             done = []
             for changeset in sets:
                 refusal = bulk_refusal(changeset, rivals)
+                breaking = None if refusal else _breaking_rules(session, changeset, list(changeset.changes))
+                refusal = refusal or (_rules_refusal(breaking) if breaking else None)
                 if refusal:
                     done.append(Outcome(changeset.id, changeset.status, untouched=[c.id for c in changeset.changes],
                                         refused=refusal))
