@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
 
@@ -221,7 +222,6 @@ def supersede_earlier(session: Session, changeset: ChangeSet, now: datetime) -> 
 
 
 def raw_message(session: Session, changeset_id: int) -> bytes | None:
-    from store.inbound_models import InboundMessage
 
     return session.scalar(select(InboundMessage.raw).join(ChangeSet, ChangeSet.inbound_id == InboundMessage.id)
                           .where(ChangeSet.id == changeset_id))

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from mailbot.cli import main
 from mailbot.config import load_config
-from mailbot.review import ReviewError, approve, bulk_approve, edit
-from mailbot.review_checks import rule_errors
+from mailbot.review.checks import rule_errors
+from mailbot.review.decide import approve, bulk_approve, edit
+from mailbot.review.verdict import ReviewError
 from mailbot.rules import ReferenceLists, load_rules
-from mailbot.tokenless import propose_contact
+from mailbot.replies.tokenless import propose_contact
 from store.campaign_models import Campaign
 from store.models import Collectivite, Contact
 from store.refdata import network_rows, theme_rows

@@ -9,11 +9,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import mailbot.review as review_core
+import mailbot.review.decide as review_core
 from mailbot.cli import main
 from mailbot.clock import utcnow
 from mailbot.config import load_config
-from mailbot.review import ReviewError, approve, bulk_approve, bulk_candidates, edit, reject
+from mailbot.review.decide import approve, bulk_approve, bulk_candidates, edit, reject
+from mailbot.review.verdict import ReviewError
 from store.models import Contact
 from store.review_models import AuditEntry, ChangeSet
 from store.review_queries import supersede_earlier

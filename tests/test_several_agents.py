@@ -9,10 +9,10 @@ import smtplib
 
 from click.testing import CliRunner
 
-from mailbot.campaign import render_campaign
 from mailbot.cli import main
-from mailbot.client_shapes import set_field
-from mailbot.delivery import deliver_pending
+from mailbot.devtools.client_shapes import set_field
+from mailbot.outbound.campaign import render_campaign
+from mailbot.outbound.delivery import deliver_pending
 from tests import replies
 from tests.review_support import REVIEWERS
 from tests.test_understand_e2e import _wait, loop, parse, wire  # noqa: F401  (the running server)

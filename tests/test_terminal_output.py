@@ -17,8 +17,8 @@ from sqlalchemy import select
 from mailbot.cli import main
 from mailbot.cli.terminal import json_safe, printable
 from mailbot.config import load_config
-from mailbot.inbound import Arrival, store_arrival
-from mailbot.review import approve
+from mailbot.inbound.queue import Arrival, store_arrival
+from mailbot.review.decide import approve
 from store.inbound_models import InboundMessage
 from store.models import Prefecture
 from store.review_models import ChangeSet
