@@ -9,8 +9,9 @@ import click
 
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.terminal import echo, printable, write_raw
-from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, edit, reject, require_reviewer, resolve, revert
+from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_preview, edit, reject, require_reviewer, resolve, revert
 from mailbot.review.history import history
+from mailbot.review.plausibility import plausibility_warnings
 from mailbot.review.verdict import ReviewError
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
@@ -80,6 +81,8 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     app.require_store()
     with app.sessions() as session:
         row = get_changeset(session, changeset_id)
+        if row is not None:
+            row["warnings"] = [w.as_dict() for w in plausibility_warnings(session, changeset_id)]
         original = raw_message(session, changeset_id) if raw else None
     if row is None:
         raise click.ClickException(f"aucun ensemble de modifications n° {changeset_id}")
@@ -103,6 +106,8 @@ def describe(row: dict) -> list[str]:
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
+    warnings = row.get("warnings", [])  # plausibility (review/plausibility.py): only `review show` reads them
+    lines += [f"ATTENTION : {w['message']}" for w in warnings if w["change"] is None]
     if row["superseded_by"]:
         lines.append(f"Remplacé par l'ensemble n° {row['superseded_by']}, réponse plus récente du même expéditeur "
                      f"(mailbot review show {row['superseded_by']}) : il ne peut plus être décidé")
@@ -121,6 +126,7 @@ def describe(row: dict) -> list[str]:
             lines.append(f"           « {m['written']} » → « {m['label']} » ({m['score']:.0f})")
         for e in c["errors"]:
             lines.append(f"           ERREUR {e['code']}: {e['message']}")
+        lines += [f"           ATTENTION : {w['message']}" for w in warnings if w["change"] == c["id"]]
         for r in c["competing"]:
             lines.append(f"           EN CONCURRENCE avec le changement n° {r['change']} de l'ensemble n° {r['changeset']} "
                          f"({r['sender'] or 'interne'}), qui demande {r['new']!r} : choisissez ; approuver l'un met "
@@ -190,10 +196,12 @@ send_option = click.option("--send/--no-send", default=True, show_default=True,
 @click.option("--all-trusted-without-errors", "bulk", is_flag=True,
               help="Every pending set from a known contact with no error and no conflict.")
 @click.option("--dry-run", is_flag=True, help="With the bulk form: list what would be approved, change nothing.")
+@click.option("--include-warned", is_flag=True,
+              help="With the bulk form: take the sets with a plausibility warning too (left out otherwise).")
 @click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
 @send_option
 @pass_app
-def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
+def approve_cmd(app, changeset_id, only, bulk, dry_run, include_warned, reviewer, send) -> None:
     """Apply a set (or the changes named by --only) to the Atlas."""
 
     if bulk == (changeset_id is not None):
@@ -205,14 +213,18 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
     app.require_store()
     name = _reviewer(app, reviewer)
     with app.sessions() as session:
-        ids = bulk_candidates(session)
+        preview = bulk_preview(session, include_warned=include_warned)
+        ids = preview.ids
         if dry_run:
             click.echo(f"{len(ids)} ensemble(s) seraient approuvés :")
             for row in list_changesets(session, where=BULK_FILTER, limit=max(len(ids), 1)):
-                echo(printable(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
-                               f"{len(row['changes'])} changement(s) — {row['sender']}"))
-            return
-    outcomes = _bulk(app, name, ids, bulk_approve)
+                if row["id"] in ids:
+                    echo(printable(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
+                                   f"{len(row['changes'])} changement(s) — {row['sender']}"))
+    _tell_warned(preview, include_warned)
+    if dry_run:
+        return
+    outcomes = _bulk(app, name, ids, bulk_approve, include_warned)
     applied = sum(len(o.applied) for o in outcomes)
     conflicts = sum(len(o.conflicts) for o in outcomes)
     click.echo(f"{len(outcomes)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
@@ -222,12 +234,25 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
     _tell_agents(app, send)
 
 
-def _bulk(app, name, ids, bulk_approve):
+def _tell_warned(preview, include_warned: bool) -> None:
+    """The sets with a plausibility warning, each with its first warning: left out, or taken when asked."""
+    if not preview.warned:
+        return
+    verb = "approuvés malgré un avertissement" if include_warned else "laissés de côté pour un avertissement"
+    click.echo(f"{len(preview.warned)} ensemble(s) {verb} (mailbot review show N pour le détail) :")
+    for set_id, warnings in sorted(preview.warned.items()):
+        echo(printable(f"  #{set_id} : {warnings[0].message}"))
+    if not include_warned:
+        click.echo("  pour les approuver aussi : --include-warned")
+
+
+def _bulk(app, name, ids, bulk_approve, include_warned: bool):
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
         task = progress.add_task("Approbation", total=len(ids))
-        return bulk_approve(app.sessions, app.config, name, ids, on_progress=lambda n: progress.advance(task, n))
+        return bulk_approve(app.sessions, app.config, name, ids, include_warned=include_warned,
+                            on_progress=lambda n: progress.advance(task, n))
 
 
 @review.command("reject")

@@ -16,7 +16,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 from collections import defaultdict
-from functools import lru_cache
 from typing import Callable, TypeVar
 
 from sqlalchemy import insert, inspect, select, update
@@ -25,14 +24,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from mailbot.clock import utcnow
 from mailbot.config import Config
-from mailbot.outbound.summary import reference_lists
 from mailbot.replies.diff import to_jsonable
 from mailbot.review.checks import VALUE_OPS, rule_errors
+from mailbot.review.context import references, required_rules
+from mailbot.review.plausibility import PlausibilityWarning, warnings_by_set
 from mailbot.review.verdict import FINAL_STATES, OPEN_CHANGE_STATES, ReviewError, Verdict, inverse, judge, settle_status
-from mailbot.rules import ReferenceLists, Rules, check_apd_year, check_record, parse_rules_text
+from mailbot.rules import ReferenceLists, Rules, check_apd_year, check_record
 import store.schema  # noqa: F401  (every table is known: the change tables point at campaigns and messages)
 from store import apply as store_apply
-from store.campaign_models import Campaign
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Cooperation
 from store.review_queries import QueueFilter, changeset_ids, competitors, rivals_of
@@ -189,19 +188,8 @@ def _outdate_competitors(session: Session, changeset: ChangeSet, outcome: Outcom
             outcome.outdated.append(rival.id)
 
 
-@lru_cache(maxsize=16)
-def _parsed_rules(text: str, source: str) -> Rules:
-    return parse_rules_text(text, source=source)
-
-
 def _rules_of(session: Session, changeset: ChangeSet) -> tuple[Rules, ReferenceLists]:
-    """The rules of the set's campaign (as stored when the campaign was created) and the reference lists."""
-    campaign = session.get(Campaign, changeset.campaign_id) if changeset.campaign_id else None
-    if campaign is None:
-        raise ReviewError(f"l'ensemble n° {changeset.id} n'est lié à aucune campagne : ses règles sont inconnues")
-    if "reference_lists" not in session.info:  # once per transaction: a bulk approval checks hundreds of sets
-        session.info["reference_lists"] = reference_lists(session)
-    return _parsed_rules(campaign.rules_text, campaign.rules_path or campaign.name), session.info["reference_lists"]
+    return required_rules(session, changeset), references(session)
 
 
 def _breaking_rules(session: Session, changeset: ChangeSet, chosen: list[Change]) -> tuple[Change, list[dict]] | None:
@@ -532,13 +520,40 @@ def revert(sessions, config: Config, changeset_id: int, reviewer: str) -> Outcom
 BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False, competing=False)
 
 
-def bulk_candidates(session: Session, *, limit: int | None = None) -> list[int]:
-    return changeset_ids(session, BULK_FILTER, limit=limit)
+@dataclass
+class BulkPreview:
+    """What the bulk form would apply, before anything is: the sets, and the warned ones it leaves out
+    (or takes, with `include_warned`) with their plausibility warnings."""
+
+    ids: list[int] = field(default_factory=list)
+    warned: dict[int, list[PlausibilityWarning]] = field(default_factory=dict)
 
 
-def bulk_refusal(changeset: ChangeSet, rivals: dict) -> str | None:
+def bulk_preview(session: Session, *, include_warned: bool = False, limit: int | None = None) -> BulkPreview:
+    """The sets `BULK_FILTER` selects, oldest first, less those with a plausibility warning unless
+    `include_warned` (the warnings are read in batches: a queue of thousands costs a few queries each)."""
+    preview = BulkPreview()
+    listed = changeset_ids(session, BULK_FILTER)
+    for start in range(0, len(listed), BULK_BATCH):
+        chunk = listed[start:start + BULK_BATCH]
+        sets = session.scalars(select(ChangeSet).where(ChangeSet.id.in_(chunk)).options(selectinload(ChangeSet.changes)))
+        warned = warnings_by_set(session, sets)
+        preview.warned.update(warned)
+        preview.ids += [i for i in chunk if include_warned or i not in warned]
+        if limit is not None and len(preview.ids) >= limit:
+            preview.ids = preview.ids[:limit]
+            break
+    return preview
+
+
+def bulk_candidates(session: Session, *, include_warned: bool = False, limit: int | None = None) -> list[int]:
+    return bulk_preview(session, include_warned=include_warned, limit=limit).ids
+
+
+def bulk_refusal(changeset: ChangeSet, rivals: dict, warnings: list[PlausibilityWarning]) -> str | None:
     """Why the bulk form leaves a set alone, checked again under the lock (the queue may have moved
-    since the list was made); None when it may be applied whole (pure)."""
+    since the list was made); None when it may be applied whole (pure). `warnings` are the set's
+    plausibility warnings that count ([] with include_warned)."""
     if changeset.status != "pending":
         return closed_reason(changeset)
     erroneous = _erroneous(list(changeset.changes))
@@ -547,15 +562,18 @@ def bulk_refusal(changeset: ChangeSet, rivals: dict) -> str | None:
     competing = [c.id for c in changeset.changes if c.id in rivals]
     if competing:
         return f"le changement n° {competing[0]} est en concurrence avec celui d'un autre ensemble : choisissez"
+    if warnings:
+        return f"avertissement : {warnings[0].message} (--include-warned pour l'approuver quand même)"
     return None
 
 
 def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, batch: int = BULK_BATCH,
-                 on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
+                 include_warned: bool = False, on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
     """Approve many sets. Each set is applied whole or not at all, as `approve` does; sets are grouped
     `batch` to a transaction so thousands are not thousands of commits (a failure rolls back its group,
-    which a rerun picks up again). A set that has been decided, superseded, or has gained an error or a
-    competing change since it was listed is left alone, with the reason (`Outcome.refused`)."""
+    which a rerun picks up again). A set that has been decided, superseded, or has gained an error, a
+    competing change or (unless `include_warned`) a plausibility warning since it was listed is left
+    alone, with the reason (`Outcome.refused`)."""
     outcomes: list[Outcome] = []
     for start in range(0, len(ids), batch):
         chunk = sorted(ids[start:start + batch])  # one lock order for every reviewer: no deadlock
@@ -565,10 +583,11 @@ def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, bat
                 select(ChangeSet).where(ChangeSet.id.in_(chunk)).order_by(ChangeSet.id).with_for_update()
                 .options(selectinload(ChangeSet.changes)).execution_options(populate_existing=True)))
             rivals = competitors(session, sets)
+            warned = {} if include_warned else warnings_by_set(session, sets)
             loaded = _preload(session, sets)
             done = []
             for changeset in sets:
-                refusal = bulk_refusal(changeset, rivals)
+                refusal = bulk_refusal(changeset, rivals, warned.get(changeset.id, []))
                 breaking = None if refusal else _breaking_rules(session, changeset, list(changeset.changes))
                 refusal = refusal or (_rules_refusal(breaking) if breaking else None)
                 if refusal:
