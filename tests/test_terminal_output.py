@@ -22,7 +22,7 @@ from mailbot.review.decide import approve
 from store.inbound_models import InboundMessage
 from store.models import Prefecture
 from store.review_models import ChangeSet
-from tests.review_support import REVIEWERS, campaign_id, collectivite_with, contact_snapshot, update
+from tests.review_support import REVIEWERS, campaign_id, collectivite_with, contact_snapshot, make_set, update
 
 TITLE = "\x1b]0;pwned\x07"  # retitles the window
 CLEAR = "\x1b[2J\x1b[H"  # clears the screen
@@ -120,3 +120,17 @@ def test_through_a_pipe_too(hostile):
     raw = subprocess.run([sys.executable, "-m", "mailbot", "inbox", "show", str(inbound_id), "--raw"],
                          env={**os.environ, **env}, capture_output=True, check=True).stdout
     assert raw.startswith(b"From: =?utf-8?q?Marie_=1B]0;pwned=07Dupont?=")  # --raw into a pipe: a saved copy, exact
+
+
+def test_an_error_quoting_a_value_is_printable_too(hostile, seeded_sessions):
+    """An edit refused quotes the value it kept: the agent's, escape sequences and all."""
+    env, (_, hostile_set, _) = hostile
+    with seeded_sessions.begin() as session:
+        coll = collectivite_with(session, skip={session.get(ChangeSet, hostile_set).collectivite_id})
+        seen = contact_snapshot(session, coll.contacts[0].ref)
+        set_id = make_set(session, coll, [update("contact", seen, "email", f"m{CLEAR}{TITLE}@ville.fr")])
+        change_id = session.get(ChangeSet, set_id).changes[0].id
+    refused = CliRunner().invoke(main, ["review", "edit", str(change_id), "--value", "pas une adresse",
+                                        "--as", "Claire Martin"], env=env)
+    assert refused.exit_code == 1 and "La valeur précédente est conservée : « m@ville.fr »" in refused.output
+    assert not DANGEROUS.search(refused.output)
