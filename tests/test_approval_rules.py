@@ -44,7 +44,15 @@ def test_a_stranger_proposed_as_contact_is_created_only_once_complete(env):
         campaign = session.get(Campaign, campaign_id(session))
         proposal = propose_contact(session, inbound, campaign, coll, None, "SIREN")
         set_id, change_id, coll_id = proposal.id, proposal.changes[0].id, coll.id
+        # shown to reviewers as errors from the start (review show, --with-errors)
+        assert proposal.has_errors and [e["field"] for e in proposal.changes[0].errors] == [
+            "first_name", "last_name", "title"]
     before = _contacts(sessions, coll_id)
+    with pytest.raises(ReviewError, match=f"le changement n° {change_id} a une erreur \\(Le champ « Prénom » est "
+                                          "obligatoire"):
+        approve(sessions, config, set_id, REVIEWER)
+    with sessions.begin() as session:  # the errors cleared by hand: the check at approval still refuses
+        session.get(Change, change_id).errors = []
     with pytest.raises(ReviewError, match=f"le changement n° {change_id} écrirait une fiche que les règles refusent "
                                           rf"\(Le champ « Prénom » est obligatoire.*« Nom ».*« Titre ».*"
                                           rf"review edit {change_id} --field first_name"):
