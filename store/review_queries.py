@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -132,15 +133,15 @@ def _with_links(session: Session, rows: list[dict], changesets: list[ChangeSet])
     for row in rows:
         row["supersedes"] = replaced.get(row["id"], [])
         for change in row["changes"]:
-            change["competing"] = [_rival_data(c, cs) for c, cs in rivals.get(change["id"], [])]
+            change["competing"] = [_rival_data(r) for r in rivals.get(change["id"], [])]
         row["competing"] = sorted({r["changeset"] for c in row["changes"] for r in c["competing"]})
     return rows
 
 
-def _rival_data(change: Change, changeset: ChangeSet) -> dict:
-    return {"changeset": changeset.id, "change": change.id, "sender": changeset.sender,
-            "trusted": changeset.trusted, "created_at": changeset.created_at.isoformat(), "op": change.op,
-            "field": change.field, "new": change.new}
+def _rival_data(rival: Rival) -> dict:
+    return {"changeset": rival.changeset_id, "change": rival.change_id, "sender": rival.sender,
+            "trusted": rival.trusted, "created_at": rival.created_at.isoformat(), "op": rival.op,
+            "field": rival.field, "new": rival.new}
 
 
 # --- several agents: competing changes, superseded sets ----------------------------------------------------
@@ -155,14 +156,28 @@ def compete(a: Change, b: Change) -> bool:
     return a.field == b.field or a.op in WHOLE_RECORD_OPS or b.op in WHOLE_RECORD_OPS
 
 
-def competitors(session: Session, changesets: list[ChangeSet]) -> dict[int, list[tuple[Change, ChangeSet]]]:
+class Rival(NamedTuple):
+    """A pending change of another pending set that competes with one of ours (plain data: a queue
+    page reads them for every change it shows)."""
+
+    change_id: int
+    changeset_id: int
+    sender: str
+    trusted: bool
+    created_at: datetime
+    op: str
+    field: str | None
+    new: object
+
+
+def competitors(session: Session, changesets: list[ChangeSet]) -> dict[int, list[Rival]]:
     """change id → the pending changes of *other* pending sets of the same collectivité that compete
     with it, oldest set first, for every pending change of `changesets`."""
     return rivals_of(session, [(cs, c) for cs in changesets for c in cs.changes if c.status == "pending"])
 
 
 def rivals_of(session: Session, changes: list[tuple[ChangeSet, Change]], *, lock: bool = False
-              ) -> dict[int, list[tuple[Change, ChangeSet]]]:
+              ) -> dict[int, list[Rival]]:
     """`competitors` for the given (set, change) pairs, whatever their state. With `lock`, the other
     sets are locked too, those already locked by someone being skipped (PostgreSQL's SKIP LOCKED: the
     reviewer deciding them will find the record changed, through the version check)."""
@@ -170,21 +185,24 @@ def rivals_of(session: Session, changes: list[tuple[ChangeSet, Change]], *, lock
     if not mine:
         return {}
     pairs = {(cs.collectivite_id, c.entity, c.ref) for cs, c in mine}
-    query = (select(Change, ChangeSet).join(ChangeSet, Change.changeset_id == ChangeSet.id)
-             .where(ChangeSet.status == "pending", Change.status == "pending",
-                    or_(*(and_(ChangeSet.collectivite_id == coll, Change.entity == entity, Change.ref == ref)
-                          for coll, entity, ref in sorted(pairs))))
+    # by reference through the (entity, ref) index, then matched to the collectivité here: a
+    # reference is one record, so other collectivités rarely come back
+    query = (select(Change.id, Change.changeset_id, ChangeSet.sender, ChangeSet.trusted, ChangeSet.created_at,
+                    Change.op, Change.field, Change.new, ChangeSet.collectivite_id, Change.entity, Change.ref)
+             .join(ChangeSet, Change.changeset_id == ChangeSet.id)
+             .where(Change.entity.in_(sorted({e for _, e, _ in pairs})), Change.ref.in_(sorted({r for _, _, r in pairs})),
+                    ChangeSet.status == "pending", Change.status == "pending")
              .order_by(ChangeSet.created_at, ChangeSet.id, Change.id))
     if lock:
-        query = query.with_for_update(of=ChangeSet, skip_locked=True)
-    found = session.execute(query).all()
+        query = query.with_for_update(of=ChangeSet.__table__, skip_locked=True)
     by_record = defaultdict(list)
-    for change, changeset in found:
-        by_record[(changeset.collectivite_id, change.entity, change.ref)].append((change, changeset))
-    result: dict[int, list[tuple[Change, ChangeSet]]] = {}
+    for row in session.execute(query):
+        if (row.collectivite_id, row.entity, row.ref) in pairs:
+            by_record[(row.collectivite_id, row.entity, row.ref)].append(row)
+    result: dict[int, list[Rival]] = {}
     for cs, change in mine:
-        rivals = [(c, s) for c, s in by_record.get((cs.collectivite_id, change.entity, change.ref), [])
-                  if s.id != cs.id and compete(change, c)]
+        rivals = [Rival(*row[:8]) for row in by_record.get((cs.collectivite_id, change.entity, change.ref), [])
+                  if row.changeset_id != cs.id and compete(change, row)]
         if rivals:
             result[change.id] = rivals
     return result

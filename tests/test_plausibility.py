@@ -162,11 +162,15 @@ def test_the_bulk_form_leaves_warned_sets_out_unless_asked(warned):
     done = CliRunner().invoke(main, ["review", "approve", "--all-trusted-without-errors", "--as", "Claire Martin",
                                      "--no-send"], env=env)
     assert done.exit_code == 0 and "1 ensemble(s) traités" in done.output, done.output
+    assert f"ensemble n° {divided} laissé de côté : avertissement : Le montant d'APD" in done.output
     with sessions() as session:
         assert session.get(ChangeSet, divided).status == "pending" and session.get(ChangeSet, plain).status == "approved"
     forced = CliRunner().invoke(main, ["review", "approve", "--all-trusted-without-errors", "--include-warned",
                                        "--as", "Claire Martin", "--no-send"], env=env)
-    assert forced.exit_code == 0 and "approuvés malgré un avertissement" in forced.output, forced.output
+    assert forced.exit_code == 0 and "1 ensemble(s) traités : 1 changement(s) appliqué(s)" in forced.output, forced.output
+    dry = CliRunner().invoke(main, ["review", "approve", "--all-trusted-without-errors", "--dry-run",
+                                    "--include-warned", "--as", "Claire Martin"], env=env).output
+    assert dry.startswith("0 ensemble(s)")  # nothing left
     with sessions() as session:
         assert session.get(ChangeSet, divided).status == "approved"
         assert session.scalar(select(ApdAmount.amount).where(ApdAmount.ref == apd_ref)) < 10_000

@@ -9,7 +9,7 @@ import click
 
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.terminal import echo, printable, write_raw
-from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_preview, edit, reject, require_reviewer, resolve, revert
+from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, bulk_preview, edit, reject, require_reviewer, resolve, revert
 from mailbot.review.history import history
 from mailbot.review.plausibility import plausibility_warnings
 from mailbot.review.verdict import ReviewError
@@ -212,22 +212,23 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, include_warned, reviewer
         return
     app.require_store()
     name = _reviewer(app, reviewer)
-    with app.sessions() as session:
-        preview = bulk_preview(session, include_warned=include_warned)
-        ids = preview.ids
-        if dry_run:
-            click.echo(f"{len(ids)} ensemble(s) seraient approuvés :")
-            for row in list_changesets(session, where=BULK_FILTER, limit=max(len(ids), 1)):
-                if row["id"] in ids:
+    if dry_run:
+        with app.sessions() as session:
+            preview = bulk_preview(session, include_warned=include_warned)
+            click.echo(f"{len(preview.ids)} ensemble(s) seraient approuvés :")
+            for row in list_changesets(session, where=BULK_FILTER, limit=max(len(preview.ids), 1)):
+                if row["id"] in preview.ids:
                     echo(printable(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
                                    f"{len(row['changes'])} changement(s) — {row['sender']}"))
-    _tell_warned(preview, include_warned)
-    if dry_run:
+        _tell_warned(preview, include_warned)
         return
+    with app.sessions() as session:
+        ids = bulk_candidates(session)  # warned sets are left out under the lock, each said below
     outcomes = _bulk(app, name, ids, bulk_approve, include_warned)
     applied = sum(len(o.applied) for o in outcomes)
     conflicts = sum(len(o.conflicts) for o in outcomes)
-    click.echo(f"{len(outcomes)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
+    done = [o for o in outcomes if not o.refused]
+    click.echo(f"{len(done)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
     for outcome in outcomes:
         if outcome.refused:
             echo(printable(f"  ensemble n° {outcome.changeset_id} laissé de côté : {outcome.refused}"))

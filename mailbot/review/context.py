@@ -19,9 +19,15 @@ def _parsed_rules(text: str, source: str) -> Rules:
 
 
 def rules_of(session: Session, changeset: ChangeSet) -> Rules | None:
-    """The rules of the set's campaign, or None for a set tied to no campaign (its campaign deleted)."""
-    campaign = session.get(Campaign, changeset.campaign_id) if changeset.campaign_id else None
-    return None if campaign is None else _parsed_rules(campaign.rules_text, campaign.rules_path or campaign.name)
+    """The rules of the set's campaign, or None for a set tied to no campaign (its campaign deleted).
+    Kept per session by campaign id: a bulk approval asks for every set, and the session's identity map
+    holds a campaign only as long as someone refers to it."""
+    known = session.info.setdefault("campaign_rules", {})
+    if changeset.campaign_id not in known:
+        campaign = session.get(Campaign, changeset.campaign_id) if changeset.campaign_id else None
+        known[changeset.campaign_id] = (None if campaign is None else
+                                        _parsed_rules(campaign.rules_text, campaign.rules_path or campaign.name))
+    return known[changeset.campaign_id]
 
 
 def required_rules(session: Session, changeset: ChangeSet) -> Rules:

@@ -180,12 +180,13 @@ def _outdate_competitors(session: Session, changeset: ChangeSet, outcome: Outcom
     done = [(changeset, c) for c in changeset.changes if c.id in applied]
     for change_id, rivals in rivals_of(session, done, lock=True).items():
         change = next(c for c in changeset.changes if c.id == change_id)
-        for rival, rival_set in rivals:
-            rival.status, rival.current = "conflict", None if change.op == "delete" else to_jsonable(change.new)
-            rival.reason = (f"une réponse concurrente a été appliquée à la place : ensemble n° {changeset.id} "
+        for rival in rivals:
+            other = session.get(Change, rival.change_id)
+            other.status, other.current = "conflict", None if change.op == "delete" else to_jsonable(change.new)
+            other.reason = (f"une réponse concurrente a été appliquée à la place : ensemble n° {changeset.id} "
                             f"({changeset.sender or 'interne'}), approuvé par {reviewer}")
-            rival_set.has_conflicts = True
-            outcome.outdated.append(rival.id)
+            session.get(ChangeSet, rival.changeset_id).has_conflicts = True
+            outcome.outdated.append(rival.change_id)
 
 
 def _rules_of(session: Session, changeset: ChangeSet) -> tuple[Rules, ReferenceLists]:
@@ -546,8 +547,11 @@ def bulk_preview(session: Session, *, include_warned: bool = False, limit: int |
     return preview
 
 
-def bulk_candidates(session: Session, *, include_warned: bool = False, limit: int | None = None) -> list[int]:
-    return bulk_preview(session, include_warned=include_warned, limit=limit).ids
+def bulk_candidates(session: Session, *, limit: int | None = None) -> list[int]:
+    """The sets the bulk form will try, as the queue's filter selects them; `bulk_approve` leaves out,
+    under the lock, those with a plausibility warning (unless asked) or anything else that appeared
+    since. `bulk_preview` tells in advance which would be left out for a warning."""
+    return changeset_ids(session, BULK_FILTER, limit=limit)
 
 
 def bulk_refusal(changeset: ChangeSet, rivals: dict, warnings: list[PlausibilityWarning]) -> str | None:
