@@ -1,8 +1,15 @@
 """Reviewers' decisions: approve, reject, edit, resolve conflicts, revert — the only way into the Atlas.
 
-One transaction per change set. The set's row is locked first (SELECT … FOR UPDATE on PostgreSQL;
-SQLite's BEGIN IMMEDIATE already runs one writer at a time), and only changes still `pending` are
-acted on: two reviewers approving the same set at once apply it once, the second finds nothing left.
+One transaction per change set. The set's row is written, then read FOR UPDATE, first (a row lock on
+PostgreSQL, the write lock on SQLite), and only a set still `pending` is decided: two reviewers
+approving the same set at once apply it once, the second is told it is already approved; a set a
+later reply of its sender superseded is refused, naming the set that replaced it (docs/review.md).
+
+Nothing the rules refuse is written: each value is checked again before it is applied
+(mailbot.review.checks), and an edit to an invalid value is refused. Applying a change puts the
+competing changes of other pending sets (another agent asked something else of the same field) in
+conflict, naming the set applied. The bulk form leaves to a person the sets with competing changes
+or, unless asked, plausibility warnings (mailbot.review.plausibility).
 
 Conflicts: each change carries the version of its record that the agent saw. When the record has
 changed since, the change is applied only if the field it touches still holds the value the agent
@@ -606,4 +613,3 @@ def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, bat
         if on_progress:
             on_progress(len(chunk))
     return outcomes
-
