@@ -131,7 +131,7 @@ def render_campaign(
         campaign = get_campaign(session, campaign_name)
         target_ids = pending_targets(session, campaign, only, limit)
         setup = RenderSetup(config.secret, config.from_address, CampaignInfo.of(campaign),
-                            campaign_rules(campaign), reference_lists(session))
+                            campaign_rules(campaign), reference_lists(session), config.templates_override)
         sqlite = session.get_bind().dialect.name == "sqlite"
         next_id = _max_outbound_id(session) + 1
     context = _RenderContext(engine.url.render_as_string(hide_password=False), setup, sessions)
@@ -209,7 +209,8 @@ def _store_batch(context: _RenderContext, target_ids: list[int], ids: list[int])
         log.info("outbound ids taken meanwhile: rendering a batch of %d again", len(target_ids))
         with sessions.begin() as session:
             setup = context.setup
-            config = Config(values={"secret": setup.secret, "from_address": setup.from_address})
+            config = Config(values={"secret": setup.secret, "from_address": setup.from_address,
+                                    "templates_dir": setup.templates_dir})
             _render_batch(session, config, session.get(Campaign, setup.campaign.id), setup.rules,
                           setup.references, target_ids, report)
     return report
@@ -249,7 +250,8 @@ def _plan_batch(session: Session, target_ids: list[int], take_ids: Callable[[lis
 
 def _render_batch(session, config, campaign, rules, references, target_ids, report: RenderReport) -> None:
     """Read, render and write one batch in the caller's transaction (dry runs, and the rare redo)."""
-    setup = RenderSetup(config.secret, config.from_address, CampaignInfo.of(campaign), rules, references)
+    setup = RenderSetup(config.secret, config.from_address, CampaignInfo.of(campaign), rules, references,
+                        config.templates_override)
     plan = _plan_batch(session, target_ids, lambda reachable: reserve_ids(session, len(reachable)), lock=True)
     _write_batch(session, campaign.id, plan, render_summaries(setup, plan.jobs), report)
 

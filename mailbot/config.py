@@ -36,7 +36,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap", "MAILBOT_IMAP", "", "Mailbox to read: imap[s]://user:pass@host:port/FOLDER (empty: off)."),
     Setting("from_address", "MAILBOT_FROM", "atlas@cncd.example.fr", "The bot's own address."),
     Setting("secret", "MAILBOT_SECRET", "dev-secret-change-me", "Key that signs the reply-form tokens."),
-    Setting("rules", "MAILBOT_RULES", "", "Default rules file (empty: rules/campagne-2012.toml)."),
+    Setting("rules", "MAILBOT_RULES", "", "Default rules file (empty: the shipped rules/campagne-2012.toml)."),
+    Setting("templates_dir", "MAILBOT_TEMPLATES_DIR", "",
+            "Folder of mail templates that replace the shipped ones of the same name (empty: none)."),
     Setting("reviewers", "MAILBOT_REVIEWERS", "", "Comma-separated names allowed to review."),
     Setting("reviewer", "MAILBOT_REVIEWER", "", "Name used for review decisions when --as is absent."),
     Setting("digest_to", "MAILBOT_DIGEST_TO", "", "Comma-separated addresses that receive the reviewers' digest."),
@@ -101,6 +103,11 @@ class Config:
     @property
     def listen_address(self) -> tuple[str, int]:
         return parse_host_port(self.values["listen"])
+
+    @property
+    def templates_override(self) -> str | None:
+        """The `templates_dir` folder, or None (also for the partial configs worker processes build)."""
+        return self.values.get("templates_dir") or None
 
     @property
     def reviewer_names(self) -> list[str]:

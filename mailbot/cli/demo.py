@@ -21,6 +21,7 @@ import click
 from mailbot.cli import main
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
+from mailbot.shipped import default_rules_path
 
 DEMO_SCALE = 0.05
 DEMO_CAMPAIGN = "campagne-2012"
@@ -115,8 +116,7 @@ def _campaign(engine, sessions, config, sink, send_count: int, out_dir: Path) ->
     from mailbot.delivery import deliver_pending
 
     step(2, f"Campaign {DEMO_CAMPAIGN} (rules/campagne-2012.toml), sent to {send_count} collectivités")
-    rules = Path(__file__).resolve().parents[2] / "rules" / "campagne-2012.toml"
-    with sessions.begin() as session:
+    with default_rules_path() as rules, sessions.begin() as session:
         create_campaign(session, DEMO_CAMPAIGN, rules, date(2012, 6, 30))
     rendered = render_campaign(engine, sessions, config, DEMO_CAMPAIGN, limit=send_count)
     report = deliver_pending(engine, config)
