@@ -6,6 +6,7 @@ finish its message and release the rest of its claim, let the delivery worker fi
 """
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import signal
@@ -24,6 +25,10 @@ log = logging.getLogger("mailbot.serve")
 DEFAULT_WORKERS = 2
 STORE_THREADS = 8  # concurrent SMTP sessions whose message is being written
 DRAIN_SECONDS = 30.0  # how long a clean stop waits for messages being stored
+
+
+class ServeError(RuntimeError):
+    """`serve` cannot start; the message (French, one line) is for the operator."""
 
 
 @dataclass
@@ -56,8 +61,7 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
         # SQLite has one writer: writers of this process take turns on a lock (see inbound.run_worker).
         write_lock = threading.Lock() if sqlite else None
         store = GroupCommit(lambda arrivals: inbound.store_arrivals(engine, arrivals), write_lock=write_lock)
-        services.controller = start_listener(store, host=host, port=port, max_size=int(config.max_message_size),
-                                             executor=executor, on_stored=wake.set)
+        services.controller = _listen(store, host, port, config, executor, wake)
         handler = services.controller.handler
         # Senders wait for their 250, the queue can wait: on SQLite the workers give way to acceptance.
         pressure = (lambda: handler.in_flight > 0) if sqlite else None
@@ -86,6 +90,20 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
         engine.dispose()
     log.info("stopped cleanly")
     return 0
+
+
+def _listen(store, host: str, port: int, config: Config, executor, wake: threading.Event) -> InboundController:
+    try:
+        return start_listener(store, host=host, port=port, max_size=int(config.max_message_size),
+                              executor=executor, on_stored=wake.set)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(f"le port {host}:{port} est déjà utilisé (un autre `mailbot serve` ?) : arrêtez-le ou "
+                             "choisissez un autre port avec MAILBOT_LISTEN") from None
+        if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise ServeError(f"impossible d'écouter sur {host}:{port} ({exc.strerror}) : choisissez une autre "
+                             "adresse avec MAILBOT_LISTEN") from None
+        raise
 
 
 def _start(services: Services, name: str, count: int, target) -> None:

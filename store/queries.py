@@ -48,6 +48,13 @@ def atlas_stats(session: Session) -> dict[str, int]:
     }
 
 
+def territory_names(session: Session, level: str) -> dict[str, str]:
+    """`level` = departement | region: its numbers → names (« 35 » → « Ille-et-Vilaine »), for the
+    tables people read (a number alone says little, and 53 is both a département and a région)."""
+    rows = session.execute(select(Collectivite.code, Collectivite.name).where(Collectivite.kind == level))
+    return {code.split("-", 1)[1]: name for code, name in rows}
+
+
 def find_collectivite(session: Session, code: str) -> Collectivite | None:
     return session.scalar(select(Collectivite).where(Collectivite.code == code.strip().upper()))
 

@@ -130,7 +130,7 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
     assert f"Montant {year} en euros : {shown}".rstrip() in text
     assert f"APD {year}" not in text and f"Montant {year - 1}" not in text  # one editable year, the rules file's
     assert "Date limite de réponse : 30 juin 2012" in text
-    assert "maurille.berou@diplomatie.gouv.fr" in text
+    assert "contact-atlas@daect.example.fr" in text
     # hostile values: escaped in HTML, intact in text, accents kept
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
     assert '"Cie"' not in html and "&#34;Cie&#34; d&#39;Hélène" in html  # quotes escaped too

@@ -148,7 +148,7 @@ def test_directory_import_updates_departements_and_region_seats_all_or_nothing(l
                     "REG-44;Préfecture de la région Grand Est;\"5 place de la République\n67073 STRASBOURG\";\n"
                     "2A;Préfecture de Corse-du-Sud;\"Palais Lantivy\n20188 AJACCIO\";pref-2a@interieur.gouv.fr\n",
                     encoding="utf-8")
-    assert "0 préfectures created, 3 updated" in loop.cli("prefectures", "import", str(good))
+    assert "0 préfectures créées, 3 mises à jour" in loop.cli("prefectures", "import", str(good))
     rows = {row["departement"]: row for row in json.loads(loop.cli("prefectures", "list", "--json"))}
     assert len(rows) == 109
     assert rows["35"]["email"] == "pref-35@interieur.gouv.fr" and rows["35"]["address"].endswith("RENNES CEDEX 9")
@@ -161,7 +161,7 @@ def test_directory_import_updates_departements_and_region_seats_all_or_nothing(l
     bad.write_text("code,name,address,email\n29,Préfecture du Finistère,Quimper,pref-29@interieur.gouv.fr\n"
                    "99,Nulle part,Ici,x@y.fr\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["prefectures", "import", str(bad)], env=loop.env)
-    assert result.exit_code == 1 and "line 3" in result.output and "99" in result.output
+    assert result.exit_code == 1 and "ligne 3" in result.output and "99" in result.output
     rows = {row["departement"]: row for row in json.loads(loop.cli("prefectures", "list", "--json"))}
     assert rows["29"]["email"] == "prefecture-29@prefectures.example.fr"  # nothing written
 

@@ -8,6 +8,8 @@ import click
 from sqlalchemy import select
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.config import SETTINGS_BY_NAME
+from mailbot.serve import ServeError, run_serve
 from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
 
 LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subject", "reason")
@@ -18,15 +20,23 @@ LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subje
               help="Inbound worker threads (classification and routing).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
               show_default=True)
+@click.option("--dev", is_flag=True, help="Accept the development secret (never in production).")
 @pass_app
-def serve(app, workers: int, log_level: str) -> None:
+def serve(app, workers: int, log_level: str, dev: bool) -> None:
     """Receive mail (SMTP, and IMAP when MAILBOT_IMAP is set), process it, and send the outbox."""
-    from mailbot.serve import run_serve
-
+    if app.config.secret == SETTINGS_BY_NAME["secret"].default and not dev:
+        # its tokens can be forged by anyone who read the source: a form would accept anybody's changes
+        raise click.ClickException("le secret de développement est en place : définissez MAILBOT_SECRET (ou `secret` "
+                                   "dans mailbot.toml), ou ajoutez --dev pour un essai local")
+    app.require_store()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level != "DEBUG":
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
-    sys.exit(run_serve(app.config, workers=workers))
+    try:
+        status = run_serve(app.config, workers=workers)
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(status)
 
 
 @main.group()

@@ -9,6 +9,7 @@ from mailbot.campaign import STATUS_COLUMNS, CampaignError, get_campaign
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.prefectures import (
     PrefectureError,
+    decode_directory,
     import_directory,
     list_directory,
     parse_directory,
@@ -30,12 +31,12 @@ def import_cmd(app, file: Path) -> None:
     """Create or update préfectures from FILE (CSV: code, name, address[, email]); all or nothing."""
     app.require_store()
     try:
-        lines = parse_directory(file.read_text(encoding="utf-8"))
+        lines = parse_directory(decode_directory(file.read_bytes()))
         with app.sessions.begin() as session:
             report = import_directory(session, lines)
-    except (PrefectureError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
-    click.echo(f"{report.created} préfectures created, {report.updated} updated")
+    except PrefectureError as exc:
+        raise click.ClickException(f"{file} : {exc}") from None
+    click.echo(f"{report.created} préfectures créées, {report.updated} mises à jour")
 
 
 @prefectures.command("list")
