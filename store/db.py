@@ -6,6 +6,7 @@ begin (BEGIN IMMEDIATE) so two writers queue instead of failing with « database
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -14,6 +15,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic announces each of its autogenerate plugins at INFO when first imported: seven lines at every
+# `mailbot serve` start that say nothing about the store. Its migration lines are kept.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

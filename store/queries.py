@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Update, distinct, func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -198,18 +199,29 @@ def _project(p, themes: list[str]) -> dict:
     return {**values, "themes": themes}
 
 
+KIND_WORDS = {"commune": "commune", "epci": "intercommunalité", "departement": "département", "region": "région"}
+
+
+def _euros(amount) -> str:
+    """« 740 820 € » (French grouping, cents only when there are some); — when unknown."""
+    if amount is None or amount == "":
+        return "—"
+    value = Decimal(str(amount))
+    text = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    return text.replace(",", "\u202f").replace(".", ",") + " €"
+
+
 def format_record(record: dict) -> str:
     """A plain-text view for `mailbot show` (the mail templates have their own, richer rendering)."""
-    lines = [f"{record['name']} ({record['code']}, {record['kind']}, dép. {record['departement']}, "
-             f"rég. {record['region']})"]
+    lines = [f"{record['name']} ({record['code']}, {KIND_WORDS.get(record['kind'], record['kind'])}, "
+             f"dép. {record['departement']}, rég. {record['region']})"]
     lines.append("Élus et cadres:")
     lines += [f"  [{c['ref']}] {c['first_name']} {c['last_name']}, {c['title']} <{c['email'] or '—'}>"
               for c in record["contacts"]]
     lines.append("Associations et réseaux:")
     lines += [f"  [{m['ref']}] {m['name']}" for m in record["reseaux"]]
     lines.append("Aide publique au développement:")
-    lines += [f"  [{a['ref']}] {a['year']}: {a['amount'] if a['amount'] is not None else '—'} €"
-              for a in record["apd"]]
+    lines += [f"  [{a['ref']}] {a['year']}: {_euros(a['amount'])}" for a in record["apd"]]
     for key, title in (("cooperations", "Coopérations décentralisées:"), ("actions", "Autres actions extérieures:")):
         lines.append(title)
         for c in record[key]:

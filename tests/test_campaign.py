@@ -383,13 +383,14 @@ def test_an_address_the_relay_refused_gets_no_reminder_the_others_do(atlas, Sess
 def test_cli_errors_are_one_line(atlas, db_url):
     env = {"MAILBOT_DB": db_url}
     result = CliRunner().invoke(main, ["campaign", "send", "nope"], env=env)
-    assert result.exit_code != 0 and "unknown campaign" in result.output and "Traceback" not in result.output
+    assert result.exit_code != 0 and "campagne inconnue « nope »" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(main, ["campaign", "send", "c2012", "--only", "COM-99999"], env=env)
-    assert result.exit_code != 0 and "unknown collectivité" in result.output
-    result = CliRunner().invoke(main, ["campaign", "create", "c2012", "--deadline", "2012-06-30"], env=env)
-    assert result.exit_code != 0 and "already exists" in result.output
+    assert result.exit_code != 0 and "code(s) de collectivité inconnu(s) : COM-99999" in result.output
+    result = CliRunner().invoke(main, ["campaign", "create", "c2012", "--deadline", "2012-06-30", "--allow-past"],
+                                env=env)
+    assert result.exit_code != 0 and "une campagne nommée « c2012 » existe déjà" in result.output
     result = CliRunner().invoke(main, ["campaign", "create", "x", "--deadline", "demain?"], env=env)
-    assert result.exit_code != 0 and "bad deadline" in result.output
+    assert result.exit_code != 0 and "date illisible « demain? »" in result.output
 
 
 def test_large_campaign_renders_in_worker_processes_while_delivering(atlas, Session, db_url, sink, monkeypatch):

@@ -29,6 +29,7 @@ from mailbot.delivery import deliver_pending
 from mailbot.serve import run_serve
 from mailbot.sink import free_port, start_sink
 from mailbot.form import mask_address
+from store.campaign_models import Campaign, OutboundMessage
 from store.models import Collectivite, Contact, Prefecture
 from store.review_models import Change, ChangeSet
 
@@ -170,7 +171,7 @@ def test_directory_import_updates_departements_and_region_seats_all_or_nothing(l
 
 def test_each_prefecture_receives_exactly_one_circular_with_its_territory(loop):
     loop.cli("circular", "send", "c2012")
-    assert "0 circulars queued (109 already sent" in loop.cli("circular", "send", "c2012")
+    assert "0 circulaires préparées (109 déjà envoyées" in loop.cli("circular", "send", "c2012")
     loop.arrived_circulars()
     circulars = [m for m in loop.sink.messages if "Circulaire" in parse(m.content)["Subject"]]
     with loop.sessions() as session:
@@ -210,6 +211,20 @@ def test_a_forwarded_circular_from_a_known_contact_yields_their_summary(loop):
     assert message["In-Reply-To"] and message["Auto-Submitted"] == "auto-replied"
     body = text_of(summary)
     assert "#### DEBUT DU FORMULAIRE ATLAS" in body and agent in body  # a known contact sees the addresses
+
+
+def test_mail_without_a_token_goes_to_the_newest_open_campaign_never_to_a_closed_one(loop):
+    """A newer campaign (a test one), once closed, no longer receives the mail that carries no token."""
+    loop.cli("campaign", "create", "essai", "--deadline", "2099-01-31")
+    assert "close" in loop.cli("campaign", "close", "essai")
+    agent = contact_of(loop.sessions, "COM-35085")
+    before = loop.send(agent, "Bonjour,\nJe souhaite mettre à jour notre fiche de l'Atlas.\nCordialement")
+    summary = parse(loop.answer_to(agent, before).content)
+    message_id = str(summary["Message-ID"])
+    with loop.sessions() as session:
+        campaign_id = session.scalar(select(OutboundMessage.campaign_id).where(
+            OutboundMessage.message_id.in_([message_id, message_id.strip("<>")])))
+        assert session.get(Campaign, campaign_id).name == "c2012"
 
 
 def test_a_stranger_naming_a_commune_and_its_postcode_gets_the_masked_summary_and_is_proposed(loop):
@@ -344,7 +359,7 @@ def test_the_report_matches_the_campaign_status_and_lists_the_unreachable(loop):
 
     before = len(loop.sink.messages)
     # "N sent" counts what the command delivered; the server's delivery worker may take some of them
-    assert f"{len(report)} reports queued, " in loop.cli("prefectures", "report", "c2012", "--send")
+    assert f"{len(report)} rapports préparés, " in loop.cli("prefectures", "report", "c2012", "--send")
 
     def all_reports():
         found = {m.rcpt_tos[0]: m for m in loop.sink.messages[before:]
