@@ -456,7 +456,7 @@ def test_cli_export_then_import_round_trip(engine, Session, db_url, second_db_ur
 
 def test_cli_failures_are_one_line(engine, Session, db_url, second_db_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert_one_line_failure(run_cli(second_db_url, "export", str(tmp_path / "x")), "run `mailbot init`")
+    assert_one_line_failure(run_cli(second_db_url, "export", str(tmp_path / "x")), "`mailbot init`")
 
     build_atlas(Session)
     assert run_cli(db_url, "export", str(tmp_path / "a")).exit_code == 0
