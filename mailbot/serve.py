@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from mailbot import inbound
-from mailbot.config import Config
+from mailbot.config import SETTINGS_BY_NAME, Config
 from mailbot.imap_poll import ImapPoller
 from mailbot.receive import GroupCommit, InboundController, start_listener
 from store.db import make_engine, upgrade
@@ -41,8 +41,13 @@ class Services:
 
 
 def run_serve(config: Config, *, stop_event: threading.Event | None = None, workers: int = DEFAULT_WORKERS,
-              services: Services | None = None, install_signals: bool | None = None) -> int:
-    """Run until stopped; returns the exit status (0 after a clean stop)."""
+              services: Services | None = None, install_signals: bool | None = None, dev: bool = False) -> int:
+    """Run until stopped; returns the exit status (0 after a clean stop). ServeError when it cannot
+    start: the development secret without `dev`, the listening port taken."""
+    if config.secret == SETTINGS_BY_NAME["secret"].default and not dev:
+        # its tokens can be forged by anyone who read the source: a form would accept anybody's changes
+        raise ServeError("le secret de développement est en place : définissez MAILBOT_SECRET (ou `secret` dans "
+                         "mailbot.toml), ou ajoutez --dev pour un essai local")
     stop = stop_event or threading.Event()
     services = services or Services()
     if install_signals is None:

@@ -80,7 +80,8 @@ def demo(out_dir: Path, scale: float, send_count: int) -> None:
         engine, sessions = _seed(out_dir, db_url, scale)
         summaries = _campaign(engine, sessions, config, sink, send_count, out_dir)
         step(4, f"`mailbot serve` démarre : écoute SMTP sur 127.0.0.1:{listen}, traitement, envoi vers le puits local")
-        server = threading.Thread(target=run_serve, args=(config,), kwargs={"stop_event": stop}, daemon=True)
+        server = threading.Thread(target=run_serve, args=(config,), kwargs={"stop_event": stop, "dev": True},
+                                  daemon=True)
         server.start()
         _wait_listening(listen)
         replies = _agents_reply(summaries, listen)

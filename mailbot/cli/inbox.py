@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.tables import Column, echo_text, print_table
-from mailbot.config import SETTINGS_BY_NAME
 from mailbot.serve import ServeError, run_serve
 from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
 
@@ -41,16 +40,12 @@ DETAIL_LABELS = {
 @pass_app
 def serve(app, workers: int, log_level: str, dev: bool) -> None:
     """Receive mail (SMTP, and IMAP when MAILBOT_IMAP is set), process it, and send the outbox."""
-    if app.config.secret == SETTINGS_BY_NAME["secret"].default and not dev:
-        # its tokens can be forged by anyone who read the source: a form would accept anybody's changes
-        raise click.ClickException("le secret de développement est en place : définissez MAILBOT_SECRET (ou `secret` "
-                                   "dans mailbot.toml), ou ajoutez --dev pour un essai local")
     app.require_store()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level != "DEBUG":
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
     try:
-        status = run_serve(app.config, workers=workers)
+        status = run_serve(app.config, workers=workers, dev=dev)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(status)
