@@ -20,11 +20,11 @@ from sqlalchemy.engine import make_url
 
 from mailbot.cli import main
 from mailbot.clock import utcnow
-from mailbot.deadlines import DeadlineError, check_not_past, parse_deadline
-from mailbot.delivery import deliver_pending
-from mailbot.inbound import Arrival, store_arrival
-from mailbot.prefectures import PrefectureError, decode_directory, parse_directory
-from mailbot.sink import free_port
+from mailbot.outbound.deadlines import DeadlineError, check_not_past, parse_deadline
+from mailbot.devtools.sink import free_port
+from mailbot.inbound.queue import Arrival, store_arrival
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.prefectures.directory import PrefectureError, decode_directory, parse_directory
 from store.campaign_models import Campaign, ReminderLog
 from store.db import make_engine, upgrade
 from tests.test_delivery import config_for, queue_message

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from mailbot import shipped
 from mailbot.cli import main
-from mailbot.render import make_environment
+from mailbot.outbound.render import make_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 

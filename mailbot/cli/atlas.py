@@ -9,6 +9,7 @@ from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.tables import Column, echo_text, print_table
 from store import exchange, queries
 from store.db import upgrade
+from store.seed import SeedError, seed_atlas
 
 
 @main.command()
@@ -27,7 +28,6 @@ def init(app) -> None:
 @pass_app
 def seed(app, scale: float, rng_seed: int, as_json: bool) -> None:
     """Build a deterministic, realistic national Atlas from the real collectivités."""
-    from store.seed import SeedError, seed_atlas
 
     upgrade(app.engine)
     try:

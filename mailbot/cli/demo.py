@@ -18,13 +18,30 @@ from pathlib import Path
 
 import click
 
-from mailbot.campaign import STATUS_LABELS
+
 from mailbot.cli import main
 from mailbot.cli.atlas import STAT_LABELS
 from mailbot.cli.tables import echo_text
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
 from mailbot.shipped import default_rules_path
+from mailbot.serve import run_serve
+from mailbot.devtools.sink import free_port, start_sink
+from store import queries
+from store.db import make_engine, session_factory, upgrade
+from store.seed import seed_atlas
+from mailbot.outbound.campaign import STATUS_LABELS, campaign_status, create_campaign, get_campaign, render_campaign
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.devtools.client_shapes import chain, gmail, outlook_html_only, plain_answer, set_field, thunderbird_flowed
+from store.inbound_models import InboundMessage
+from mailbot.cli.review import describe
+from store.review_queries import QueueFilter, get_changeset, list_changesets
+from mailbot.review.decide import approve, reject
+from mailbot.review.history import history
+from mailbot.review.verdict import ReviewError
+from mailbot.review.notify import notify_decided
+from store.campaign_models import OutboundMessage
+from store.queries import collectivite_record, format_record
 
 DEMO_SCALE = 0.05
 DEMO_CAMPAIGN = "campagne-2012"
@@ -61,8 +78,6 @@ class Summary:
               help="How many collectivités receive their summary in the demo.")
 def demo(out_dir: Path, scale: float, send_count: int) -> None:
     """The whole loop: seed, campaign, agents' replies through SMTP, review, notices, history."""
-    from mailbot.serve import run_serve
-    from mailbot.sink import free_port, start_sink
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -101,9 +116,6 @@ def demo(out_dir: Path, scale: float, send_count: int) -> None:
 # --- 1-3: seed and campaign ------------------------------------------------------------------------------
 
 def _seed(out_dir: Path, db_url: str, scale: float):
-    from store import queries
-    from store.db import make_engine, session_factory, upgrade
-    from store.seed import seed_atlas
 
     step(1, f"Un Atlas local (SQLite {out_dir / 'atlas.sqlite'}) rempli à l'échelle {scale}")
     engine = make_engine(db_url)
@@ -118,8 +130,6 @@ def _seed(out_dir: Path, db_url: str, scale: float):
 
 
 def _campaign(engine, sessions, config, sink, send_count: int, out_dir: Path) -> list[Summary]:
-    from mailbot.campaign import create_campaign, render_campaign
-    from mailbot.delivery import deliver_pending
 
     step(2, f"Campagne {DEMO_CAMPAIGN} (rules/campagne-2012.toml), envoyée à {send_count} collectivités")
     with default_rules_path() as rules, sessions.begin() as session:
@@ -183,7 +193,6 @@ class Reply:
 
 
 def _agents_reply(summaries: list[Summary], port: int) -> list[Reply]:
-    from mailbot.client_shapes import chain, gmail, outlook_html_only, plain_answer, set_field, thunderbird_flowed
 
     step(5, "Des agents répondent depuis leur propre messagerie, par SMTP, au serveur")
     a, b, c, d = _pick(summaries)
@@ -227,7 +236,6 @@ def _crlf(raw: bytes) -> bytes:
 def _acknowledgements(sessions, sink, replies: list[Reply]) -> None:
     from sqlalchemy import func, select
 
-    from store.inbound_models import InboundMessage
 
     step(6, "Le serveur enregistre chaque réponse, la lit et répond à l'agent ce qu'il a compris")
 
@@ -263,8 +271,6 @@ def _gist(text: str) -> list[str]:
 # --- 7-9: the reviewers' queue, decisions, notices -------------------------------------------------------
 
 def _queue(sessions) -> list[int]:
-    from mailbot.cli.review import describe
-    from store.review_queries import QueueFilter, get_changeset, list_changesets
 
     step(7, "La file des relecteurs : `mailbot review list`, puis `review show` de chaque ensemble")
     with sessions() as session:
@@ -276,8 +282,6 @@ def _queue(sessions) -> list[int]:
 
 
 def _review(config, sessions, set_ids: list[int]) -> None:
-    from mailbot.review import ReviewError, approve, reject
-    from store.review_queries import get_changeset
 
     step(8, f"La relectrice ({DEMO_REVIEWER}) décide")
     for set_id in set_ids:
@@ -305,8 +309,6 @@ def _review(config, sessions, set_ids: list[int]) -> None:
 
 
 def _notices(config, sessions, sink) -> None:
-    from mailbot.notify import notify_decided
-    from store.campaign_models import OutboundMessage
 
     step(9, "Chaque agent apprend ce qui a été approuvé et ce qui ne l'a pas été (en réponse à son message)")
     outbound_ids = notify_decided(sessions, config)
@@ -316,9 +318,6 @@ def _notices(config, sessions, sink) -> None:
 
 
 def _result(sessions, replies: list[Reply]) -> None:
-    from mailbot.campaign import campaign_status, get_campaign
-    from mailbot.review import history
-    from store.queries import collectivite_record, format_record
 
     step(10, "L'Atlas maintenant : `mailbot show CODE` et `mailbot history CODE`")
     with sessions() as session:

@@ -11,6 +11,7 @@ from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.tables import Column, echo_text, print_table
 from mailbot.serve import ServeError, run_serve
 from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
+from mailbot.inbound.queue import InboxError, reprocess as reprocess_message
 
 LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subject", "reason")
 STATE_LABELS = {"queued": "en file", "processing": "en cours", "done": "traité", "error": "en erreur"}
@@ -116,7 +117,6 @@ def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
 @pass_app
 def reprocess(app, inbound_id: int) -> None:
     """Classify and route one message again, now (after a fix, or to retry an error)."""
-    from mailbot.inbound import InboxError, reprocess as reprocess_message
 
     app.require_store()
     try:
