@@ -49,7 +49,8 @@ def test_serve_runs_the_console_when_web_listen_is_set(db_url, engine):
     config = load_config(environ={"MAILBOT_DB": db_url, "MAILBOT_LISTEN": f"127.0.0.1:{free_port()}",
                                   "MAILBOT_WEB_LISTEN": f"127.0.0.1:{web_port}"})
     stop, services = threading.Event(), Services()
-    thread = threading.Thread(target=run_serve, args=(config,), kwargs={"stop_event": stop, "services": services})
+    thread = threading.Thread(target=run_serve, args=(config,),
+                              kwargs={"stop_event": stop, "services": services, "dev": True})
     thread.start()
     try:
         assert services.ready.wait(30)
@@ -70,7 +71,9 @@ def test_serve_runs_the_console_when_web_listen_is_set(db_url, engine):
 
 def test_mailbot_web_serves_the_console_until_stopped(db_url, engine):
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "mailbot", "web", "--listen", f"127.0.0.1:{port}"],
+    refused = run(["web"], db_url)
+    assert refused.exit_code == 1 and "secret de développement" in refused.output
+    process = subprocess.Popen([sys.executable, "-m", "mailbot", "web", "--dev", "--listen", f"127.0.0.1:{port}"],
                                env={**os.environ, "MAILBOT_DB": db_url}, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:

@@ -4,16 +4,21 @@ from __future__ import annotations
 import click
 
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.config import ConfigError, parse_host_port
+from mailbot.config import SETTINGS_BY_NAME, ConfigError, parse_host_port
 from mailbot.web import accounts
 from mailbot.web.server import run_foreground
 
 
 @main.command("web")
 @click.option("--listen", help="host:port (default: the web_listen setting, else 127.0.0.1:8080).")
+@click.option("--dev", is_flag=True, help="Accept the development secret (never in production).")
 @pass_app
-def web_cmd(app, listen: str | None) -> None:
+def web_cmd(app, listen: str | None, dev: bool) -> None:
     """Serve the reviewers' web console."""
+    if app.config.secret == SETTINGS_BY_NAME["secret"].default and not dev:
+        # the secret signs the session cookies: with the published key anyone could forge a reviewer's
+        raise click.ClickException("le secret de développement est en place : définissez MAILBOT_SECRET (ou "
+                                   "`secret` dans mailbot.toml), ou ajoutez --dev pour un essai local")
     app.require_store()
     try:
         host, port = parse_host_port(listen) if listen else app.config.web_address
