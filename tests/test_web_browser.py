@@ -203,7 +203,7 @@ def test_edit_a_value_the_rules_check_then_approve(store, browsers):
     field.clear()
     field.send_keys("pas une adresse")
     field.submit()
-    page_has(driver, "les règles signalent")  # the rules refuse this one too
+    page_has(driver, "« pas une adresse » est refusé")  # the rules refuse this one: the value stays as it was
     press(driver, "e")
     field = wait(driver, lambda d: d.switch_to.active_element if
                  "valeur-corrigee" in (d.switch_to.active_element.get_attribute("class") or "") else None)

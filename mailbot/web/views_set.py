@@ -115,7 +115,7 @@ def _finish(page: Page, outcomes: list, back: str, set_id: int) -> Response:
 
 def _refused(page: Page, exc: ReviewError, back: str, set_id: int) -> Response:
     message = str(exc)
-    message = message[:1].upper() + message[1:] + "."
+    message = message[:1].upper() + message[1:] + ("" if message.endswith((".", "!", "?")) else ".")
     if page.request.headers.get("hx-request") and page.param("depuis") == "file":
         return page.render("queue_row_done.html", set_id=set_id, sentence=message, outcome="refused")
     return page.redirect(f"/ensembles/{set_id}{back}", message)
