@@ -26,6 +26,8 @@ from typing import Callable
 from flufl.bounce import all_failures
 
 from mailbot.outbox import parse_return_path
+from mailbot.parse import reply_text
+from mailbot.robots import autoreply_signal
 from mailbot.tokens import FormReference, find_tokens
 
 KINDS = ("reply", "bounce", "autoreply", "list", "bulk", "command", "own", "malformed", "unknown")
@@ -41,7 +43,7 @@ class BudgetExceeded(ValueError):
 class ParseLimits:
     max_header_bytes: int = 256 * 1024
     max_header_fields: int = 1000
-    max_header_field_bytes: int = 64 * 1024
+    max_header_field_bytes: int = 16 * 1024  # longer is no mail client's: a parser trap
     max_multiparts: int = 50  # bounds the nesting before the parser sees it (it recurses)
     max_delimiter_lines: int = 2000  # lines starting with "--": an upper bound on MIME parts
     max_depth: int = 20
@@ -78,7 +80,8 @@ class MailView:
     message_id: str
     content_type: str
     report_type: str
-    texts: tuple[str, ...]
+    texts: tuple[str, ...]  # every readable part, attached messages aside (bounce diagnostics)
+    text: str = ""  # the canonical text the parser reads (mailbot.parse.reply_text): tokens, commands
 
     def header(self, name: str) -> str:
         return header_text(self.message.get(name, "") or "")
@@ -175,9 +178,23 @@ def parse_bounded(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Message:
             raise BudgetExceeded(f"imbrication MIME de plus de {limits.max_depth} niveaux")
         if parts > limits.max_parts:
             raise BudgetExceeded(f"plus de {limits.max_parts} parties MIME")
+        _check_part_headers(part, limits)
         if part.is_multipart():
             stack.extend((child, depth + 1) for child in part.get_payload())
     return message
+
+
+def _check_part_headers(part: Message, limits: ParseLimits) -> None:
+    """Every MIME part's headers within the limits, before anything parses their values: the
+    standard header parser is quadratic on a long folded header, wherever it sits."""
+    total = 0
+    for name, value in part._headers:  # the raw (name, value) pairs compat32 keeps
+        size = len(name) + len(value)
+        total += size
+        if size > limits.max_header_field_bytes:
+            raise BudgetExceeded(f"un en-tête de partie MIME de plus de {limits.max_header_field_bytes} octets")
+    if total > limits.max_header_bytes or len(part._headers) > limits.max_header_fields:
+        raise BudgetExceeded("en-têtes de partie MIME trop volumineux")
 
 
 def read_message(raw: bytes, envelope: Envelope, *, our_address: str, secret: str,
@@ -194,6 +211,7 @@ def read_message(raw: bytes, envelope: Envelope, *, our_address: str, secret: st
         content_type=message.get_content_type(),
         report_type=(message.get_param("report-type") or "").lower() if message.is_multipart() else "",
         texts=body_texts(message, limits.max_text_chars),
+        text=reply_text(message)[0][:limits.max_text_chars],
     )
 
 
@@ -215,8 +233,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             continue
         try:
             return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
-            continue
+        except (LookupError, UnicodeDecodeError, ValueError, TypeError):
+            continue  # unknown, misspelt or hostile charset names (« x-un\0nown »): the fallbacks
     return data.decode("cp1252", "replace")
 
 
@@ -314,6 +332,11 @@ _DELAY_WORDS = re.compile(r"delay|retard|differe|will (continue|retry)|continue 
 def is_bounce(view: MailView) -> Classification | None:
     """A delivery report: RFC 3464 DSN, or a non-standard one flufl.bounce recognises.
 
+    Recognised by its structure (a `multipart/report` of delivery status, a delivery-status part
+    anywhere, `X-Failed-Recipients`, flufl.bounce's scan), whatever the envelope sender and whatever
+    address it came to, a token address included: some servers send their reports from an ordinary
+    address. Sender and subject only support the weaker, heuristic evidence.
+
     VERP recipients name our delivery (or our message, sent to several recipients at once) even
     when the report is poor; the MAC in them means a forged « bounce » cannot mark anyone's address.
     """
@@ -325,8 +348,6 @@ def is_bounce(view: MailView) -> Classification | None:
     subject_says = bool(_BOUNCE_SUBJECT.search(normalise(view.subject)))
     is_dsn = view.content_type == "multipart/report" and view.report_type == "delivery-status"
     failed_header = bool(view.message.get("X-Failed-Recipients"))
-    if not (null_sender or daemon or named or subject_says or is_dsn or failed_header):
-        return None
     dsn = dsn_actions(view.message)
     temporary, permanent = _flufl_failures(view.message)
     evidence = is_dsn or dsn or failed_header or temporary or permanent or (subject_says and (null_sender or daemon or named))
@@ -415,35 +436,29 @@ def _diagnostic(view: MailView, dsn: dict) -> tuple[str, str]:
     return "", ""
 
 
-_AUTO_SUBJECT = re.compile(
-    r"absence du bureau|absent du bureau|absente du bureau|reponse automatique|message d.absence|"
-    r"notification d.absence|je suis absente?\b|en conges?\b|out of (the )?office|automatic reply|"
-    r"auto[- ]?reply|autoreply|auto[- ]?response|vacation|away from (my|the) (desk|office)|abwesenheit|"
-    r"accuse de (reception|lecture)|^lu ?:|^read ?:|^auto ?:"
-)
-_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Response-Suppress",
-                 "X-MS-Exchange-Inbox-Rules-Loop", "X-MS-Exchange-Generated-Message-Source")
-
-
 def is_autoreply(view: MailView) -> Classification | None:
-    """An automatic answer (RFC 3834 and the headers and subjects the usual clients use)."""
-    auto_submitted = view.header("Auto-Submitted").lower()
-    value = re.split(r"[;(\s]", auto_submitted, maxsplit=1)[0]
-    if value and value != "no":
-        return Classification("autoreply", f"réponse automatique (Auto-Submitted: {value})",
-                              {"auto": True, "signal": f"Auto-Submitted: {auto_submitted}"})
-    for name in _AUTO_HEADERS:
-        if view.message.get(name) is not None:
-            return Classification("autoreply", f"réponse automatique (en-tête {name})",
-                                  {"auto": True, "signal": name})
+    """An automatic answer: RFC 3834, the headers robots set, the subjects and openings they write
+    (the patterns are data: mailbot.robots), or a read receipt."""
     if view.content_type == "multipart/report" and view.report_type == "disposition-notification":
         return Classification("autoreply", "accusé de lecture", {"auto": True, "signal": "disposition-notification"})
-    subject = normalise(view.subject)
-    match = _AUTO_SUBJECT.search(subject)
-    if match:
-        return Classification("autoreply", f"réponse automatique (objet « {view.subject[:120]} »)",
-                              {"auto": True, "signal": f"subject: {match.group(0)}"})
-    return None
+    signal = autoreply_signal(view.header, lambda name: view.message.get(name) is not None, view.subject,
+                              own_words(view.text))
+    if signal is None:
+        return None
+    return Classification("autoreply", f"réponse automatique ({signal})", {"auto": True, "signal": signal})
+
+
+_QUOTE_START = re.compile(r"^\s*(>|-{2,}|_{5,}|(de|from|envoye|sent)\s*:|le .{0,120}a ecrit|on .{0,120}wrote)", re.IGNORECASE)
+
+
+def own_words(text: str) -> str:
+    """The lines the sender wrote above any quotation or forwarded copy (robots speak there)."""
+    lines: list[str] = []
+    for line in text.splitlines()[:200]:
+        if _QUOTE_START.match(normalise(line)):
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def is_list_or_bulk(view: MailView) -> Classification | None:
@@ -477,7 +492,7 @@ def find_command(view: MailView) -> tuple[str, str] | None:
     found = command_word(subject) if subject.strip() else None
     if found:
         return found, "subject"
-    for text in view.texts[:1]:
+    for text in (view.text,):
         for line in text.splitlines():
             if not line.strip():
                 continue
@@ -527,7 +542,7 @@ def _references(view: MailView) -> dict:
         addresses += [address for _, address in getaddresses(view.headers(name))]
     ours = [a for a in addresses if _is_our_address(view, a.lower())]
     address_tokens = _as_json(find_tokens(" ".join(ours)))
-    body_tokens = _as_json(find_tokens("\n".join(view.texts)))
+    body_tokens = _as_json(find_tokens(view.text))
     thread = " ".join(view.headers("In-Reply-To") + view.headers("References"))
     thread_ids = []
     for msgid in _MSGID.findall(thread):

@@ -91,7 +91,19 @@ def _split(raw: bytes) -> tuple[bytes, bytes]:
 
 
 def fingerprint(raw: bytes) -> Fingerprint:
-    """Message-ID and a content hash that ignores line endings and trace headers (pure)."""
+    """Message-ID and a content hash that ignores line endings and trace headers (pure).
+
+    Never raises: a message that fits the size limit is stored whatever its content, and what its
+    headers hold is the classifier's business (a failure there is recorded as `malformed`)."""
+    try:
+        return _fingerprint(raw)
+    except Exception:  # headers the parser cannot read: identified by their bytes alone
+        log.warning("unreadable headers: message fingerprinted by its bytes", exc_info=True)
+        content = hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+        return Fingerprint(None, content, hashlib.sha256(f"\0{content}".encode()).hexdigest(), None, None)
+
+
+def _fingerprint(raw: bytes) -> Fingerprint:
     head, body = _split(raw)
     headers = BytesHeaderParser(policy=policy.compat32).parsebytes(head) if head else None
     digest = hashlib.sha256()

@@ -20,6 +20,7 @@ from mailbot.form import DELETE_LABEL, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
 
 MAX_PARTS = 200
 MAX_TEXT_CHARS = 2_000_000
+MAX_HTML_CHARS = 500_000  # of one HTML part converted (html2text is the slow step: bounded first)
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
@@ -94,7 +95,11 @@ def parse_message(raw: bytes) -> EmailMessage:
 
 
 def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
-    """The text to read forms from: plain parts, or HTML converted when no plain part has a form."""
+    """The text to read forms from: plain parts, or HTML converted when no plain part has a form.
+
+    This is the message's one canonical text: the classifier looks for tokens and commands in it
+    and the parser reads forms from it, so that nothing (a token in an HTML comment, in a part the
+    parser skips) is seen by one and not the other. Works on any `Message` (compat32 or default)."""
     problems: list[ParseProblem] = []
     plains, htmls = [], []  # htmls: decoded but not converted yet (html2text is slow: only when needed)
     for index, part in enumerate(message.walk()):
@@ -110,29 +115,35 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
         if text is None:
             continue
         if ctype == "text/plain":
-            plains.append(_unflow(text) if part.get_param("format", "").lower() == "flowed" else text)
+            plains.append(_unflow(text) if str(part.get_param("format", "")).lower() == "flowed" else text)
         else:
             htmls.append(text)
     with_form = [t for t in plains if _has_form(t)]
     if not with_form and htmls:
-        htmls = [html_to_text(h) for h in htmls]
+        htmls = [html_to_text(h[:MAX_HTML_CHARS]) for h in htmls]
         with_form = [t for t in htmls if _has_form(t)]
     chosen = with_form or plains or htmls
     return "\n".join(chosen)[:MAX_TEXT_CHARS], problems
 
 
 def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
-    try:
-        return part.get_content()
-    except (LookupError, UnicodeError, AssertionError, ValueError):
-        payload = part.get_payload(decode=True) or b""
-        for charset in ("utf-8", "windows-1252"):
-            try:
-                return payload.decode(charset)
-            except UnicodeDecodeError:
-                continue
-        problems.append(ParseProblem("undecodable", "Une partie du message n'a pas pu être décodée."))
+    """The part's text as `get_content` reads it (declared charset, errors replaced), from the payload
+    so that it works on compat32 messages too; an unknown or hostile charset falls back to UTF-8,
+    then Windows-1252."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
         return None
+    try:
+        return payload.decode(str(part.get_param("charset", "ascii")), errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        pass
+    for charset in ("utf-8", "windows-1252"):
+        try:
+            return payload.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    problems.append(ParseProblem("undecodable", "Une partie du message n'a pas pu être décodée."))
+    return None
 
 
 def html_to_text(html: str) -> str:

@@ -46,7 +46,7 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
     where = QueueFilter(status=None if status == "all" else status, region=region, departement=departement,
                         kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
                         collectivite=collectivite)
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         rows = list_changesets(session, where=where, limit=limit, offset=(page - 1) * limit)
     if as_json:
         emit_json(rows)
@@ -69,7 +69,7 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
 def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     """One change set: each change as before → after, with errors, fuzzy matches and conflicts."""
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         row = get_changeset(session, changeset_id)
         original = raw_message(session, changeset_id) if raw else None
     if row is None:
