@@ -35,7 +35,9 @@ log = logging.getLogger("mailbot.pipeline")
 
 # Automatic answers per address per day (to declare later in config.SETTINGS as `max_answers_per_day`).
 MAX_ANSWERS_PER_DAY = 5
-ONCE_A_DAY = ("help", "token_invalid")  # explanations: at most one of each kind per address per day
+# At most one of each of these per address per day: explanations, and summaries (whatever asks for
+# one again — FICHE, a message without a token, a robot we failed to recognise).
+ONCE_A_DAY = ("help", "token_invalid", "summary", "too_complex")
 UNRECOGNISED_SENDER = "expéditeur non reconnu"
 # Addresses nobody reads: answering them only feeds robots.
 _UNANSWERABLE_LOCAL = re.compile(

@@ -43,8 +43,8 @@ AUTO_SUBJECTS = (
 )
 # How robots open their text (folded, looked for in the first lines the sender wrote).
 AUTO_OPENINGS = (
-    r"\b(je suis|nous sommes|il est|elle est|actuellement|serai|sera) (actuellement )?absente?s?\b",
-    r"\babsente?s? (du bureau|jusqu|a partir|pour|en raison|du \d|le \d)", r"\babsent\(e\)",
+    r"\b(je suis|nous sommes|actuellement) (actuellement )?absente?s?\b",
+    r"^(bonjour\W*)?absente?s? (du bureau|jusqu|a partir|pour|en raison|du \d|le \d)", r"\babsent\(e\)",
     r"\ben conges? (jusqu|du \d|a partir)", r"\bde retour (le|au|a partir|lundi|mardi|mercredi|jeudi|vendredi)\b",
     r"message automatique", r"reponse automatique", r"ceci est un (message|courriel|mail) (automatique|genere)",
     r"(votre|ce) (message|courriel|mail) a (bien )?ete (bien )?recu", r"nous accusons (bonne )?reception",
@@ -57,7 +57,7 @@ AUTO_OPENINGS = (
     r"\bsono (attualmente )?(assente|fuori)\b", r"\bsaro (assente|fuori)\b", r"\bfuori (sede|ufficio)\b",
     r"\brisposta automatica\b",
 )
-OPENING_LINES = 6  # robots say what they are at once; a person's message may mention leave later on
+OPENING_LINES = 3  # robots say what they are at once; a person's message may mention leave later on
 OPENING_CHARS = 800
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|tr|fw|fwd|aw|wg|rep|ref|sv|vs|r)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
@@ -94,9 +94,10 @@ def autoreply_signal(header: Callable[[str], str], present: Callable[[str], bool
         match = pattern.search(subject)
         if match:
             return f"objet : {match.group(0)}"
-    opening = fold("\n".join(own_text.strip().splitlines()[:OPENING_LINES])[:OPENING_CHARS])
-    for pattern in _OPENINGS:
-        match = pattern.search(opening)
-        if match:
-            return f"texte : « {match.group(0)} »"
+    lines = [fold(line) for line in own_text[:OPENING_CHARS].splitlines() if line.strip()][:OPENING_LINES]
+    for line in lines:
+        for pattern in _OPENINGS:
+            match = pattern.search(line)
+            if match:
+                return f"texte : « {match.group(0)} »"
     return None
