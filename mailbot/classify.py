@@ -15,7 +15,7 @@ from __future__ import annotations
 import email
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from email import policy
 from email.header import decode_header
@@ -26,11 +26,11 @@ from typing import Callable
 from flufl.bounce import all_failures
 
 from mailbot.outbox import parse_return_path
-from mailbot.parse import reply_text
+from mailbot.parse import ParsedReply, reply_text
 from mailbot.robots import autoreply_signal
 from mailbot.tokens import FormReference, find_tokens
 
-KINDS = ("reply", "bounce", "autoreply", "list", "bulk", "command", "own", "malformed", "unknown")
+KINDS = ("reply", "bounce", "autoreply", "list", "bulk", "command", "own", "malformed", "too_complex", "unknown")
 COMMANDS = ("AIDE", "FICHE")
 OUR_MAILER = "atlas-mailbot"  # the X-Mailer of everything mailbot.render builds
 
@@ -65,6 +65,10 @@ class Classification:
     kind: str
     reason: str  # in French: reviewers read it
     details: dict = field(default_factory=dict)  # JSON-serialisable; "auto": True means never answer
+    # Not stored: the message's canonical text (mailbot.parse.reply_text), and the reply parsed from
+    # it when the worker parsed it before its transaction (mailbot.inbound.analyse).
+    text: str | None = field(default=None, compare=False, repr=False)
+    parsed: ParsedReply | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -121,17 +125,27 @@ def classify(
         for rule in RULES:
             result = rule(view)
             if result is not None:
-                return result
+                return replace(result, text=view.text)
         return Classification("unknown", "ni réponse à un formulaire, ni commande, ni rebond, ni réponse "
-                                         "automatique : conservé pour les relecteurs", view.references)
+                                         "automatique : conservé pour les relecteurs", view.references, text=view.text)
     except BudgetExceeded as exc:
-        return Classification("malformed", f"analyse interrompue : {exc}", {"error": str(exc)})
+        return too_complex(str(exc))
     except (RecursionError, MemoryError) as exc:
         return Classification("malformed", "analyse interrompue : structure trop profonde",
                               {"error": exc.__class__.__name__})
     except Exception as exc:  # hostile input must never take a worker down; the error is recorded
         return Classification("malformed", f"message illisible ({exc.__class__.__name__})",
                               {"error": f"{exc.__class__.__name__}: {exc}"[:500]})
+
+
+def too_complex(reason: str, earlier: Classification | None = None) -> Classification:
+    """Beyond what we agree to read automatically: kept for reviewers, the sender told once. A message
+    already known to come from a robot stays unanswered."""
+    details = {"error": reason, "auto": bool(earlier and earlier.details.get("auto"))}
+    if earlier is not None:
+        details["kind_before"] = earlier.kind
+    return Classification("too_complex", f"message trop complexe pour une lecture automatique ({reason}) : "
+                                         "transmis aux relecteurs", details)
 
 
 # --- bounded parsing ---------------------------------------------------------------------------------

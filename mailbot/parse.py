@@ -16,10 +16,16 @@ from email.parser import BytesParser
 
 import html2text
 
+from mailbot.budget import checkpoint
 from mailbot.form import DELETE_LABEL, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
+from mailbot.rules import MAX_NOTE_LENGTH, RAW_LENGTH_FACTOR, MAX_LENGTH_BY_TYPE
 
 MAX_PARTS = 200
 MAX_TEXT_CHARS = 2_000_000
+# A value continued over many lines stops growing here: the rules refuse it as too long anyway, and
+# appending to an ever longer string would cost quadratic time.
+MAX_VALUE_CHARS = RAW_LENGTH_FACTOR * max(MAX_LENGTH_BY_TYPE.values())
+CHECK_LINES = 256  # lines between two looks at the CPU budget
 MAX_HTML_CHARS = 500_000  # of one HTML part converted (html2text is the slow step: bounded first)
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
@@ -261,6 +267,8 @@ def parse_text(text: str, known_labels: dict[str, set[str]] | None = None,
     builder: _FormBuilder | None = None
     known = known_labels or {}
     for number, raw_line in enumerate(text.splitlines(), 1):
+        if number % CHECK_LINES == 0:
+            checkpoint()
         depth, line = _split(raw_line)
         content = _MARKDOWN_STRIP(line)
         marker = content.startswith("###")  # every regular expression below needs it: test it once
@@ -318,7 +326,8 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
             return
     if builder.last_key is not None:
         fields = builder.current["fields"]
-        fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
+        if len(fields[builder.last_key]) <= MAX_VALUE_CHARS:  # beyond, the rules refuse it as too long anyway
+            fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
 
 
 _PART_OF_PREFIX = {"CT": "contact", "AD": "reseau", "APD": "apd", "CO": "cooperation", "PJ": "projet"}
@@ -357,9 +366,13 @@ _ATTRIBUTION = re.compile(
 def _clean_note(lines: list[str]) -> str:
     """The agent's own words: unquoted text before any quoted history or signature separator."""
     kept: list[str] = []
+    size = 0
     for line in lines:
         text = line.strip()
         if text == "--" or text == "-- " or _ATTRIBUTION.match(text):
             break
         kept.append(text)
+        size += len(text) + 1
+        if size > MAX_NOTE_LENGTH:
+            return "\n".join(kept)[:MAX_NOTE_LENGTH].strip() + " […]"
     return "\n".join(kept).strip()

@@ -39,6 +39,9 @@ MAX_ANSWERS_PER_DAY = 5
 # one again — FICHE, a message without a token, a robot we failed to recognise).
 ONCE_A_DAY = ("help", "token_invalid", "summary", "too_complex")
 UNRECOGNISED_SENDER = "expéditeur non reconnu"
+FORGED_SENDER = "expéditeur usurpé (échec DMARC)"
+# Answers that show a collectivité's record: never to a From the mail servers found forged.
+REVEALING_ANSWERS = ("summary", "ack")
 # Addresses nobody reads: answering them only feeds robots.
 _UNANSWERABLE_LOCAL = re.compile(
     r"^(no-?reply|ne-?pas-?repondre|nepasrepondre|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+._-]|$)",
@@ -160,6 +163,19 @@ def _verified(session: Session, config: Config, ref: FormReference):
     return outbound, campaign, collectivite
 
 
+def authentication(inbound: InboundMessage) -> str:
+    """What the mail servers found of the sender (mailbot.authenticate): pass, fail or unknown."""
+    return str(((inbound.details or {}).get("authentication") or {}).get("result", "unknown"))
+
+
+def sender_trusted(session: Session, inbound: InboundMessage, collectivite_id: int) -> bool:
+    """Trusted for a collectivité: a known contact of it, whose From the servers did not find forged
+    (a From that fails DMARC is never trusted; without a verdict, the contact alone counts)."""
+    if authentication(inbound) == "fail":
+        return False
+    return known_contact_id(session, inbound.sender, collectivite_id) is not None
+
+
 def known_contact_id(session: Session, address: str, collectivite_id: int | None = None) -> int | None:
     """The contact whose address this is (of that collectivité when given)."""
     if not address:
@@ -175,13 +191,17 @@ def tie_inbound(session: Session, inbound: InboundMessage, tie: FormTie, *, mark
     inbound.collectivite_id = tie.collectivite.id
     inbound.campaign_id = tie.campaign.id
     inbound.answered_outbound_id = tie.outbound.id if tie.outbound else None
-    inbound.trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
-    inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
+    inbound.trusted = sender_trusted(session, inbound, tie.collectivite.id)
+    inbound.flag = None if inbound.trusted else untrusted_flag(inbound)
     if mark_replied and not tie.several:  # with several collectivités, each form marks its own (understand)
         target = session.scalar(select(CampaignTarget).where(
             CampaignTarget.campaign_id == tie.campaign.id, CampaignTarget.collectivite_id == tie.collectivite.id))
         if target is not None and target.replied_at is None:
             target.replied_at = utcnow()
+
+
+def untrusted_flag(inbound: InboundMessage) -> str:
+    return FORGED_SENDER if authentication(inbound) == "fail" else UNRECOGNISED_SENDER
 
 
 def form_of_known_contact(session: Session, address: str) -> FormTie:
@@ -224,6 +244,8 @@ def answer_refusal(session: Session, config: Config, inbound: InboundMessage, an
         return "adresse qui ne lit pas les réponses"
     if (inbound.details or {}).get("auto"):
         return "message automatique"
+    if answer_kind in REVEALING_ANSWERS and authentication(inbound) == "fail":
+        return "expéditeur usurpé (échec DMARC) : aucune réponse qui montre la fiche"
     _serialise_answers(session, address)
     today = utcnow().date()
     kinds = list(session.scalars(select(AnswerLog.kind).where(AnswerLog.address == address, AnswerLog.day == today)))
@@ -364,6 +386,15 @@ def record_malformed(session: Session, config: Config, inbound: InboundMessage, 
     inbound.error = classification.reason
 
 
+def record_too_complex(session: Session, config: Config, inbound: InboundMessage,
+                       classification: Classification) -> None:
+    """Past the limits or the CPU budget (mailbot.budget): kept for reviewers, the sender told once a
+    day in French (never a robot: `answer_refusal`)."""
+    inbound.flag = "trop complexe pour une lecture automatique"
+    answer(session, config, inbound, template="agent_too_complex", answer_kind="too_complex",
+           outbound_kind="explanation", context={"reason": str(classification.details.get("error", ""))[:200]})
+
+
 def keep_for_review(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """Kept for reviewers, and read for the collectivité it is about (mailbot.tokenless): a known
     contact gets their summary; a stranger writing about the Atlas gets the form of the collectivité
@@ -440,5 +471,6 @@ ROUTES: dict[str, Route] = {
     "own": drop_own,
     "command": run_command,
     "malformed": record_malformed,
+    "too_complex": record_too_complex,
     "unknown": keep_for_review,
 }

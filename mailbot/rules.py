@@ -30,6 +30,8 @@ from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz
 
+from mailbot.budget import checkpoint, ticks
+
 # ---- the rules ----------------------------------------------------------------------------------
 
 
@@ -115,7 +117,7 @@ class ReferenceLists:
 class RuleError:
     field: str  # the field key (or "year" for the APD year)
     code: str  # missing | bad_email | bad_amount | negative_amount | bad_year | locked_year | unknown_choice
-    #            | bad_yesno | unknown_country | capitals | too_long
+    #            | bad_yesno | unknown_country | capitals | too_long | too_many
     message: str  # French, for the agent: what is wrong and what to write instead
 
 
@@ -228,7 +230,8 @@ def _similarity(written: str, candidate: str) -> float:
 def _ranked(text: str, aliases: Mapping[str, Iterable[str]]) -> list[tuple[float, str]]:
     """(score, code) for every code, best first; `aliases` gives each code its folded spellings."""
     written = fold(text)
-    scores = ((max(_similarity(written, alias) for alias in names), code) for code, names in aliases.items())
+    checkpoint()
+    scores = ((max(_similarity(written, alias) for alias in names), code) for code, names in ticks(aliases.items()))
     return sorted(scores, key=lambda pair: -pair[0])
 
 
@@ -287,10 +290,14 @@ def match_several(text: str, choices: Mapping[str, str] | Iterable[Choice]) -> l
     choices = dict(choices)
     parts = _SEPARATOR.split(text)
     pieces, seps = parts[0::2], parts[1::2]
+    if len(pieces) > MAX_SEVERAL:
+        raise ValueRejected("too_many", f"Trop de valeurs ({len(pieces)}) : indiquez-en {MAX_SEVERAL} au plus, "
+                                        "séparées par des virgules.")
     longest = max((len(_SEPARATOR.split(label)) // 2 + 1 for label in choices.values()), default=1)
     found: list[tuple[str, ChoiceMatch | None]] = []
     i = 0
     while i < len(pieces):
+        checkpoint()
         for j in range(min(len(pieces), i + longest), i + 1, -1):  # runs of two pieces or more
             span = pieces[i] + "".join(seps[k] + pieces[k + 1] for k in range(i, j - 1))
             exact = _exact_choice(span, choices)
@@ -556,6 +563,14 @@ FIELD_TYPES: dict[str, FieldType] = {
     "partner_name": FieldType(_as_partner_name, _none),
 }
 CHOICE_TYPES = ("one-of", "several-of")
+# Every value is bounded before it is read: fuzzy matching costs in proportion to the length of what
+# it compares, so a 100 KB « Pays » must be refused, not matched. A rules file's `max_length` narrows
+# these; a type not listed here cannot be declared.
+MAX_LENGTH_BY_TYPE = {"text": 10_000, "email": 254, "euros": 40, "year": 20, "yesno": 20, "one-of": 200,
+                      "several-of": 1000, "country": 100, "partner_name": 200}
+RAW_LENGTH_FACTOR = 4  # what a value may weigh before whitespace normalisation
+MAX_SEVERAL = 40  # values in one several-of field
+MAX_NOTE_LENGTH = 10_000  # of the agent's own words kept with a reply (what reviewers read)
 
 
 # ---- the engine ---------------------------------------------------------------------------------
@@ -618,14 +633,27 @@ def check_record(
     return CheckResult(typed, tuple(errors), tuple(matches))
 
 
+def max_length(rule: FieldRule) -> int:
+    """The most characters a value of `rule` may have: the rules file's `max_length`, else its type's."""
+    return rule.max_length if rule.max_length is not None else MAX_LENGTH_BY_TYPE[rule.type]
+
+
+def _too_long(rule: FieldRule, length: int) -> RuleError:
+    limit = max_length(rule)
+    return RuleError(rule.key, "too_long", f"Le texte de « {rule.label} » est trop long ({length} caractères) : "
+                                           f"raccourcissez-le à {limit} caractères au plus.")
+
+
 def _check_field(rule: FieldRule, raw: str, references: ReferenceLists, typed: dict,
                  errors: list[RuleError], matches: list[FuzzyMatch]) -> None:
     kind = FIELD_TYPES[rule.type]
-    text = normalise_text(raw or "", keep_lines=kind.keeps_lines)
-    if rule.max_length is not None and len(text) > rule.max_length:
-        errors.append(RuleError(rule.key, "too_long", f"Le texte de « {rule.label} » est trop long ({len(text)} "
-                                                      f"caractères) : raccourcissez-le à {rule.max_length} "
-                                                      "caractères au plus."))
+    raw = raw or ""
+    if len(raw) > RAW_LENGTH_FACTOR * max_length(rule):  # refused before normalising costs anything
+        errors.append(_too_long(rule, len(raw)))
+        return
+    text = normalise_text(raw, keep_lines=kind.keeps_lines)
+    if len(text) > max_length(rule):
+        errors.append(_too_long(rule, len(text)))
         return
     try:
         parsed = kind.parse(text, rule, references) if text else Parsed(kind.empty())
@@ -840,6 +868,8 @@ def _read_field(table, part_where: str, number: int, part_key: str | None, p: _P
     max_length = p.take(table, "max_length", int, where, None)
     if max_length is not None and max_length < 1:
         p.append(f"{where}: max_length must be at least 1")
+    if max_length is not None and kind in MAX_LENGTH_BY_TYPE and max_length > MAX_LENGTH_BY_TYPE[kind]:
+        p.append(f"{where}: max_length {max_length} is above the {MAX_LENGTH_BY_TYPE[kind]} allowed for {kind} fields")
     normalise = p.take(table, "normalise", str, where, None)
     if normalise is not None and (kind != "partner_name" or normalise != "titlecase"):
         p.append(f"{where}: normalise = {normalise!r}: only `normalise = \"titlecase\"` on a partner_name field")

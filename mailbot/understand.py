@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,8 +26,8 @@ from mailbot.acknowledge import acknowledge
 from mailbot.classify import Classification
 from mailbot.config import Config
 from mailbot.diff import DiffResult, ProposedChange, diff_form
-from mailbot.parse import ParsedForm, ParsedReply, parse_reply
-from mailbot.pipeline import UNRECOGNISED_SENDER, answer, explain, find_form, known_contact_id, note
+from mailbot.parse import ParsedForm, ParsedReply, parse_reply, parse_text
+from mailbot.pipeline import answer, explain, find_form, note, sender_trusted, untrusted_flag
 from mailbot.tokens import find_tokens
 from store.campaign_models import Campaign, CampaignTarget, Snapshot
 from store.inbound_models import InboundMessage
@@ -82,7 +82,9 @@ class Understanding:
 
 def understand_reply(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """ROUTES["reply"]: `inbound` is already tied to the form it answers (see pipeline.route)."""
-    parsed = parse_reply(inbound.raw)
+    # The worker parsed the canonical text before its transaction (mailbot.inbound.analyse).
+    parsed = classification.parsed or (parse_text(classification.text) if classification.text is not None
+                                       else parse_reply(inbound.raw))
     result = Understanding()
     if parsed.forms:
         for form in parsed.forms:
@@ -117,16 +119,16 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
     from mailbot.summary import reference_lists
 
     diff = diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
-    trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
+    trusted = sender_trusted(session, inbound, tie.collectivite.id)
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
     target = _target(session, tie.campaign.id, tie.collectivite.id)
     now = utcnow()
     if target is not None and target.replied_at is None:
         target.replied_at = now
-    if not diff.changes and not diff.problems:
+    if not diff.changes and not diff.problems and trusted:
         if target is not None and target.confirmed_at is None:
             target.confirmed_at = now
-    else:
+    else:  # changes, or a confirmation from someone who may not confirm: for reviewers
         outcome.changeset = _store_changeset(session, inbound, tie, diff, trusted, parsed.note, thread=str(tie.outbound.id))
     result.outcomes.append(outcome)
 
@@ -138,7 +140,7 @@ def _record_tie(inbound: InboundMessage, result: Understanding) -> None:
     if not result.outcomes:
         return
     inbound.trusted = all(o.trusted for o in result.outcomes)
-    inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
+    inbound.flag = None if inbound.trusted else untrusted_flag(inbound)
     if inbound.collectivite_id not in {o.collectivite.id for o in result.outcomes}:
         first = result.outcomes[0]
         inbound.collectivite_id, inbound.campaign_id = first.collectivite.id, first.campaign.id
@@ -162,10 +164,10 @@ def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, result:
     target = _target(session, campaign.id, collectivite.id)
     trusted = bool(inbound.trusted)
     outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted)
-    if is_confirmation(parsed.note) or not parsed.note.strip():
+    if trusted and (is_confirmation(parsed.note) or not parsed.note.strip()):
         if target is not None:
             target.confirmed_at = target.confirmed_at or utcnow()
-    else:
+    else:  # words for reviewers, or a confirmation from someone who is not a trusted contact
         outcome.changeset = _store_changeset(
             session, inbound, find_form_for(inbound, campaign, collectivite), DiffResult(()), trusted, parsed.note,
             thread=str(inbound.answered_outbound_id or ""),
@@ -233,6 +235,8 @@ def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, 
 
 def _ack_section(outcome: FormOutcome) -> dict:
     ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems))
+    if not outcome.trusted:  # only a trusted contact confirms: the others' word goes to reviewers
+        ack = replace(ack, confirmation=False)
     return {
         "ack": ack,
         "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},
