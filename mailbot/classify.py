@@ -65,10 +65,11 @@ class Classification:
     kind: str
     reason: str  # in French: reviewers read it
     details: dict = field(default_factory=dict)  # JSON-serialisable; "auto": True means never answer
-    # Not stored: the message's canonical text (mailbot.parse.reply_text), and the reply parsed from
-    # it when the worker parsed it before its transaction (mailbot.inbound.analyse).
+    # Not stored: the message's canonical text (mailbot.parse.reply_text), and what the worker read
+    # from it before its write transaction (mailbot.inbound.analyse): the reply, its forms' diffs.
     text: str | None = field(default=None, compare=False, repr=False)
     parsed: ParsedReply | None = field(default=None, compare=False, repr=False)
+    diffs: dict | None = field(default=None, compare=False, repr=False)  # mailbot.understand.prepare_diffs
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class MailView:
     our_address: str
     secret: str
     message: Message = field(compare=False, repr=False)
+    raw: bytes = field(compare=False, repr=False)
     subject: str
     from_address: str
     message_id: str
@@ -219,6 +221,7 @@ def read_message(raw: bytes, envelope: Envelope, *, our_address: str, secret: st
         our_address=our_address,
         secret=secret,
         message=message,
+        raw=raw,
         subject=header_text(message.get("Subject", "") or ""),
         from_address=parseaddr(header_text(message.get("From", "") or ""))[1].lower(),
         message_id=header_text(message.get("Message-ID", "") or "").strip(),
@@ -363,7 +366,7 @@ def is_bounce(view: MailView) -> Classification | None:
     is_dsn = view.content_type == "multipart/report" and view.report_type == "delivery-status"
     failed_header = bool(view.message.get("X-Failed-Recipients"))
     dsn = dsn_actions(view.message)
-    temporary, permanent = _flufl_failures(view.message)
+    temporary, permanent = _flufl_failures(_scanned(view))
     evidence = is_dsn or dsn or failed_header or temporary or permanent or (subject_says and (null_sender or daemon or named))
     if not evidence:
         return None
@@ -404,6 +407,17 @@ def dsn_actions(message: Message) -> dict[str, tuple[str, str, str]]:
             found[address] = (action, str(block.get("Status", "")).strip().split(" ")[0],
                               " ".join(str(block.get("Diagnostic-Code", "")).split())[:300])
     return found
+
+
+FLUFL_SCAN_BYTES = 256 * 1024  # flufl.bounce reads every line with ~20 detectors: reports fit in this
+
+
+def _scanned(view: MailView) -> Message:
+    """The message flufl.bounce scans: its head when it is large (a report says what failed at the
+    top; what follows is the quoted original)."""
+    if len(view.raw) <= FLUFL_SCAN_BYTES:
+        return view.message
+    return email.message_from_bytes(view.raw[:FLUFL_SCAN_BYTES], policy=policy.compat32)
 
 
 def _flufl_failures(message: Message) -> tuple[list[str], list[str]]:

@@ -35,6 +35,7 @@ from mailbot.classify import Classification, Envelope, classify, header_text, to
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.parse import parse_text
+from mailbot.understand import prepare_diffs
 from store.db import read_sessions, session_factory
 from store.inbound_models import InboundMessage
 
@@ -254,6 +255,14 @@ def analyse(raw: bytes, envelope: Envelope, config: Config, *, dns: DnsLookup | 
     return replace(classification, details=details, parsed=parsed)
 
 
+def prepare(sessions: sessionmaker[Session], config: Config, classification: Classification) -> Classification:
+    """The reply's forms diffed against their snapshots, in a read-only session (no write lock)."""
+    if classification.parsed is None or not classification.parsed.forms:
+        return classification
+    with read_sessions(sessions.kw["bind"])() as session:
+        return replace(classification, diffs=prepare_diffs(session, config, classification.parsed))
+
+
 def handle(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """Route one claimed message, already analysed, inside the caller's transaction."""
     pipeline.route(session, config, inbound, classification)
@@ -278,7 +287,7 @@ def process_claimed(sessions: sessionmaker[Session], config: Config, inbound_id:
         deadline = budget.deadline_from_now()
         try:
             with budget.until(deadline):
-                classification = analyse(job.raw, job.envelope, config, dns=dns)
+                classification = prepare(sessions, config, analyse(job.raw, job.envelope, config, dns=dns))
         except TooComplex as exc:
             classification = too_complex(str(exc))
         try:

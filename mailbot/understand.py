@@ -88,7 +88,7 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
     result = Understanding()
     if parsed.forms:
         for form in parsed.forms:
-            _understand_form(session, config, inbound, form, parsed, result)
+            _understand_form(session, config, inbound, form, parsed, result, classification.diffs or {})
         _record_tie(inbound, result)
     else:
         mixed = find_form(session, config, inbound.details or {})
@@ -104,7 +104,32 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
     _acknowledge(session, config, inbound, parsed, result)
 
 
-def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding) -> None:
+def prepare_diffs(session: Session, config: Config, parsed: ParsedReply) -> dict[str, tuple[int, DiffResult]]:
+    """Each form's diff against the snapshot its token names: token → (outbound id, diff).
+
+    The costly part of a reply (fuzzy matching, validation), done by the worker in a read-only
+    session before its write transaction (mailbot.inbound); `understand_reply` uses it when the form
+    still ties to the same message (snapshots and campaign rules never change)."""
+    found: dict[str, tuple[int, DiffResult]] = {}
+    for form in parsed.forms:
+        tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in find_tokens(form.token)]})
+        if tie.problem:
+            continue
+        snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == tie.outbound.id))
+        if snapshot is not None:
+            found[form.token] = (tie.outbound.id, _diff(session, tie, form, snapshot))
+    return found
+
+
+def _diff(session: Session, tie, form: ParsedForm, snapshot: dict) -> DiffResult:
+    from mailbot.campaign import campaign_rules
+    from mailbot.summary import reference_lists
+
+    return diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
+
+
+def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding,
+                     prepared: dict[str, tuple[int, DiffResult]]) -> None:
     refs = find_tokens(form.token)
     tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in refs]})
     if tie.problem:
@@ -115,10 +140,9 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
     if snapshot is None:
         result.problems.append("Nous n'avons pas retrouvé le formulaire auquel vous répondez.")
         return
-    from mailbot.campaign import campaign_rules
-    from mailbot.summary import reference_lists
-
-    diff = diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
+    outbound_id, diff = prepared.get(form.token, (None, None))
+    if outbound_id != tie.outbound.id:
+        diff = _diff(session, tie, form, snapshot)
     trusted = sender_trusted(session, inbound, tie.collectivite.id)
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
     target = _target(session, tie.campaign.id, tie.collectivite.id)
