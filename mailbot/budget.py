@@ -28,8 +28,8 @@ class TooComplex(BaseException):
     """The message's processing went past its CPU budget."""
 
 
-def deadline_from_now(seconds: float = SECONDS) -> float:
-    return time.thread_time() + seconds
+def deadline_from_now(seconds: float | None = None) -> float:
+    return time.thread_time() + (SECONDS if seconds is None else seconds)
 
 
 @contextmanager
@@ -47,7 +47,7 @@ def checkpoint() -> None:
     """Raise `TooComplex` if this thread is past its deadline (a no-op outside `until`)."""
     deadline = getattr(_local, "deadline", None)
     if deadline is not None and time.thread_time() > deadline:
-        raise TooComplex(f"plus de {SECONDS:g} s de calcul")
+        raise TooComplex("plus d'une seconde de calcul" if SECONDS == 1 else f"plus de {SECONDS:g} s de calcul")
 
 
 def ticks(items, every: int = CHECK_EVERY):

@@ -267,7 +267,7 @@ def parse_text(text: str, known_labels: dict[str, set[str]] | None = None,
     builder: _FormBuilder | None = None
     known = known_labels or {}
     for number, raw_line in enumerate(text.splitlines(), 1):
-        if number % CHECK_LINES == 0:
+        if number % CHECK_LINES == 1:
             checkpoint()
         depth, line = _split(raw_line)
         content = _MARKDOWN_STRIP(line)

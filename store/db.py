@@ -103,6 +103,6 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def is_initialised(engine: Engine) -> bool:
     try:
-        return inspect(engine).has_table("alembic_version")
+        return inspect(engine.execution_options(**{READ_ONLY: True})).has_table("alembic_version")
     except OperationalError as exc:
         raise StoreError(f"cannot reach the database: {one_line(exc.orig)}") from None

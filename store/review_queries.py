@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import ChangeSet
 
@@ -100,7 +101,25 @@ def get_changeset(session: Session, changeset_id: int) -> dict | None:
         select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
         .options(selectinload(ChangeSet.changes)).where(ChangeSet.id == changeset_id)
     ).first()
-    return changeset_data(*row) if row else None
+    if row is None:
+        return None
+    data = changeset_data(*row)
+    data["authentication"] = authentication_of(session, row[0].inbound_id)
+    return data
+
+
+UNKNOWN_AUTHENTICATION = "authentification inconnue"
+
+
+def authentication_of(session: Session, inbound_id: int | None) -> dict | None:
+    """What the mail servers found of the message's sender (mailbot.authenticate), for reviewers;
+    None for a set that came from no message (a revert)."""
+    if inbound_id is None:
+        return None
+    details = session.scalar(select(InboundMessage.details).where(InboundMessage.id == inbound_id)) or {}
+    found = details.get("authentication") or {}
+    return {"result": found.get("result", "unknown"), "label": found.get("label", UNKNOWN_AUTHENTICATION),
+            "detail": found.get("detail", "")}
 
 
 def raw_message(session: Session, changeset_id: int) -> bytes | None:

@@ -91,6 +91,9 @@ def describe(row: dict) -> list[str]:
     lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {row['status']}",
              f"Reçu le {row['created_at'][:16]} de {row['sender'] or '(interne)'}"
              + ("" if row["trusted"] else "  (expéditeur non reconnu)")]
+    if row.get("authentication"):
+        auth = row["authentication"]
+        lines.append(f"Authentification : {auth['label']}" + (f" ({auth['detail']})" if auth["detail"] else ""))
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
