@@ -58,6 +58,7 @@ def route(session: Session, config: Config, inbound: InboundMessage, classificat
     """Record the classification on `inbound`, resolve its form, and run the route for its kind."""
     earlier = earlier_copy(session, inbound) if classification.kind != "own" else None
     _reset(inbound)  # after the query: nothing to flush yet
+    inbound.details = dict(classification.details)  # trust reads the authentication verdict in it
     if earlier is not None:
         classification = Classification(
             "duplicate", f"même Message-ID que le message n° {earlier}, déjà traité : ignoré",
