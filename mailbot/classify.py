@@ -25,6 +25,7 @@ from typing import Callable
 
 from flufl.bounce import all_failures
 
+from mailbot.budget import checkpoint
 from mailbot.outbox import parse_return_path
 from mailbot.parse import ParsedReply, reply_text
 from mailbot.robots import autoreply_signal
@@ -49,6 +50,7 @@ class ParseLimits:
     max_depth: int = 20
     max_parts: int = 500
     max_text_chars: int = 1_000_000
+    max_lines: int = 1_000_000  # 25 MB of attachments is 330,000 base64 lines; millions are a parser trap
 
 
 DEFAULT_LIMITS = ParseLimits()
@@ -175,6 +177,8 @@ def check_budget(raw: bytes, limits: ParseLimits) -> None:
             raise BudgetExceeded(f"un en-tête de plus de {limits.max_header_field_bytes} octets")
     if fields > limits.max_header_fields:
         raise BudgetExceeded(f"plus de {limits.max_header_fields} en-têtes")
+    if max(raw.count(b"\n"), raw.count(b"\r")) > limits.max_lines:  # the parser splits on both
+        raise BudgetExceeded(f"plus de {limits.max_lines} lignes")
     if len(_MULTIPART.findall(raw)) > limits.max_multiparts:
         raise BudgetExceeded(f"plus de {limits.max_multiparts} parties multipart imbriquées ou juxtaposées")
     if len(_DELIMITER.findall(raw)) > limits.max_delimiter_lines:
@@ -216,6 +220,7 @@ def _check_part_headers(part: Message, limits: ParseLimits) -> None:
 def read_message(raw: bytes, envelope: Envelope, *, our_address: str, secret: str,
                  limits: ParseLimits = DEFAULT_LIMITS) -> MailView:
     message = parse_bounded(raw, limits)
+    checkpoint()
     return MailView(
         envelope=envelope,
         our_address=our_address,
@@ -409,15 +414,25 @@ def dsn_actions(message: Message) -> dict[str, tuple[str, str, str]]:
     return found
 
 
-FLUFL_SCAN_BYTES = 256 * 1024  # flufl.bounce reads every line with ~20 detectors: reports fit in this
+# flufl.bounce tries ~20 detectors on every line: it reads at most this much. A report says what
+# failed near its top; what follows is the quoted original.
+FLUFL_SCAN_BYTES = 64 * 1024
+FLUFL_SCAN_LINES = 1500
 
 
 def _scanned(view: MailView) -> Message:
-    """The message flufl.bounce scans: its head when it is large (a report says what failed at the
-    top; what follows is the quoted original)."""
-    if len(view.raw) <= FLUFL_SCAN_BYTES:
+    """The message flufl.bounce scans: its head when it is large."""
+    head = view.raw[:FLUFL_SCAN_BYTES]
+    cut = -1
+    for _ in range(FLUFL_SCAN_LINES):
+        cut = head.find(b"\n", cut + 1)
+        if cut < 0:
+            break
+    if cut >= 0:
+        head = head[:cut + 1]
+    if len(head) == len(view.raw):
         return view.message
-    return email.message_from_bytes(view.raw[:FLUFL_SCAN_BYTES], policy=policy.compat32)
+    return email.message_from_bytes(head, policy=policy.compat32)
 
 
 def _flufl_failures(message: Message) -> tuple[list[str], list[str]]:

@@ -26,7 +26,7 @@ MAX_TEXT_CHARS = 2_000_000
 # appending to an ever longer string would cost quadratic time.
 MAX_VALUE_CHARS = RAW_LENGTH_FACTOR * max(MAX_LENGTH_BY_TYPE.values())
 CHECK_LINES = 256  # lines between two looks at the CPU budget
-MAX_HTML_CHARS = 500_000  # of one HTML part converted (html2text is the slow step: bounded first)
+MAX_HTML_CHARS = 500_000  # of HTML converted per message (html2text is the slow step: bounded first)
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
@@ -126,10 +126,22 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
             htmls.append(text)
     with_form = [t for t in plains if _has_form(t)]
     if not with_form and htmls:
-        htmls = [html_to_text(h[:MAX_HTML_CHARS]) for h in htmls]
+        htmls = _converted(htmls)
         with_form = [t for t in htmls if _has_form(t)]
     chosen = with_form or plains or htmls
     return "\n".join(chosen)[:MAX_TEXT_CHARS], problems
+
+
+def _converted(htmls: list[str]) -> list[str]:
+    """HTML parts as text, at most MAX_HTML_CHARS of HTML in all (html2text is the slow step)."""
+    texts, left = [], MAX_HTML_CHARS
+    for html in htmls:
+        if left <= 0:
+            break
+        checkpoint()
+        texts.append(html_to_text(html[:left]))
+        left -= len(html)
+    return texts
 
 
 def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
