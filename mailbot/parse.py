@@ -18,6 +18,7 @@ import html2text
 
 from mailbot.budget import checkpoint
 from mailbot.form import DELETE_LABEL, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
+from mailbot.mime import BudgetExceeded, parse_bounded
 from mailbot.rules import MAX_NOTE_LENGTH, RAW_LENGTH_FACTOR, MAX_LENGTH_BY_TYPE
 
 MAX_PARTS = 200
@@ -164,7 +165,18 @@ def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
     return None
 
 
+_WHITESPACE_RUN = re.compile(r"\s{3,}")
+
+
+def _collapsed(run: re.Match) -> str:
+    """A run of whitespace as at most two line breaks (one blank line), or one space."""
+    return "\n" * min(2, run.group().count("\n")) or " "
+
+
 def html_to_text(html: str) -> str:
+    # html2text escapes Markdown with regular expressions like ^(\s*)(-) that are quadratic on long
+    # runs of whitespace (20 KB of them: seconds); in HTML such a run means no more than this.
+    html = _WHITESPACE_RUN.sub(_collapsed, html)
     converter = html2text.HTML2Text()
     converter.body_width = 0  # never re-wrap: lines must stay lines
     converter.ignore_images = True
@@ -265,8 +277,12 @@ def parse_reply(raw: bytes, labels_by_block: dict[str, set[str]] | None = None) 
     given, a `Label : value` line whose label is unknown for its block continues the previous value
     (text containing a colon), instead of being taken as a field."""
     try:
-        message = parse_message(raw)
+        # Bounded, and compat32 (reply_text reads payloads): the default policy's header parser is
+        # quadratic on long folded headers, and reading forms needs none of what it gives.
+        message = parse_bounded(raw)
         text, problems = reply_text(message)
+    except BudgetExceeded as exc:
+        return ParsedReply((), "", "", (ParseProblem("too_complex", f"Message trop complexe pour être lu : {exc}."),))
     except Exception as exc:  # a parser must answer for any input: report, never raise
         return ParsedReply((), "", "", (ParseProblem("unreadable", f"Message illisible ({exc.__class__.__name__})."),))
     return parse_text(text, labels_by_block, problems)

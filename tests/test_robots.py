@@ -4,7 +4,6 @@ and even on a token address; robots never create sets, never confirm, never get 
 summary goes at most once a day to an address, whatever asks for it."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
