@@ -15,11 +15,11 @@ from pathlib import Path
 
 from tests import replies
 from tests.test_parse import REFS, RULES, SENDER, TYPICAL_EDIT, set_field, snapshot, summary_for
-from mailbot.classify import Envelope, classify
-from mailbot.diff import diff_form
-from mailbot.inbound import fingerprint
-from mailbot.identify import Directory, Entry, MessageText, identify, split_own_text
-from mailbot.parse import parse_reply, parse_text
+from mailbot.inbound.classify import Envelope, classify
+from mailbot.replies.diff import diff_form
+from mailbot.inbound.queue import fingerprint
+from mailbot.replies.identify import Directory, Entry, MessageText, identify, split_own_text
+from mailbot.replies.parse import parse_reply, parse_text
 from store.refdata import collectivite_rows, read_collectivites
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -165,7 +165,7 @@ def exercise(raw: bytes, directory: Directory | None = None) -> Outcome:
 
 
 def national_directory() -> Directory:
-    """Every collectivité of the reference data, as `mailbot.tokenless` loads them."""
+    """Every collectivité of the reference data, as `mailbot.replies.tokenless` loads them."""
     rows = collectivite_rows(read_collectivites())
     entries = [Entry(n, r["code"], r["kind"], r["name"], r["insee"], r["siren"], r["departement"], r["region"],
                      False, r["population"], r["epci_type"]) for n, r in enumerate(rows, start=1)]

@@ -14,13 +14,14 @@ from sqlalchemy import insert, select
 from tests.inbound_support import BOT, free_port, mail, make_config, send_form
 from tests.test_parse import RULES, REFS, SENDER, set_field, snapshot, summary_for
 from tests import replies
-from mailbot import budget, inbound as inbound_module
-from mailbot.classify import Envelope, classify
+from mailbot import budget
+from mailbot.inbound import queue as inbound_module
+from mailbot.inbound.classify import Envelope, classify
 from mailbot.cli import main
-from mailbot.diff import diff_form
-from mailbot.inbound import Arrival, process_pending, run_worker, store_arrival, store_arrivals
-from mailbot.parse import parse_reply
-from mailbot.receive import GroupCommit, start_listener
+from mailbot.replies.diff import diff_form
+from mailbot.inbound.queue import Arrival, process_pending, run_worker, store_arrival, store_arrivals
+from mailbot.replies.parse import parse_reply
+from mailbot.inbound.receive import GroupCommit, start_listener
 from store.campaign_models import OutboundMessage
 from store.inbound_models import InboundMessage
 

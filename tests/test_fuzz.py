@@ -7,7 +7,7 @@ import random
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.fuzzing import MUTATIONS, exercise, seeds
-from mailbot.classify import KINDS
+from mailbot.inbound.classify import KINDS
 
 SEEDS = seeds()
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.inbound_support import BOT, FIXTURES, SECRET, mail, make_config, send_form
-from mailbot.classify import Envelope, classify
-from mailbot.inbound import Arrival, process_pending, store_arrival
+from mailbot.inbound.classify import Envelope, classify
+from mailbot.inbound.queue import Arrival, process_pending, store_arrival
 from mailbot.tokens import make_token
 from store.campaign_models import CampaignTarget, OutboundMessage
 from store.inbound_models import InboundMessage

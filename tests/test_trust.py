@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from tests.inbound_support import BOT, mail, make_config, send_form
-from mailbot.authenticate import authenticate
+from mailbot.inbound.authenticate import authenticate
 from mailbot.cli import main
-from mailbot.inbound import Arrival, process_pending, store_arrival
+from mailbot.inbound.queue import Arrival, process_pending, store_arrival
 from store.campaign_models import CampaignTarget, OutboundMessage
 from store.inbound_models import InboundMessage
 from store.review_models import ChangeSet
