@@ -67,7 +67,7 @@ def answer_refusal(session: Session, config: Config, inbound: InboundMessage, an
     today = utcnow().date()
     kinds = list(session.scalars(select(AnswerLog.kind).where(AnswerLog.address == address, AnswerLog.day == today)))
     if answer_kind in ONCE_A_DAY and answer_kind in kinds:
-        return "explication de ce type déjà envoyée aujourd'hui à cette adresse"
+        return "réponse de ce type déjà envoyée aujourd'hui à cette adresse"
     limit = answer_limit(config) if max_per_day is None else max_per_day
     if len(kinds) >= limit:
         return f"limite de {limit} réponses automatiques par jour atteinte pour cette adresse"
