@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.inbound_support import BOT, FIXTURES, SECRET, mail, make_config, send_form
+from tests.test_parse import snapshot
 from mailbot.inbound.classify import Envelope, classify
 from mailbot.inbound.queue import Arrival, process_pending, store_arrival
 from mailbot.tokens import make_token
-from store.campaign_models import CampaignTarget, OutboundMessage
+from store.campaign_models import CampaignTarget, OutboundMessage, Snapshot
+from store.db import session_factory
 from store.inbound_models import InboundMessage
 from store.review_models import ChangeSet
 
@@ -111,8 +113,6 @@ def test_delivery_report_wrapped_in_a_mixed_message_is_a_bounce():
 def _deliver(engine, config, raw: bytes, sender: str, to: str) -> InboundMessage:
     stored = store_arrival(engine, Arrival(raw, "smtp", sender, (to,)))
     process_pending(engine, config)
-    from store.db import session_factory
-
     with session_factory(engine)() as session:
         return session.get(InboundMessage, stored.inbound_id)
 
@@ -138,3 +138,26 @@ def test_a_summary_goes_at_most_once_a_day_to_an_address(engine, Session, db_url
     again = _deliver(engine, config, mail(sender=form.contact_email, subject="Fiche"), form.contact_email, BOT)
     assert first.response_outbound_id is not None
     assert again.response_outbound_id is None and "déjà envoyée" in again.details["answer"]
+
+
+def test_a_person_who_writes_they_are_away_above_an_edited_form_is_read(engine, Session, db_url):
+    """The wording alone (no robot header) does not outweigh a form the sender edited: robots quote
+    our form unchanged, people change it."""
+    config = make_config(db_url)
+    with Session.begin() as session:
+        form = send_form(session)
+        session.add(Snapshot(outbound_id=form.outbound_id, collectivite_id=form.collectivite_id, data=snapshot()))
+    opening = "Je suis absente jusqu'au 15 juin, voici tout de même nos corrections.\n\n"
+    block = f"#### DEBUT DU FORMULAIRE ATLAS {form.token} ####\n#### CT-AAAA1 ####\n{{line}}#### FIN DU FORMULAIRE ATLAS ####\n"
+    edited = _deliver(engine, config, mail(sender=form.contact_email, to=form.reply_to, subject="Re: Atlas",
+                                           body=opening + block.format(line="Titre* : Maire adjointe\n")),
+                      form.contact_email, form.reply_to)
+    robot_like = _deliver(engine, config, mail(sender=form.contact_email, to=form.reply_to, subject="Re: Atlas 2",
+                                               body=opening + block.format(line="")),
+                          form.contact_email, form.reply_to)
+    assert edited.kind == "reply" and "début de réponse automatique" in edited.reason
+    assert robot_like.kind == "autoreply"
+    with Session() as session:
+        [changeset] = session.scalars(select(ChangeSet)).all()
+        assert [(c.field, c.new) for c in changeset.changes] == [("title", "Maire adjointe")]
+        assert session.scalar(select(CampaignTarget.confirmed_at)) is None

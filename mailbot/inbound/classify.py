@@ -35,7 +35,7 @@ from mailbot.inbound.read import (
     normalise,
     parse_bounded,
 )
-from mailbot.inbound.robots import autoreply_signal
+from mailbot.inbound.robots import TEXT_SIGNAL, autoreply_signal
 from mailbot.outbound.outbox import parse_return_path
 from mailbot.replies.parse import ParsedReply, reply_text
 from mailbot.tokens import FormReference, find_tokens
@@ -327,7 +327,10 @@ def is_autoreply(view: MailView) -> Classification | None:
                               own_words(view.text))
     if signal is None:
         return None
-    return Classification("autoreply", f"réponse automatique ({signal})", {"auto": True, "signal": signal})
+    details = {"auto": True, "signal": signal}
+    if signal.startswith(TEXT_SIGNAL):  # the wording alone: a person may write it above an edited form
+        details.update(weak=True, **view.references)
+    return Classification("autoreply", f"réponse automatique ({signal})", details)
 
 
 _QUOTE_START = re.compile(r"^\s*(>|-{2,}|_{5,}|(de|from|envoye|sent)\s*:|le .{0,120}a ecrit|on .{0,120}wrote)", re.IGNORECASE)

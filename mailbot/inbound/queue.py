@@ -251,10 +251,23 @@ def analyse(raw: bytes, envelope: Envelope, config: Config, *, dns: DnsLookup | 
     Runs before the write transaction, under the caller's CPU budget."""
     classification = classify(raw, envelope, our_address=config.from_address, secret=config.secret)
     details = dict(classification.details)
-    if classification.kind in AUTHENTICATED_KINDS:
+    readable = classification.kind == "reply" or details.get("weak")
+    if classification.kind in AUTHENTICATED_KINDS or readable:
         details["authentication"] = authenticate(raw, trusted_ids=tuple(config.authserv_ids), dns=dns).as_json()
-    parsed = parse_text(classification.text or "") if classification.kind == "reply" else None
+    parsed = parse_text(classification.text or "") if readable else None
     return replace(classification, details=details, parsed=parsed)
+
+
+def edited_despite_robot_words(classification: Classification) -> Classification:
+    """An out-of-office opening (the wording alone, no robot header) above a form the sender edited
+    is a person who wrote that they are away, then answered: a reply. Robots quote our form unchanged."""
+    if classification.kind != "autoreply" or not classification.details.get("weak"):
+        return classification
+    if not any(diff.changes for _, diff in (classification.diffs or {}).values()):
+        return classification
+    details = {key: value for key, value in classification.details.items() if key not in ("auto", "weak")}
+    return replace(classification, kind="reply", details=details,
+                   reason=f"réponse à un formulaire modifié, malgré un début de réponse automatique ({details['signal']})")
 
 
 def prepare(sessions: sessionmaker[Session], config: Config, classification: Classification) -> Classification:
@@ -289,7 +302,8 @@ def process_claimed(sessions: sessionmaker[Session], config: Config, inbound_id:
         deadline = budget.deadline_from_now()
         try:
             with budget.until(deadline):
-                classification = prepare(sessions, config, analyse(job.raw, job.envelope, config, dns=dns))
+                classification = edited_despite_robot_words(
+                    prepare(sessions, config, analyse(job.raw, job.envelope, config, dns=dns)))
         except TooComplex as exc:
             classification = too_complex(str(exc))
         try:

@@ -57,6 +57,7 @@ AUTO_OPENINGS = (
     r"\bsono (attualmente )?(assente|fuori)\b", r"\bsaro (assente|fuori)\b", r"\bfuori (sede|ufficio)\b",
     r"\brisposta automatica\b",
 )
+TEXT_SIGNAL = "texte"  # how a sign found in the text alone starts (the weakest kind: see mailbot.inbound.queue)
 OPENING_LINES = 3  # robots say what they are at once; a person's message may mention leave later on
 OPENING_CHARS = 800
 
@@ -99,5 +100,5 @@ def autoreply_signal(header: Callable[[str], str], present: Callable[[str], bool
         for pattern in _OPENINGS:
             match = pattern.search(line)
             if match:
-                return f"texte : « {match.group(0)} »"
+                return f"{TEXT_SIGNAL} : « {match.group(0)} »"
     return None
