@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from mailbot.clock import utcnow
 from mailbot.classify import Classification, header_text
 from mailbot.config import Config
+from mailbot.documents import HUMAN_KINDS, keep_attachments
 from mailbot.outbox import Recipient, enqueue, new_message_id
 from mailbot.render import build_message, make_environment
 from mailbot.tokens import FormReference, find_tokens, verify
@@ -44,6 +45,11 @@ _UNANSWERABLE_LOCAL = re.compile(
 )
 
 Route = Callable[[Session, Config, InboundMessage, Classification], None]
+# Our messages that carry a form: a reply in their thread is a reply to the form (mailbot.understand).
+FORM_KINDS = ("summary", "reminder")
+THREAD_LABELS = {"ack": "accusé de réception", "decision": "avis de décision", "reviewer_reply": "réponse d'un relecteur",
+                 "question": "question", "explanation": "explication", "help": "aide", "circular": "circulaire"}
+MAX_THREAD_IDS = 100  # References of a long thread: more than enough to find ours
 
 
 
@@ -59,16 +65,51 @@ def route(session: Session, config: Config, inbound: InboundMessage, classificat
             {"auto": True, "original_id": earlier},
         )
     elif classification.kind == "reply":
-        tie = find_form(session, config, classification.details, several=True)
-        if tie.problem:
-            classification = Classification("invalid_token", tie.reason,
-                                            {**classification.details, "problem": tie.problem})
-        else:
-            tie_inbound(session, inbound, tie, mark_replied=True)
+        classification = tie_reply(session, config, inbound, classification)
     inbound.kind = classification.kind
     inbound.reason = classification.reason
     inbound.details = dict(classification.details)
+    if classification.kind in HUMAN_KINDS:
+        kept = keep_attachments(session, config, inbound)
+        if kept:
+            note(inbound, "attachments", [row.id for row in kept])
     ROUTES[classification.kind](session, config, inbound, classification)
+
+
+def tie_reply(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> Classification:
+    """A reply is tied to the form its tokens name — unless it answers, without a form of its own, one of
+    our messages that was not a form (an acknowledgement, a decision notice, a reviewer's answer): it
+    is then a message in a conversation, for a reviewer to read. A reply whose tokens cannot be
+    verified but whose thread is ours is read the same way rather than refused."""
+    details = classification.details
+    thread = find_thread(session, details)
+    own_form = bool(details.get("address_tokens") or details.get("body_tokens"))
+    if thread is not None and thread.kind not in FORM_KINDS and not own_form:
+        return in_conversation(thread, details)
+    tie = find_form(session, config, details, several=True)
+    if not tie.problem:
+        tie_inbound(session, inbound, tie, mark_replied=True)
+        return classification
+    if thread is not None and tie.problem in ("missing", "invalid"):
+        return in_conversation(thread, details)
+    return Classification("invalid_token", tie.reason, {**details, "problem": tie.problem})
+
+
+def in_conversation(thread: OutboundMessage, details: dict) -> Classification:
+    label = THREAD_LABELS.get(thread.kind, "message")
+    return Classification("conversation", f"réponse à notre {label} (message sortant n° {thread.id}) : message à lire",
+                          {**details, "thread_outbound_id": thread.id})
+
+
+def find_thread(session: Session, details: dict) -> OutboundMessage | None:
+    """The newest of our messages about a collectivité that the thread headers name (the one being
+    answered: References lists the whole thread, oldest first, and clients trim it differently)."""
+    ids = list(details.get("thread_ids", []))[:MAX_THREAD_IDS]
+    if not ids:
+        return None
+    return session.scalar(
+        select(OutboundMessage).where(OutboundMessage.message_id.in_(ids), OutboundMessage.collectivite_id.is_not(None))
+        .order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc()).limit(1))
 
 
 def _reset(inbound: InboundMessage) -> None:
@@ -427,8 +468,16 @@ def understand(session: Session, config: Config, inbound: InboundMessage, classi
     understand_reply(session, config, inbound, classification)
 
 
+def conversation(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
+    """A message in one of our threads, for a reviewer to read (mailbot.conversation)."""
+    from mailbot.conversation import record_conversation  # it builds on this module's helpers
+
+    record_conversation(session, config, inbound, classification)
+
+
 ROUTES: dict[str, Route] = {
     "reply": understand,
+    "conversation": conversation,
     "invalid_token": explain_invalid_token,
     "bounce": record_bounce,
     "autoreply": record_only,

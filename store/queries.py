@@ -202,6 +202,7 @@ def format_record(record: dict) -> str:
     lines += [f"  [{m['ref']}] {m['name']}" for m in record["reseaux"]]
     lines.append("Aide publique au développement:")
     lines += [f"  [{a['ref']}] {a['year']}: {a['amount'] if a['amount'] is not None else '—'} €"
+              + (f" — document joint : {_printable(a['document_name'])}" if a.get("document_name") else "")
               for a in record["apd"]]
     for key, title in (("cooperations", "Coopérations décentralisées:"), ("actions", "Autres actions extérieures:")):
         lines.append(title)
@@ -211,6 +212,11 @@ def format_record(record: dict) -> str:
             lines += [f"    [{p['ref']}] {p['title']} ({p['status']}{', ' + str(p['status_year']) if p['status_year'] else ''})"
                       for p in c["projects"]]
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """A name an agent sent (an attachment's), safe on a terminal: control characters as escapes."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def address_bouncing(address: str, reason: str, at: datetime) -> Update:

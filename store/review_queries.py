@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from store.conversation_models import InboundAttachment, ReviewerReply
 from store.models import Collectivite
 from store.review_models import ChangeSet
 
@@ -22,6 +23,7 @@ class QueueFilter:
     with_errors: bool | None = None
     with_conflicts: bool | None = None
     collectivite: str | None = None  # a code
+    set_kind: str | None = None  # changes | message (an agent's message to read)
 
 
 def changeset_data(changeset: ChangeSet, collectivite: Collectivite | str) -> dict:
@@ -40,6 +42,8 @@ def changeset_data(changeset: ChangeSet, collectivite: Collectivite | str) -> di
         "decided_at": changeset.decided_at.isoformat() if changeset.decided_at else None,
         "reason": changeset.reason,
         "reverts": changeset.reverts_id,
+        "set_kind": changeset.kind,
+        "answers": changeset.answers_id,
         "changes": [
             {"id": c.id, "op": c.op, "entity": c.entity, "ref": c.ref, "field": c.field, "old": c.old,
              "new": c.new, "errors": c.errors, "matches": c.matches, "parent_ref": c.parent_ref,
@@ -67,6 +71,7 @@ def _filtered(query, f: QueueFilter):
         (f.with_errors, lambda v: ChangeSet.has_errors.is_(v)),
         (f.with_conflicts, lambda v: ChangeSet.has_conflicts.is_(v)),
         (f.collectivite, lambda v: Collectivite.code == v.strip().upper()),
+        (f.set_kind, lambda v: ChangeSet.kind == v),
     ]
     for value, condition in conditions:
         if value is not None:
@@ -96,11 +101,35 @@ def changeset_ids(session: Session, where: QueueFilter, *, limit: int | None = N
 
 
 def get_changeset(session: Session, changeset_id: int) -> dict | None:
+    """One set, with what a reviewer needs around it: the files of its message and the reviewers'
+    answers to it."""
     row = session.execute(
         select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
         .options(selectinload(ChangeSet.changes)).where(ChangeSet.id == changeset_id)
     ).first()
-    return changeset_data(*row) if row else None
+    if not row:
+        return None
+    data = changeset_data(*row)
+    data["attachments"] = attachments_data(session, row[0].inbound_id)
+    data["replies"] = [
+        {"id": r.id, "reviewer": r.reviewer, "text": r.text, "created_at": r.created_at.isoformat(),
+         "outbound_id": r.outbound_id}
+        for r in session.scalars(select(ReviewerReply).where(ReviewerReply.changeset_id == changeset_id)
+                                 .order_by(ReviewerReply.id))]
+    return data
+
+
+def attachments_data(session: Session, inbound_id: int | None) -> list[dict]:
+    """The files of one inbound message, without their bytes."""
+    if inbound_id is None:
+        return []
+    rows = session.execute(
+        select(InboundAttachment.id, InboundAttachment.position, InboundAttachment.filename,
+               InboundAttachment.content_type, InboundAttachment.detected_type, InboundAttachment.category,
+               InboundAttachment.size, InboundAttachment.sha256, InboundAttachment.data.is_not(None).label("kept"),
+               InboundAttachment.dangerous, InboundAttachment.danger)
+        .where(InboundAttachment.inbound_id == inbound_id).order_by(InboundAttachment.position))
+    return [dict(r._mapping) for r in rows]
 
 
 def raw_message(session: Session, changeset_id: int) -> bytes | None:
