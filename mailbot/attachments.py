@@ -30,6 +30,7 @@ from mailbot.classify import header_text
 
 MAX_ATTACHMENTS = 50  # per message: beyond, the raw message still holds them
 MAX_NAME = 255
+SAVED_NAME_CHARS = 160  # with the number and the suffix, well under every file system's 255
 SNIFF_BYTES = 8192
 # Archive members we look at for executables: enough for any real document, bounded for a hostile one.
 MAX_ARCHIVE_MEMBERS = 2000
@@ -151,13 +152,16 @@ def _declared_type(part: Message) -> str:
 
 def bounded_name(name: str) -> str:
     """At most MAX_NAME characters, the extension kept (it is what says what the file is)."""
-    name = unicodedata.normalize("NFC", name)
-    if len(name) <= MAX_NAME:
+    return _shortened(unicodedata.normalize("NFC", name), MAX_NAME)
+
+
+def _shortened(name: str, limit: int) -> str:
+    if len(name) <= limit:
         return name
     stem, dot, extension = name.rpartition(".")
-    if dot and 0 < len(extension) <= 16:
-        return stem[:MAX_NAME - len(extension) - 1] + "." + extension
-    return name[:MAX_NAME]
+    if dot and stem and 0 < len(extension) <= 16:
+        return stem[:limit - len(extension) - 1] + "." + extension
+    return name[:limit]
 
 
 # --- judging them ------------------------------------------------------------------------------------------
@@ -257,11 +261,8 @@ def safe_filename(name: str, attachment_id: int, *, dangerous: bool = False) -> 
     plain = _BIDI_AND_CONTROL.sub("", name)
     plain = re.split(r"[\\/]", plain)[-1]
     cleaned = sanitize_filename(plain, platform="universal", replacement_text="_").strip().lstrip(".").strip()
-    cleaned = cleaned or "piece-jointe"
-    result = f"{attachment_id}-{cleaned}"
-    if dangerous:
-        result += ".dangereux"
-    return sanitize_filename(result, platform="universal", max_len=200) or f"{attachment_id}-piece-jointe"
+    cleaned = _shortened(cleaned or "piece-jointe", SAVED_NAME_CHARS)
+    return f"{attachment_id}-{cleaned}" + (".dangereux" if dangerous else "")
 
 
 def human_size(size: int) -> str:

@@ -83,8 +83,7 @@ def tie_reply(session: Session, config: Config, inbound: InboundMessage, classif
     verified but whose thread is ours is read the same way rather than refused."""
     details = classification.details
     thread = find_thread(session, details)
-    own_form = bool(details.get("address_tokens") or details.get("body_tokens"))
-    if thread is not None and thread.kind not in FORM_KINDS and not own_form:
+    if thread is not None and thread.kind not in FORM_KINDS and not _carries_a_form(session, config, details):
         return in_conversation(thread, details)
     tie = find_form(session, config, details, several=True)
     if not tie.problem:
@@ -93,6 +92,13 @@ def tie_reply(session: Session, config: Config, inbound: InboundMessage, classif
     if thread is not None and tie.problem in ("missing", "invalid"):
         return in_conversation(thread, details)
     return Classification("invalid_token", tie.reason, {**details, "problem": tie.problem})
+
+
+def _carries_a_form(session: Session, config: Config, details: dict) -> bool:
+    """A token of the message itself (address or text, not its thread) that verifies: a form sent back
+    in answer to, say, an acknowledgement that quoted it."""
+    own = {"address_tokens": details.get("address_tokens", []), "body_tokens": details.get("body_tokens", [])}
+    return bool(own["address_tokens"] or own["body_tokens"]) and not find_form(session, config, own, several=True).problem
 
 
 def in_conversation(thread: OutboundMessage, details: dict) -> Classification:
