@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 from store.conversation_models import InboundAttachment, ReviewerReply
 from store.models import Collectivite
 from store.review_models import ChangeSet
+from store.inbound_models import InboundMessage
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,6 @@ def attachments_data(session: Session, inbound_id: int | None) -> list[dict]:
 
 
 def raw_message(session: Session, changeset_id: int) -> bytes | None:
-    from store.inbound_models import InboundMessage
 
     return session.scalar(select(InboundMessage.raw).join(ChangeSet, ChangeSet.inbound_id == InboundMessage.id)
                           .where(ChangeSet.id == changeset_id))

@@ -11,10 +11,10 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select
 
-from mailbot.attachments import assess, extract_attachments, safe_filename, shown_name
-from mailbot.classify import parse_bounded
-from mailbot.documents import document_candidate
-from mailbot.inbound import Arrival, process_pending, reprocess, store_arrival
+from mailbot.inbound.attachments import assess, extract_attachments, safe_filename, shown_name
+from mailbot.inbound.read import parse_bounded
+from mailbot.replies.documents import document_candidate
+from mailbot.inbound.queue import Arrival, process_pending, reprocess, store_arrival
 from store.campaign_models import OutboundMessage
 from store.conversation_models import InboundAttachment
 from store.inbound_models import InboundMessage

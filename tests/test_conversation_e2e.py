@@ -11,10 +11,10 @@ import smtplib
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailbot.campaign import campaign_status, get_campaign, render_campaign
+from mailbot.outbound.campaign import campaign_status, get_campaign, render_campaign
 from mailbot.cli import main
-from mailbot.client_shapes import set_field
-from mailbot.delivery import deliver_pending
+from mailbot.devtools.client_shapes import set_field
+from mailbot.outbound.delivery import deliver_pending
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Collectivite
 from tests import replies

@@ -18,7 +18,7 @@ from email.mime.text import MIMEText
 from email.parser import BytesParser
 from email.utils import formatdate
 
-from mailbot.client_shapes import Edit, original_text, quote
+from mailbot.devtools.client_shapes import Edit, original_text, quote
 
 
 def parsed(raw: bytes) -> EmailMessage:

@@ -10,11 +10,17 @@ from pathlib import Path
 
 import click
 
-from mailbot.attachments import human_size, safe_filename, shown_name
+from mailbot.inbound.attachments import human_size, safe_filename, shown_name
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.review import ReviewError
+from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, edit, reject, require_reviewer, resolve, revert
+from mailbot.review.history import INBOUND_LABELS, OUTBOUND_LABELS, STATUS_LABELS, timeline
+from mailbot.review.reply import reply_to_agent
+from mailbot.review.verdict import ReviewError
+from store.conversation_models import InboundAttachment
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
+from mailbot.review.notify import digest, notify_decided, send_digest
+from mailbot.outbound.delivery import deliver_pending
 
 STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "answered", "read", "all"]
 
@@ -145,7 +151,6 @@ def conversation_lines(row: dict) -> list[str]:
 
 
 def _reviewer(app, name: str | None) -> str:
-    from mailbot.review import require_reviewer
 
     try:
         return require_reviewer(app.config, name)
@@ -164,7 +169,6 @@ def _report(outcome) -> None:
 
 def _tell_agents(app, send: bool) -> None:
     """Queue the messages of every decided set, and try to deliver them now."""
-    from mailbot.notify import notify_decided
 
     outbound = notify_decided(app.sessions, app.config)
     if not outbound:
@@ -172,7 +176,6 @@ def _tell_agents(app, send: bool) -> None:
     if not send:
         click.echo(f"{len(outbound)} message(s) aux agents en file (envoyés par `mailbot serve`).")
         return
-    from mailbot.delivery import deliver_pending
 
     report = deliver_pending(app.engine, app.config, only_outbound=set(outbound), connections=1)
     line = f"{len(outbound)} message(s) aux agents : {report.sent} envoyé(s)"
@@ -207,7 +210,6 @@ send_option = click.option("--send/--no-send", default=True, show_default=True,
 @pass_app
 def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
     """Apply a set (or the changes named by --only) to the Atlas."""
-    from mailbot.review import BULK_FILTER, approve, bulk_approve, bulk_candidates
 
     if bulk == (changeset_id is not None):
         raise click.ClickException("donnez un numéro d'ensemble, ou --all-trusted-without-errors")
@@ -249,7 +251,6 @@ def _bulk(app, name, ids, bulk_approve):
 @pass_app
 def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
     """Reject a set (or the changes named by --only), with a reason for the agent."""
-    from mailbot.review import reject
 
     _decide(app, reviewer, send,
             lambda name: reject(app.sessions, app.config, changeset_id, name, reason, only=list(only) or None))
@@ -263,7 +264,6 @@ def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
 @pass_app
 def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
     """Correct a change's value before approving it; the rules check the correction."""
-    from mailbot.review import edit
 
     app.require_store()
     name = _reviewer(app, reviewer)
@@ -287,7 +287,6 @@ def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
 @pass_app
 def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
     """Settle a conflict one way or the other."""
-    from mailbot.review import resolve
 
     _decide(app, reviewer, send,
             lambda name: resolve(app.sessions, app.config, change_id, name, take=take, reason=reason))
@@ -299,7 +298,6 @@ def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
 @pass_app
 def revert_cmd(app, changeset_id, reviewer) -> None:
     """Undo an approved set, as a new audited set (its changes are conflict-checked too)."""
-    from mailbot.review import revert
 
     app.require_store()
     name = _reviewer(app, reviewer)
@@ -317,7 +315,6 @@ def revert_cmd(app, changeset_id, reviewer) -> None:
 @pass_app
 def digest_cmd(app, send, as_json) -> None:
     """The queue in figures, for the reviewers' daily digest."""
-    from mailbot.notify import digest, send_digest
 
     app.require_store()
     if send:
@@ -325,7 +322,6 @@ def digest_cmd(app, send, as_json) -> None:
         if not to:
             raise click.ClickException("aucun destinataire : renseignez le réglage digest_to (MAILBOT_DIGEST_TO)")
         outbound_id = send_digest(app.sessions, app.config, to)
-        from mailbot.delivery import deliver_pending
 
         report = deliver_pending(app.engine, app.config, only_outbound={outbound_id}, connections=1)
         click.echo(f"synthèse envoyée à {', '.join(to)} ({report.sent} envoi(s), {report.deferred} en attente)")
@@ -352,7 +348,6 @@ def digest_cmd(app, send, as_json) -> None:
 def history_cmd(app, code, as_json) -> None:
     """A collectivité's whole conversation, oldest first: messages in and out, decisions, and every change
     applied to its record (who, when, from which message, old → new)."""
-    from mailbot.conversation import timeline
 
     app.require_store()
     with app.sessions() as session:
@@ -370,8 +365,6 @@ def history_cmd(app, code, as_json) -> None:
 
 
 def timeline_line(e: dict) -> str:
-    from mailbot.conversation import INBOUND_LABELS, OUTBOUND_LABELS, STATUS_LABELS
-
     if e["type"] == "change":
         where = f"{e['entity']} {e['ref']}" + (f".{e['field']}" if e["field"] else "")
         return (f"{e['reviewer']:<12} ensemble n° {e['changeset']:<5} {e['op']:<6} {where}: "
@@ -406,8 +399,6 @@ def _one_line(text: str, limit: int = 160) -> str:
 @pass_app
 def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
     """Answer the agent whose message made this set: a message from the bot, signed by you, in their thread."""
-    from mailbot.conversation import reply_to_agent
-
     app.require_store()
     name = _reviewer(app, reviewer)
     try:
@@ -418,8 +409,6 @@ def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
     click.echo(f"réponse à {sent.to} en file (message n° {sent.outbound_id}) ; ensemble n° {changeset_id} : "
                f"{sent.changeset_status}")
     if send:
-        from mailbot.delivery import deliver_pending
-
         report = deliver_pending(app.engine, app.config, only_outbound={sent.outbound_id}, connections=1)
         click.echo("envoyée." if report.sent else "relais injoignable : `mailbot serve` l'enverra.")
 
@@ -433,8 +422,6 @@ def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
 @pass_app
 def attachment_cmd(app, attachment_id, directory, force, as_json) -> None:
     """One attachment of an agent's message: what it is, and save it with --save DIR."""
-    from store.conversation_models import InboundAttachment
-
     app.require_store()
     with app.sessions() as session:
         row = session.get(InboundAttachment, attachment_id)
