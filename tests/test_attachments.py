@@ -58,6 +58,8 @@ OLE_WITH_MACROS = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500 + "_VBA_PR
     ("facture.pdf      .exe", b"x", "dangerous", ".exe"),
     ("photos.zip", _zip({"photo.jpg": b"x", "lancer.js": b"x"}), "dangerous", "archive"),
     ("rapport\u202efdp.exe", b"x", "dangerous", "trompeur"),
+    ("facture.html", b"<html><script>location='https://example.org'</script>", "dangerous", ".html"),
+    ("logo.svg", b"<svg onload='alert(1)'/>", "dangerous", ".svg"),
 ])
 def test_a_file_is_judged_by_its_name_and_its_content(name, data, category, dangerous):
     verdict = assess(name, "application/octet-stream", data)
@@ -76,6 +78,10 @@ def test_saved_names_never_leave_the_directory(name, tmp_path):
     assert len(saved) <= 200 and "\u202e" not in saved
     assert (tmp_path / saved).resolve().parent == tmp_path.resolve()
     assert safe_filename(name, 7, dangerous=True).endswith(".dangereux")
+
+
+def test_a_declared_web_page_is_dangerous_whatever_its_name():
+    assert "text/html" in assess("document", "text/html", b"<p>x</p>").danger
 
 
 def test_shown_names_cannot_drive_a_terminal():
@@ -173,3 +179,7 @@ def test_a_reply_with_a_broken_token_in_the_thread_of_our_acknowledgement_is_a_m
         [message_set] = session.scalars(select(ChangeSet).where(ChangeSet.kind == "message")).all()
         assert message_set.note.startswith("Le montant est bon.") and message_set.inbound_id == inbound.id
         assert session.scalar(select(OutboundMessage.kind).where(OutboundMessage.id == inbound.response_outbound_id)) == "ack"
+    reprocess(engine, config, stored.inbound_id)
+    with Session() as session:
+        pending = session.scalars(select(ChangeSet.id).where(ChangeSet.kind == "message", ChangeSet.status == "pending")).all()
+        assert len(pending) == 1, "reading a message again does not make a second message to read"

@@ -106,6 +106,7 @@ def test_an_outlook_reply_to_the_acknowledgement_is_a_message_to_read_and_erases
     assert (message["status"], message["trusted"], message["collectivite"]) == ("pending", True, code)
     assert message["answers"] == changes["id"] and message["changes"] == []
     assert "adresse postale de la mairie" in message["note"]
+    assert "Nous avons bien reçu" not in message["note"], "the agent's words, not the quoted acknowledgement"
     answer = to_agent(sink, agent, before)
     assert parse(answer.content)["In-Reply-To"] == "<AM0PR10MB2099.outlook-1@mairie.example.fr>"
     assert "Nous avons bien reçu votre message" in text_of(answer)
@@ -137,6 +138,7 @@ def test_gmail_reply_to_a_decision_reaches_a_reviewer_who_answers_in_the_thread(
     settled(sessions, 2)
     [message] = review_rows(config, "--messages")
     assert message["answers"] == changes["id"] and "maire adjointe depuis le 5 mars" in message["note"]
+    assert "Titre non conforme" not in message["note"], "the agent's words, not the quoted notice"
     to_agent(sink, agent, before)  # the acknowledgement
 
     before = len(sink.messages)

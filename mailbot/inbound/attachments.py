@@ -49,8 +49,12 @@ DANGEROUS_EXTENSIONS = frozenset("""
     ps1 ps1xml ps2 psc1 psm1 psd1 sh bash zsh csh ksh fish py pyc pyw pl rb php jar class apk app dmg
     pkg deb rpm run command hta lnk url scf reg inf iso img vhd vhdx chm gadget application appx msix
     msixbundle appref-ms xll wll xla xlam xlsm xltm xlsb docm dotm pptm potm ppam ppsm sldm one
-    elf bin out so dylib action workflow
+    elf bin out so dylib action workflow htm html xhtml shtml svg mht mhtml xht
 """.split())
+# Web pages and SVG run scripts when opened in a browser.
+ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "application/x-msdownload",
+                "application/x-dosexec", "application/x-executable", "application/x-sh", "application/x-msdos-program",
+                "application/hta", "application/javascript", "text/javascript")
 # Windows, Linux and macOS executables, and scripts, by their first bytes.
 _EXECUTABLE_MAGIC = (
     (b"MZ", "programme Windows (en-tête MZ)"),
@@ -198,9 +202,8 @@ def _danger(filename: str, content_type: str, data: bytes, head: bytes, detected
     for magic, label in _EXECUTABLE_MAGIC:
         if head.startswith(magic):
             return f"contenu exécutable : {label}"
-    if content_type.lower() in ("application/x-msdownload", "application/x-dosexec", "application/x-executable",
-                                "application/x-sh", "application/x-msdos-program", "application/hta"):
-        return f"type déclaré exécutable ({content_type})"
+    if content_type.lower() in ACTIVE_TYPES or (detected or "") in ACTIVE_TYPES:
+        return f"type exécutable ou page active ({content_type if content_type.lower() in ACTIVE_TYPES else detected})"
     if head.startswith(_OLE2) and any(marker in data for marker in _OLE_MACROS):
         return "document Office contenant des macros"
     if head.startswith(b"PK\x03\x04"):

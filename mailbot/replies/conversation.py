@@ -10,7 +10,7 @@ flagged. Reviewers answer it with `mailbot.review.reply`.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailbot.clock import utcnow
@@ -40,9 +40,12 @@ def record_conversation(session: Session, config: Config, inbound: InboundMessag
     inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
     words = parse_reply(inbound.raw).note
     followed = followed_set(session, outbound)
+    thread_key = f"message:{inbound.id}"
+    session.execute(update(ChangeSet).where(ChangeSet.thread_key == thread_key, ChangeSet.status == "pending")
+                    .values(status="superseded", decided_at=utcnow(), reason="message relu par `inbox reprocess`"))
     changeset = ChangeSet(
         kind="message", campaign_id=outbound.campaign_id, collectivite_id=collectivite.id, outbound_id=outbound.id,
-        inbound_id=inbound.id, thread_key=f"message:{inbound.id}", sender=(inbound.sender or "")[:254],
+        inbound_id=inbound.id, thread_key=thread_key, sender=(inbound.sender or "")[:254],
         trusted=bool(inbound.trusted), note=words or None, status="pending", has_errors=False,
         has_conflicts=False, created_at=utcnow(), answers_id=followed.id if followed is not None else None,
     )
