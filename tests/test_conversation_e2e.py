@@ -15,6 +15,7 @@ from mailbot.outbound.campaign import campaign_status, get_campaign, render_camp
 from mailbot.cli import main
 from mailbot.devtools.client_shapes import set_field
 from mailbot.outbound.delivery import deliver_pending
+from store.campaign_models import OutboundMessage
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Collectivite
 from tests import replies
@@ -118,6 +119,9 @@ def test_an_outlook_reply_to_the_acknowledgement_is_a_message_to_read_and_erases
     with sessions() as session:
         row = session.scalar(select(InboundMessage).where(InboundMessage.message_id == "<AM0PR10MB2099.outlook-1@mairie.example.fr>"))
         assert (row.kind, row.trusted) == ("conversation", True)
+    cli(config, "review", "approve", "--all-trusted-without-errors", "--as", "Paul Durand", "--no-send")
+    rows = {row["id"]: row["status"] for row in review_rows(config)}
+    assert (rows[changes["id"]], rows[message["id"]]) == ("approved", "pending"), "a person reads every message"
 
 
 def test_gmail_reply_to_a_decision_reaches_a_reviewer_who_answers_in_the_thread(loop):
@@ -189,6 +193,12 @@ def test_a_reply_to_the_acknowledgement_from_a_stranger_is_kept_flagged(loop):
     [message] = review_rows(config, "--messages")
     assert (message["trusted"], message["sender"], message["collectivite"]) == (False, "collegue@autre.example.org", code)
     assert "[expéditeur non reconnu]" in cli(config, "review", "list", "--messages")
+    cli(config, "review", "approve", str(message["id"]), "--as", "Paul Durand")
+    [read] = review_rows(config, "--messages")
+    assert read["status"] == "read"
+    with sessions() as session:
+        assert session.scalars(select(OutboundMessage.kind).where(OutboundMessage.kind == "decision")).all() == [], \
+            "a message read is no decision to notify"
 
 
 # --- attachments -----------------------------------------------------------------------------------------
