@@ -183,3 +183,26 @@ def test_a_reply_with_a_broken_token_in_the_thread_of_our_acknowledgement_is_a_m
     with Session() as session:
         pending = session.scalars(select(ChangeSet.id).where(ChangeSet.kind == "message", ChangeSet.status == "pending")).all()
         assert len(pending) == 1, "reading a message again does not make a second message to read"
+
+
+def test_a_hostile_file_name_is_escaped_in_the_acknowledgement(engine, Session, db_url):
+    config = make_config(db_url)
+    with Session.begin() as session:
+        form = send_form(session)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = form.contact_email, form.reply_to, "Re: Atlas"
+    message["In-Reply-To"] = message["References"] = form.message_id
+    message.set_content("Bonjour,\nci-joint.\n")
+    message.add_attachment(PDF, maintype="application", subtype="pdf",
+                           filename="<img src=x onerror=alert(1)>\u202efdp.exe")
+    store_arrival(engine, Arrival(message.as_bytes(), "smtp", form.contact_email, (form.reply_to,)))
+    process_pending(engine, config)
+    with Session() as session:
+        ack = session.scalar(select(OutboundMessage.raw).where(OutboundMessage.kind == "ack"))
+        [row] = session.scalars(select(InboundAttachment)).all()
+        assert row.dangerous and row.filename == "<img src=x onerror=alert(1)>\u202efdp.exe"  # kept as sent
+    parsed = BytesParser(policy=policy.default).parsebytes(ack)
+    html = parsed.get_body(("html",)).get_content()
+    text = parsed.get_body(("plain",)).get_content()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+    assert "\u202e" not in html and "\u202e" not in text and "\\u202efdp.exe" in text
