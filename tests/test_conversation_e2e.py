@@ -113,7 +113,7 @@ def test_an_outlook_reply_to_the_acknowledgement_is_a_message_to_read_and_erases
     assert "Nous avons bien reçu votre message" in text_of(answer)
     assert all("DEBUT DU FORMULAIRE" not in text_of(m) for m in sink.messages[before:]), "no fresh form"
     listed = cli(config, "review", "list")
-    assert f"#{message['id']}" in listed and "[message à lire]" in listed
+    assert "message à lire" in listed
     shown = cli(config, "review", "show", str(message["id"]))
     assert f"suite de l'ensemble n° {changes['id']}" in shown and "adresse postale" in shown
     with sessions() as session:
@@ -192,7 +192,7 @@ def test_a_reply_to_the_acknowledgement_from_a_stranger_is_kept_flagged(loop):
     settled(sessions, 2)
     [message] = review_rows(config, "--messages")
     assert (message["trusted"], message["sender"], message["collectivite"]) == (False, "collegue@autre.example.org", code)
-    assert "[expéditeur non reconnu]" in cli(config, "review", "list", "--messages")
+    assert "collegue@autre.example.org (non reconnu)" in cli(config, "review", "list", "--messages")
     cli(config, "review", "approve", str(message["id"]), "--as", "Paul Durand")
     [read] = review_rows(config, "--messages")
     assert read["status"] == "read"

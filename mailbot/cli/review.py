@@ -5,15 +5,17 @@ its agent (queued, and delivered at once when the relay answers; `mailbot serve`
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from mailbot.inbound.attachments import human_size, safe_filename, shown_name
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, edit, reject, require_reviewer, resolve, revert
+from mailbot.cli.tables import Column, print_table
+from mailbot.cli.terminal import echo, printable, write_raw
+from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, bulk_preview, edit, reject, require_reviewer, resolve, revert
 from mailbot.review.history import INBOUND_LABELS, OUTBOUND_LABELS, STATUS_LABELS, timeline
+from mailbot.review.plausibility import plausibility_warnings
+from mailbot.inbound.attachments import human_size, safe_filename, shown_name
 from mailbot.review.reply import reply_to_agent
 from mailbot.review.verdict import ReviewError
 from store.conversation_models import InboundAttachment
@@ -26,7 +28,7 @@ STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "answere
 
 
 def _fail(exc: ReviewError):
-    raise click.ClickException(str(exc)) from None
+    raise click.ClickException(printable(str(exc), keep_lines=True)) from None
 
 
 @main.group()
@@ -42,6 +44,8 @@ def review() -> None:
 @click.option("--trusted/--untrusted", default=None, help="Only sets from known contacts / from unknown senders.")
 @click.option("--with-errors/--without-errors", default=None)
 @click.option("--with-conflicts/--without-conflicts", default=None)
+@click.option("--with-competing/--without-competing", "competing", default=None,
+              help="Only sets with / without a change that another pending set competes with (same field).")
 @click.option("--collectivite", help="One collectivité's code.")
 @click.option("--messages/--changes", "messages", default=None,
               help="Only agents' messages to read / only sets of changes.")
@@ -49,13 +53,13 @@ def review() -> None:
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, collectivite, messages,
-             limit: int, page: int, as_json: bool) -> None:
+def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, competing, collectivite,
+             messages, limit: int, page: int, as_json: bool) -> None:
     """Change sets, oldest first."""
     app.require_store()
     where = QueueFilter(status=None if status == "all" else status, region=region, departement=departement,
                         kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
-                        collectivite=collectivite,
+                        collectivite=collectivite, competing=competing,
                         set_kind=None if messages is None else "message" if messages else "changes")
     with app.sessions() as session:
         rows = list_changesets(session, where=where, limit=limit, offset=(page - 1) * limit)
@@ -64,13 +68,31 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
         return
     if not rows:
         click.echo("Aucun ensemble de modifications ne correspond.")
-    for row in rows:
-        errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
-        conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
-        flags = ("" if row["trusted"] else "  [expéditeur non reconnu]") + (f"  [{conflicts} conflit(s)]" if conflicts else "")
-        flags = ("  [message à lire]" if row.get("set_kind") == "message" else "") + flags
-        click.echo(f"#{row['id']:<6} {row['created_at'][:16]}  {row['collectivite']:<14} {row['collectivite_name'][:28]:<28} "
-                   f"{row['status']:<9} {len(row['changes'])} changement(s), {errors} erreur(s)  {row['sender']}{flags}")
+        return
+    print_table([Column("N°", numeric=True), Column("Reçu le"), Column("Collectivité"), Column("État"),
+                 Column("Changements", numeric=True), Column("Erreurs", numeric=True),
+                 Column("Conflits", numeric=True), Column("Expéditeur")],
+                [_queue_row(row) for row in rows])
+
+
+SET_STATUS_LABELS = {"pending": "à examiner", "approved": "approuvé", "rejected": "refusé",
+                     "partial": "en partie approuvé", "superseded": "remplacé", "answered": "répondu", "read": "lu"}
+
+
+def _queue_row(row: dict) -> list:
+    errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
+    conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
+    sender = row["sender"] if row["trusted"] else f"{row['sender']} (non reconnu)"
+    state = SET_STATUS_LABELS.get(row["status"], row["status"])
+    if row["superseded_by"]:
+        state += f" par n° {row['superseded_by']}"
+    if row["competing"]:  # another agent asked something else of the same field: docs/review.md
+        state += f", en concurrence avec n° {', '.join(map(str, row['competing']))}"
+    if row.get("set_kind") == "message":  # an agent's words in one of our threads: a person reads them
+        state = "message à lire" if row["status"] == "pending" else f"message {state}"
+    return [row["id"], f"{row['created_at'][8:10]}/{row['created_at'][5:7]}/{row['created_at'][:4]} "
+            f"{row['created_at'][11:16]}", f"{row['collectivite']} {row['collectivite_name']}",
+            state, len(row["changes"]), errors, conflicts, sender]
 
 
 @review.command("show")
@@ -83,19 +105,21 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     app.require_store()
     with app.sessions() as session:
         row = get_changeset(session, changeset_id)
+        if row is not None:
+            row["warnings"] = [w.as_dict() for w in plausibility_warnings(session, changeset_id)]
         original = raw_message(session, changeset_id) if raw else None
     if row is None:
         raise click.ClickException(f"aucun ensemble de modifications n° {changeset_id}")
     if raw:
         if original is None:
             raise click.ClickException(f"l'ensemble n° {changeset_id} n'a pas de message d'origine")
-        sys.stdout.buffer.write(original)
+        write_raw(original)
         return
     if as_json:
         emit_json(row)
         return
     for line in describe(row):
-        click.echo(line)
+        echo(printable(line))  # one line each: a value's own line breaks cannot start a line of their own
 
 
 def describe(row: dict) -> list[str]:
@@ -106,9 +130,17 @@ def describe(row: dict) -> list[str]:
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
-    if row["decided_by"]:
+    warnings = row.get("warnings", [])  # plausibility (review/plausibility.py): only `review show` reads them
+    lines += [f"ATTENTION : {w['message']}" for w in warnings if w["change"] is None]
+    if row["superseded_by"]:
+        lines.append(f"Remplacé par l'ensemble n° {row['superseded_by']}, réponse plus récente du même expéditeur "
+                     f"(mailbot review show {row['superseded_by']}) : il ne peut plus être décidé")
+    elif row["decided_by"]:
         lines.append(f"Décidé par {row['decided_by']} le {row['decided_at'][:16]}"
                      + (f" — {row['reason']}" if row["reason"] else ""))
+    for earlier in row["supersedes"]:
+        lines.append(f"Remplace l'ensemble n° {earlier}, réponse précédente du même expéditeur "
+                     f"(mailbot review show {earlier})")
     lines += conversation_lines(row)
     for c in row["changes"]:
         where = f"{c['entity']} {c['ref']}" + (f".{c['field']}" if c["field"] else "")
@@ -119,6 +151,11 @@ def describe(row: dict) -> list[str]:
             lines.append(f"           « {m['written']} » → « {m['label']} » ({m['score']:.0f})")
         for e in c["errors"]:
             lines.append(f"           ERREUR {e['code']}: {e['message']}")
+        lines += [f"           ATTENTION : {w['message']}" for w in warnings if w["change"] == c["id"]]
+        for r in c["competing"]:
+            lines.append(f"           EN CONCURRENCE avec le changement n° {r['change']} de l'ensemble n° {r['changeset']} "
+                         f"({r['sender'] or 'interne'}), qui demande {r['new']!r} : choisissez ; approuver l'un met "
+                         "l'autre en conflit")
         if c["status"] == "conflict":
             lines.append(f"           CONFLIT ({c['reason']}) — vu par l'agent : {c['old']!r} ; "
                          f"dans l'Atlas maintenant : {c['current']!r} ; demandé : {c['new']!r}")
@@ -161,7 +198,8 @@ def _reviewer(app, name: str | None) -> str:
 def _report(outcome) -> None:
     parts = [f"ensemble n° {outcome.changeset_id} : {outcome.status}"]
     for label, ids in (("appliqué(s)", outcome.applied), ("rejeté(s)", outcome.rejected),
-                       ("en conflit", outcome.conflicts), ("déjà décidé(s)", outcome.untouched)):
+                       ("en conflit", outcome.conflicts), ("déjà décidé(s)", outcome.untouched),
+                       ("concurrent(s) d'autres ensembles mis en conflit", outcome.outdated)):
         if ids:
             parts.append(f"{len(ids)} {label} ({', '.join(map(str, ids))})")
     click.echo(" ; ".join(parts))
@@ -205,10 +243,12 @@ send_option = click.option("--send/--no-send", default=True, show_default=True,
 @click.option("--all-trusted-without-errors", "bulk", is_flag=True,
               help="Every pending set from a known contact with no error and no conflict.")
 @click.option("--dry-run", is_flag=True, help="With the bulk form: list what would be approved, change nothing.")
+@click.option("--include-warned", is_flag=True,
+              help="With the bulk form: take the sets with a plausibility warning too (left out otherwise).")
 @click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
 @send_option
 @pass_app
-def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
+def approve_cmd(app, changeset_id, only, bulk, dry_run, include_warned, reviewer, send) -> None:
     """Apply a set (or the changes named by --only) to the Atlas."""
 
     if bulk == (changeset_id is not None):
@@ -219,27 +259,48 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
         return
     app.require_store()
     name = _reviewer(app, reviewer)
+    if dry_run:
+        with app.sessions() as session:
+            preview = bulk_preview(session, include_warned=include_warned)
+            click.echo(f"{len(preview.ids)} ensemble(s) seraient approuvés :")
+            for row in list_changesets(session, where=BULK_FILTER, limit=max(len(preview.ids), 1)):
+                if row["id"] in preview.ids:
+                    echo(printable(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
+                                   f"{len(row['changes'])} changement(s) — {row['sender']}"))
+        _tell_warned(preview, include_warned)
+        return
     with app.sessions() as session:
-        ids = bulk_candidates(session)
-        if dry_run:
-            click.echo(f"{len(ids)} ensemble(s) seraient approuvés :")
-            for row in list_changesets(session, where=BULK_FILTER, limit=max(len(ids), 1)):
-                click.echo(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
-                           f"{len(row['changes'])} changement(s) — {row['sender']}")
-            return
-    outcomes = _bulk(app, name, ids, bulk_approve)
+        ids = bulk_candidates(session)  # warned sets are left out under the lock, each said below
+    outcomes = _bulk(app, name, ids, bulk_approve, include_warned)
     applied = sum(len(o.applied) for o in outcomes)
     conflicts = sum(len(o.conflicts) for o in outcomes)
-    click.echo(f"{len(outcomes)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
+    done = [o for o in outcomes if not o.refused]
+    click.echo(f"{len(done)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
+    for outcome in outcomes:
+        if outcome.refused:
+            echo(printable(f"  ensemble n° {outcome.changeset_id} laissé de côté : {outcome.refused}"))
     _tell_agents(app, send)
 
 
-def _bulk(app, name, ids, bulk_approve):
+def _tell_warned(preview, include_warned: bool) -> None:
+    """The sets with a plausibility warning, each with its first warning: left out, or taken when asked."""
+    if not preview.warned:
+        return
+    verb = "approuvés malgré un avertissement" if include_warned else "laissés de côté pour un avertissement"
+    click.echo(f"{len(preview.warned)} ensemble(s) {verb} (mailbot review show N pour le détail) :")
+    for set_id, warnings in sorted(preview.warned.items()):
+        echo(printable(f"  #{set_id} : {warnings[0].message}"))
+    if not include_warned:
+        click.echo("  pour les approuver aussi : --include-warned")
+
+
+def _bulk(app, name, ids, bulk_approve, include_warned: bool):
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
         task = progress.add_task("Approbation", total=len(ids))
-        return bulk_approve(app.sessions, app.config, name, ids, on_progress=lambda n: progress.advance(task, n))
+        return bulk_approve(app.sessions, app.config, name, ids, include_warned=include_warned,
+                            on_progress=lambda n: progress.advance(task, n))
 
 
 @review.command("reject")
@@ -271,10 +332,10 @@ def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
         change = edit(app.sessions, app.config, change_id, name, value, field_key=field_key)
     except ReviewError as exc:
         _fail(exc)
-    click.echo(f"changement n° {change.id} : {change.new!r}" + (f" (l'agent avait écrit {change.asked!r})"
-                                                               if change.asked is not None else ""))
+    echo(printable(f"changement n° {change.id} : {change.new!r}" + (f" (l'agent avait écrit {change.asked!r})"
+                                                                    if change.asked is not None else "")))
     for error in change.errors:
-        click.echo(f"  ERREUR {error['code']}: {error['message']}")
+        echo(printable(f"  ERREUR {error['code']}: {error['message']}"))
 
 
 @review.command("resolve")
@@ -336,9 +397,9 @@ def digest_cmd(app, send, as_json) -> None:
                f"expéditeurs non reconnus : {data['untrusted']})")
     if data["oldest"]:
         o = data["oldest"]
-        click.echo(f"Le plus ancien : n° {o['id']}, {o['collectivite']} ({o['code']}), depuis {o['days']} jour(s)")
+        echo(printable(f"Le plus ancien : n° {o['id']}, {o['collectivite']} ({o['code']}), depuis {o['days']} jour(s)"))
     for item in data["conflict_sets"]:
-        click.echo(f"  conflit : n° {item['id']} {item['collectivite']} ({item['code']})")
+        echo(printable(f"  conflit : n° {item['id']} {item['collectivite']} ({item['code']})"))
 
 
 @main.command("history")
@@ -361,7 +422,7 @@ def history_cmd(app, code, as_json) -> None:
     if not entries:
         click.echo("Aucun message ni aucune modification.")
     for e in entries:
-        click.echo(f"{e['at'][:16].replace('T', ' ')}  {timeline_line(e)}")
+        echo(printable(f"{e['at'][:16].replace('T', ' ')}  {timeline_line(e)}"))
 
 
 def timeline_line(e: dict) -> str:
@@ -406,8 +467,8 @@ def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
             sent = reply_to_agent(session, app.config, changeset_id, name, text)
     except ReviewError as exc:
         _fail(exc)
-    click.echo(f"réponse à {sent.to} en file (message n° {sent.outbound_id}) ; ensemble n° {changeset_id} : "
-               f"{sent.changeset_status}")
+    echo(printable(f"réponse à {sent.to} en file (message n° {sent.outbound_id}) ; ensemble n° {changeset_id} : "
+                   f"{SET_STATUS_LABELS.get(sent.changeset_status, sent.changeset_status)}"))
     if send:
         report = deliver_pending(app.engine, app.config, only_outbound={sent.outbound_id}, connections=1)
         click.echo("envoyée." if report.sent else "relais injoignable : `mailbot serve` l'enverra.")
@@ -435,11 +496,11 @@ def attachment_cmd(app, attachment_id, directory, force, as_json) -> None:
         if as_json:
             emit_json(info)
             return
-        click.echo(f"Pièce jointe n° {info['id']} du message n° {info['inbound_id']} : {shown_name(info['filename'])} "
+        echo(f"Pièce jointe n° {info['id']} du message n° {info['inbound_id']} : {shown_name(info['filename'])} "
                    f"({human_size(info['size'])}, {info['content_type']}"
                    + (f", contenu {info['detected_type']}" if info["detected_type"] else "") + ")")
         if info["dangerous"]:
-            click.echo(f"DANGEREUSE : {info['danger']}")
+            echo(f"DANGEREUSE : {info['danger']}")
         return
     if data is None:
         raise click.ClickException("trop volumineuse pour avoir été conservée à part : "
@@ -453,4 +514,4 @@ def attachment_cmd(app, attachment_id, directory, force, as_json) -> None:
             out.write(data)
     except FileExistsError:
         raise click.ClickException(f"{target} existe déjà : rien n'a été écrit") from None
-    click.echo(f"enregistrée : {target}")
+    echo(f"enregistrée : {target}")

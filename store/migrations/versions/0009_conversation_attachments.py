@@ -1,7 +1,7 @@
 """conversation and attachments
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0012
 Create Date: 2026-11-30 00:30:00
 
 Replies to our messages become change sets of kind `message` (what they follow up in `answers_id`);
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0012'  # chained after main's 0012 (review guards) when main was merged in
 branch_labels = None
 depends_on = None
 
