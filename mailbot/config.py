@@ -57,8 +57,15 @@ SETTINGS: tuple[Setting, ...] = (
             "(empty: http://<web_listen>)."),
     Setting("web_session_hours", "MAILBOT_WEB_SESSION_HOURS", 10,
             "How long a console session lasts before the reviewer signs in again.", int),
+    Setting("max_attachment_bytes", "MAILBOT_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024,
+            "Largest attachment kept as a file with its message, in bytes (a larger one is listed, and stays "
+            "in the message as received).", int),
     Setting("max_answers_per_day", "MAILBOT_MAX_ANSWERS_PER_DAY", 5,
             "Automatic answers the bot sends one address per day, at most (loop safety).", int),
+    Setting("trusted_authserv_ids", "MAILBOT_TRUSTED_AUTHSERV_IDS", "",
+            "Comma-separated server ids (the first word of their Authentication-Results headers) of the "
+            "mail servers that receive our mail: their SPF/DKIM/DMARC verdict is believed (empty: "
+            "none; DKIM signatures are then checked locally)."),
 )
 DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -134,6 +141,10 @@ class Config:
     @property
     def digest_addresses(self) -> list[str]:
         return _names(self.values["digest_to"])
+
+    @property
+    def authserv_ids(self) -> list[str]:
+        return _names(self.values.get("trusted_authserv_ids", ""))
 
 
 def _names(raw) -> list[str]:

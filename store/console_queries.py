@@ -12,8 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import String, and_, cast, delete, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, selectinload
 
+from store.conversation_models import InboundAttachment
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
 from store.review_queries import QueueFilter, changeset_data, filtered
@@ -36,7 +37,7 @@ class QueueQuery:
 
     where: QueueFilter = field(default_factory=QueueFilter)
     search: str = ""
-    competing: bool | None = None  # another pending set of the same collectivité exists
+    attachments: bool | None = None  # the set's message came with files
     sort: str = "anciens"
     page: int = 1
 
@@ -63,10 +64,8 @@ class QueueRow:
     claimed_by: str | None
 
 
-def _competing_clause():
-    other = aliased(ChangeSet)
-    return exists().where(other.collectivite_id == ChangeSet.collectivite_id, other.id != ChangeSet.id,
-                          other.status == "pending")
+def _attachments_clause():
+    return exists().where(InboundAttachment.inbound_id == ChangeSet.inbound_id)
 
 
 def _search_clause(term: str, dialect: str):
@@ -100,8 +99,8 @@ def _queue_select(q: QueueQuery, *columns, dialect: str = "sqlite"):
     query = filtered(query, q.where)
     if q.search.strip():
         query = query.where(_search_clause(q.search.strip()[:200], dialect))
-    if q.competing is not None:
-        query = query.where(_competing_clause() if q.competing else ~_competing_clause())
+    if q.attachments is not None:
+        query = query.where(_attachments_clause() if q.attachments else ~_attachments_clause())
     return query
 
 

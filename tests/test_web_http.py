@@ -301,9 +301,10 @@ def test_word_diff_marks_only_the_words_that_changed():
 
 def test_filters_read_back_what_they_write():
     query = filters.parse({"statut": "tous", "region": "53", "erreurs": "non", "q": " Rennes ", "tri": "recents",
-                           "page": "3", "concurrents": "oui", "type": "commune"})
+                           "page": "3", "concurrents": "oui", "type": "commune", "nature": "message", "pieces": "oui"})
     assert query.where.status is None and query.where.region == "53" and query.where.with_errors is False
-    assert query.search == "Rennes" and query.sort == "recents" and query.page == 3 and query.competing is True
+    assert query.search == "Rennes" and query.sort == "recents" and query.page == 3 and query.where.competing is True
+    assert query.where.set_kind == "message" and query.attachments is True
     assert filters.parse(filters.to_params(query)) == query
     assert filters.parse({"statut": "'; drop", "tri": "x", "page": "-1", "type": "ville"}) == filters.parse({})
 

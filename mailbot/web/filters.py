@@ -10,10 +10,12 @@ from store.review_queries import QueueFilter
 
 STATUSES = ("pending", "approved", "rejected", "partial", "superseded", "confirmed")
 # parameter → (QueueFilter field, what « oui » means); tri-state: absent = any, oui, non
-FLAGS = {"reconnu": "trusted", "erreurs": "with_errors", "conflits": "with_conflicts"}
+FLAGS = {"reconnu": "trusted", "erreurs": "with_errors", "conflits": "with_conflicts", "concurrents": "competing"}
+KIND_LABELS = {"changes": "modifications", "message": "messages à lire"}
 SORT_LABELS = {"anciens": "les plus anciens d'abord", "recents": "les plus récents d'abord",
                "collectivite": "par collectivité", "departement": "par département"}
-PARAMS = ("statut", "region", "departement", "type", "reconnu", "erreurs", "conflits", "concurrents", "q", "tri")
+PARAMS = ("statut", "region", "departement", "type", "nature", "reconnu", "erreurs", "conflits", "concurrents",
+          "pieces", "q", "tri")
 
 
 def _tri(value: str) -> bool | None:
@@ -30,10 +32,11 @@ def parse(params) -> QueueQuery:
         region=params.get("region", "").strip()[:3] or None,
         departement=params.get("departement", "").strip().upper()[:3] or None,
         kind=kind if kind in KINDS else None,
+        set_kind=params.get("nature") if params.get("nature") in KIND_LABELS else None,
         **{name: _tri(params.get(param, "")) for param, name in FLAGS.items()})
     sort = params.get("tri", "anciens")
     return QueueQuery(where=where, search=params.get("q", "").strip()[:200],
-                      competing=_tri(params.get("concurrents", "")), sort=sort if sort in SORTS else "anciens",
+                      attachments=_tri(params.get("pieces", "")), sort=sort if sort in SORTS else "anciens",
                       page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1)
 
 
@@ -43,8 +46,9 @@ def to_params(q: QueueQuery, **overrides) -> dict[str, str]:
     values = {
         "statut": "tous" if w.status is None else w.status if w.status != "pending" else "",
         "region": w.region or "", "departement": w.departement or "", "type": w.kind or "",
+        "nature": w.set_kind or "",
         **{param: _yes_no(getattr(w, name)) for param, name in FLAGS.items()},
-        "concurrents": _yes_no(q.competing), "q": q.search, "tri": "" if q.sort == "anciens" else q.sort,
+        "pieces": _yes_no(q.attachments), "q": q.search, "tri": "" if q.sort == "anciens" else q.sort,
         "page": "" if q.page == 1 else str(q.page),
     }
     values.update({k: str(v) for k, v in overrides.items()})
