@@ -467,9 +467,9 @@ def send_campaign(
     over. They overlap well because the rendering's CPU work is in worker processes (see
     `render_campaign`); in one process they were measured slower than one after the other.
     """
-    from mailbot.delivery import DeliveryReport, deliver_pending, release_interrupted
+    from mailbot.delivery import DeliveryReport, deliver_pending, release_orphaned
 
-    release_interrupted(engine)
+    release_orphaned(engine, config.lease_seconds)  # what a killed run left claimed
     with sessions() as session:
         campaign = get_campaign(session, campaign_name)
         pending_targets(session, campaign, only, limit)  # a bad --only fails before anything is sent
