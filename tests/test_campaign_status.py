@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from mailbot.campaign import STATUS_COLUMNS, create_campaign, render_campaign
+from mailbot.campaign import STATUS_COLUMNS, STATUS_LABELS, create_campaign, render_campaign
 from mailbot.cli import main
 from mailbot.client_shapes import gmail, plain_answer, set_field
 from mailbot.clock import utcnow
@@ -177,7 +177,8 @@ def run(env: dict, *args: str):
 def table(output: str) -> dict:
     """The text table: a header, then one line per territory."""
     header, *lines = output.strip().splitlines()
-    assert header.split() == ["territoire"] + [c[:12] for c in STATUS_COLUMNS]
+    # French labels, in the columns' order
+    assert " ".join(header.split()) == " ".join(["territoire"] + [STATUS_LABELS[c] for c in STATUS_COLUMNS])
     rows = {}
     for line in lines:
         territory, *numbers = line.split()
@@ -189,7 +190,7 @@ def test_status_counts_every_state_by_territory_in_json_and_text(campaign_in_eve
     _engine, _config, roles, _handler, port = campaign_in_every_state
     env = env_for(db_url, port)
     national = {"collectivites": 8, "sent": 6, "delivered": 5, "bounced": 2, "unreachable": 3, "replied": 3,
-                "confirmed": 1, "pending_review": 1, "approved": 1}
+                "confirmed": 1, "pending_review": 1, "approved": 1, "uncertain": 0}
     assert expected_counts(roles, None) == {"France": national}
     for by in (None, "departement", "region"):
         options = ["--by", by] if by else []

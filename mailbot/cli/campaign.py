@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from mailbot.campaign import (
     STATUS_COLUMNS,
+    STATUS_LABELS,
     CampaignError,
     campaign_status,
     create_campaign,
@@ -205,10 +206,10 @@ def status_cmd(app, name: str, by: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(status)
         return
-    header = f"{'territoire':<12}" + "".join(f"{c[:12]:>13}" for c in STATUS_COLUMNS)
+    header = f"{'territoire':<12}" + "".join(f"{STATUS_LABELS[c][:15]:>16}" for c in STATUS_COLUMNS)
     click.echo(header)
     for territory, counts in status.items():
-        click.echo(f"{territory:<12}" + "".join(f"{counts[c]:>13}" for c in STATUS_COLUMNS))
+        click.echo(f"{territory:<12}" + "".join(f"{counts[c]:>16}" for c in STATUS_COLUMNS))
 
 
 __all__ = ["campaign", "RulesFileError"]
