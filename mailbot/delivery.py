@@ -56,6 +56,7 @@ log = logging.getLogger("mailbot.delivery")
 BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 CLAIM_BATCH = 100
+CLAIMED_SECONDS = 5.0  # under a rate limit, a claim holds about this much work
 CONNECT_TIMEOUT = 30
 POLL_SECONDS = 0.1  # while a campaign is still rendering into the outbox
 
@@ -560,11 +561,13 @@ def deliver_pending(
 
 
 def claim_batch(rate_limit: float, lease_seconds: float, threads: int) -> int:
-    """Deliveries a thread claims at once: CLAIM_BATCH, or fewer when the rate limit would make a
-    batch outlast a quarter of the lease (a live claim must not look abandoned)."""
+    """Deliveries a thread claims at once: CLAIM_BATCH, or, under a rate limit, what it sends in
+    CLAIMED_SECONDS (and never more than a quarter of the lease: a live claim must not look
+    abandoned), so that another server finds work too instead of waiting behind a long claim."""
     if rate_limit <= 0:
         return CLAIM_BATCH
-    return max(1, min(CLAIM_BATCH, int(rate_limit * lease_seconds / (4 * threads))))
+    seconds = min(CLAIMED_SECONDS, lease_seconds / 4)
+    return max(1, min(CLAIM_BATCH, int(rate_limit * seconds / threads)))
 
 
 @dataclass

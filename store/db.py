@@ -6,9 +6,10 @@ begin (BEGIN IMMEDIATE) so two writers queue instead of failing with « database
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,14 +71,35 @@ def alembic_config(engine: Engine):
     return cfg
 
 
+# PostgreSQL advisory lock held while migrating: several `mailbot serve` starting together on one
+# database migrate it one after the other (the second finds nothing to do) instead of colliding
+MIGRATION_LOCK = 0x61746C6173  # "atlas"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema (what `mailbot init` does)."""
     from alembic import command
 
     try:
-        command.upgrade(alembic_config(engine), revision)
+        with _migration_lock(engine):
+            command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:
         raise StoreError(f"cannot reach the database: {one_line(exc.orig)}") from None
+
+
+@contextmanager
+def _migration_lock(engine: Engine):
+    if engine.dialect.name != "postgresql":
+        yield  # SQLite: the migration's own write transaction excludes the others
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
 
 
 def one_line(error) -> str:
