@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mailbot.sink import free_port, read_journal  # noqa: E402
+from mailbot.devtools.sink import free_port, read_journal  # noqa: E402
 from store.campaign_models import Delivery, OutboundMessage  # noqa: E402
 from store.db import make_engine  # noqa: E402
 
@@ -151,7 +151,7 @@ def main() -> None:
         workdir = Path(tmp)
         journal = workdir / "sink.jsonl"
         port = free_port()
-        sink = subprocess.Popen([sys.executable, "-m", "mailbot.sink", "--port", str(port), "--discard",
+        sink = subprocess.Popen([sys.executable, "-m", "mailbot.devtools.sink", "--port", str(port), "--discard",
                                  "--journal", str(journal)], stdout=subprocess.PIPE, text=True)
         sink.stdout.readline()  # "sink listening on …"
         url = args.db or f"sqlite:///{workdir / 'crash.sqlite'}"

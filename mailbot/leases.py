@@ -6,7 +6,7 @@ when its owner is a process of this host that is gone (killed, crashed: released
 next sweep of any process on this host), or when it is older than the lease (an owner on another
 host that died, or a live owner whose store went away mid-claim and could not record what it did).
 Several `mailbot serve` on one store sweep alike; the row states and locks make a release safe even
-when the owner turns out to be alive (see `mailbot.inbound` and `mailbot.delivery`).
+when the owner turns out to be alive (see `mailbot.inbound.queue` and `mailbot.outbound.delivery`).
 """
 from __future__ import annotations
 

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mailbot import delivery, inbound
 from mailbot.config import Config
-from mailbot.imap_poll import ImapPoller
+from mailbot.inbound import queue
+from mailbot.inbound.imap_poll import ImapPoller
+from mailbot.inbound.receive import GroupCommit, InboundController, start_listener
 from mailbot.leases import SWEEP_SECONDS
-from mailbot.receive import GroupCommit, InboundController, start_listener
 from store.db import make_engine, upgrade
+from mailbot.outbound import delivery
 
 log = logging.getLogger("mailbot.serve")
 
@@ -58,15 +59,15 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
     try:
         host, port = config.listen_address
         sqlite = engine.dialect.name == "sqlite"
-        # SQLite has one writer: writers of this process take turns on a lock (see inbound.run_worker).
+        # SQLite has one writer: writers of this process take turns on a lock (see queue.run_worker).
         write_lock = threading.Lock() if sqlite else None
-        store = GroupCommit(lambda arrivals: inbound.store_arrivals(engine, arrivals), write_lock=write_lock)
+        store = GroupCommit(lambda arrivals: queue.store_arrivals(engine, arrivals), write_lock=write_lock)
         services.controller = start_listener(store, host=host, port=port, max_size=int(config.max_message_size),
                                              executor=executor, on_stored=wake.set)
         handler = services.controller.handler
         # Senders wait for their 250, the queue can wait: on SQLite the workers give way to acceptance.
         pressure = (lambda: handler.in_flight > 0) if sqlite else None
-        _start(services, "inbound", workers, lambda: inbound.run_worker(
+        _start(services, "inbound", workers, lambda: queue.run_worker(
             engine, config, stop, wake=wake, pressure=pressure, write_lock=write_lock))
         target = config.imap_target
         if target is not None:
@@ -99,7 +100,7 @@ def _start(services: Services, name: str, count: int, target) -> None:
 
 def _sweep(engine, config: Config, wake: threading.Event) -> None:
     """Give back the inbound messages and deliveries whose claim belongs to nobody."""
-    if inbound.release_orphaned(engine, config.lease_seconds):
+    if queue.release_orphaned(engine, config.lease_seconds):
         wake.set()
     delivery.release_orphaned(engine, config.lease_seconds)
 

@@ -23,12 +23,12 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from mailbot.campaign import campaign_status, create_campaign, get_campaign, render_campaign
+from mailbot.outbound.campaign import campaign_status, create_campaign, get_campaign, render_campaign
 from mailbot.cli import main
 from mailbot.clock import utcnow
 from mailbot.config import load_config
-from mailbot.delivery import deliver_pending
-from mailbot.sink import Received, SinkHandler, free_port
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.devtools.sink import Received, SinkHandler, free_port
 from store.campaign_models import Delivery, OutboundMessage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,7 +198,7 @@ def test_render_workers_and_their_fork_server_exit_when_campaign_send_is_killed(
     env = {**os.environ, **env_for(f"sqlite:///{tmp_path / 'big.sqlite'}", controller.port,
                                    MAILBOT_RATE_LIMIT="20", MAILBOT_RENDER_PROCESSES="2")}
     mailbot = [sys.executable, "-m", "mailbot"]
-    # enough collectivités for worker processes (mailbot.render_pool.POOL_MIN_SUMMARIES)
+    # enough collectivités for worker processes (mailbot.outbound.render_pool.POOL_MIN_SUMMARIES)
     subprocess.run([*mailbot, "seed", "--scale", "0.1", "--seed", "3"], env=env, cwd=tmp_path, check=True,
                    capture_output=True, timeout=120)
     subprocess.run([*mailbot, "campaign", "create", "c2012", "--rules", str(RULES), "--deadline", "2012-06-30"],

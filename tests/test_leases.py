@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from mailbot.clock import utcnow
-from mailbot.inbound import Arrival, insert_arrival
+from mailbot.inbound.queue import Arrival, insert_arrival
 from store.db import make_engine, upgrade
 from store.inbound_models import AnswerLog, InboundMessage
 from tests.conftest import _pg_admin, _pg_url_for, _skip_or_fail_pg

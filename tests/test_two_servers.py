@@ -15,7 +15,7 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import func, select
 
-from mailbot.campaign import create_campaign, render_campaign
+from mailbot.outbound.campaign import create_campaign, render_campaign
 from mailbot.config import load_config
 from store.campaign_models import Delivery, OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage

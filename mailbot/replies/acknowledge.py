@@ -1,0 +1,90 @@
+"""What we tell the agent we understood (pure: proposed changes in, French sentences out)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from mailbot.replies.diff import ProposedChange
+from mailbot.outbound.render import euros
+
+ENTITY_NAMES = {
+    "contact": "contact",
+    "reseau": "adhésion à un réseau",
+    "apd": "aide publique au développement",
+    "cooperation": "coopération décentralisée",
+    "projet": "projet",
+    "action": "action extérieure",
+}
+NEW_NAMES = {
+    "contact": "Nouveau contact",
+    "reseau": "Nouvelle adhésion",
+    "apd": "Nouveau montant d'APD",
+    "cooperation": "Nouvelle coopération décentralisée",
+    "projet": "Nouveau projet",
+    "action": "Nouvelle action extérieure",
+}
+
+
+AMOUNT_FIELDS = {("apd", "amount"), ("projet", "budget")}
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    understood: tuple[str, ...]
+    errors: tuple[str, ...]
+    fuzzy: tuple[str, ...]
+    confirmation: bool  # nothing changed: the record is confirmed
+
+
+def show(value) -> str:
+    if value is None or value == "" or value == []:
+        return "(vide)"
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(str(v) for v in value.values() if v not in (None, "", []))
+    return str(value)
+
+
+def shown(entity: str, field_key: str | None, value) -> str:
+    """A value as the agent writes it on the form: amounts in French format (« 12 500 € »)."""
+    if (entity, field_key) in AMOUNT_FIELDS and value not in (None, ""):
+        try:
+            return euros(Decimal(str(value)))
+        except InvalidOperation:
+            pass
+    return show(value)
+
+
+def sentence(change: ProposedChange) -> str:
+    # an APD line is already named by its year (« APD 2010 »): no « de 2010 » after it
+    who = f" de {change.description}" if change.description and change.entity != "apd" else ""
+    if change.op == "update":
+        value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
+        return f"{change.label or change.field}{who} : {value(change.old)} → {value(change.new)}"
+    if change.op == "delete":
+        return f"Suppression : {ENTITY_NAMES[change.entity]} {change.description}".rstrip()
+    if change.op == "move":
+        return f"L'action extérieure {change.description} devient une coopération décentralisée"
+    parent = f" (rattaché à {change.parent_ref})" if change.parent_ref else ""
+    return f"{NEW_NAMES[change.entity]} : {show(change.new)}{parent}"
+
+
+def error_sentences(change: ProposedChange) -> list[str]:
+    where = change.label or change.field or ENTITY_NAMES[change.entity]
+    who = f" ({change.description})" if change.description else ""
+    written = f" « {show(change.new)} »" if change.op == "update" and change.new not in (None, "") else ""
+    return [f"{where}{who}{written} : {error['message']}" for error in change.errors]
+
+
+def acknowledge(changes: list[ProposedChange], problems: list[dict] | tuple = ()) -> Acknowledgement:
+    understood = [sentence(c) for c in changes if not c.errors]
+    errors = [line for c in changes for line in error_sentences(c)]
+    errors += [p["message"] for p in problems]
+    fuzzy = [f"« {m['written']} » compris comme « {m['label']} »"
+             for c in changes for m in c.matches if m.get("written") and m.get("label")
+             and m["written"].strip().casefold() != m["label"].casefold()]
+    return Acknowledgement(tuple(understood), tuple(errors), tuple(fuzzy),
+                           confirmation=not changes and not problems)
