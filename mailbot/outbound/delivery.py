@@ -499,8 +499,9 @@ class RateLimiter:
         self.next_at = clock()
         self.lock = threading.Lock()
 
-    def wait(self, envelopes: int = 1) -> None:
-        """Wait for the slot of `envelopes` more (the recipients of one transaction)."""
+    def wait(self, envelopes: int = 1, before_sleep: Callable[[], None] | None = None) -> None:
+        """Wait for the slot of `envelopes` more (the recipients of one transaction); `before_sleep`
+        runs first when there is a wait."""
         if not self.interval:
             return
         with self.lock:
@@ -508,6 +509,8 @@ class RateLimiter:
             slot = max(now, self.next_at)
             self.next_at = slot + self.interval * envelopes
         if slot > now:
+            if before_sleep is not None:
+                before_sleep()
             self.sleep(slot - now)
 
 
@@ -635,7 +638,9 @@ def _send_batch(db: Connection, marks: SentMarks, conn: RelayConnection, run: _R
             marks.flush()
             _unclaim(db, [d.delivery_id for later in batch[index:] for d in later.deliveries])
             return
-        run.limiter.wait(len(transaction.deliveries))
+        # a wait: record the last 250 now rather than after it (the commit costs nothing then, and a
+        # kill during the wait would make that message uncertain)
+        run.limiter.wait(len(transaction.deliveries), before_sleep=marks.flush)
         outcomes = _attempt(conn, run.config, db, marks, transaction)
         if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
             first, *others = transaction.deliveries
