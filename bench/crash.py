@@ -2,17 +2,18 @@
 
 A store seeded at --scale (0.1: 480 collectivités); the project's sink in its own process, keeping a
 journal of every message it accepted (envelope recipients and Message-ID, written before its 250).
-`mailbot campaign send` is started and killed after a random delay, again and again, until --kills
-kills have landed on a running sender; when a run ends before its kill, the campaign is complete and
-the next one is created, so every kill lands on a campaign being rendered or sent. Then the last
-campaign is resumed to the end. Prints, comparing the sink's journal with the store:
+A first campaign is sent without a kill, to time a whole run (start, render, deliver) on this
+machine now. Then `mailbot campaign send` is started and killed after a random delay (uniform up to
+that time), again and again, until --kills kills have landed on a running sender; when a run ends
+before its kill, its campaign is complete and the next one is created. Then the last campaign is
+resumed to the end. Prints, comparing the sink's journal with the store:
 - recipients missing: a delivery the store holds that the sink never accepted (target 0);
 - recipients recorded `sent` that the sink never accepted (target 0: no 250, no « sent »);
 - duplicates: (Message-ID, recipient) accepted more than once, and how many of them are deliveries
   the store marked `uncertain` (the unknown-outcome window: target all of them);
 - render processes still running after a kill (target 0).
 
-    python bench/crash.py [--scale 0.1] [--kills 50] [--max-delay 2.0] [--seed N] [--db URL]
+    python bench/crash.py [--scale 0.1] [--kills 50] [--max-delay SECONDS] [--seed N] [--db URL]
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def alive(pid: int) -> bool:
 
 
 class Crasher:
-    def __init__(self, env: dict, workdir: Path, rng: random.Random, max_delay: float):
+    def __init__(self, env: dict, workdir: Path, rng: random.Random, max_delay: float | None):
         self.env, self.workdir, self.rng, self.max_delay = env, workdir, rng, max_delay
         self.campaigns = 0
         self.kills = 0
@@ -106,6 +107,11 @@ class Crasher:
         return True
 
     def run(self, kills: int) -> None:
+        if self.max_delay is None:  # a whole run, timed
+            started = time.perf_counter()
+            self.send(self.new_campaign(), None)
+            self.max_delay = time.perf_counter() - started
+            self.completed += 1
         name = self.new_campaign()
         while self.kills < kills:
             if self.send(name, self.rng.uniform(0.0, self.max_delay)):
@@ -143,7 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--kills", type=int, default=50)
-    parser.add_argument("--max-delay", type=float, default=2.0, help="kill within this many seconds of the start")
+    parser.add_argument("--max-delay", type=float, default=None,
+                        help="kill within this many seconds of the start (default: the time of a whole run)")
     parser.add_argument("--seed", type=int, default=2012)
     parser.add_argument("--db", default=None, help="an empty database (default: a SQLite file in a temporary directory)")
     args = parser.parse_args()
@@ -169,7 +176,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         result = compare(url, journal)
     print(f"store: {'SQLite' if url.startswith('sqlite') else url.split(':', 1)[0]}, scale {args.scale}; "
-          f"{crasher.kills} kills (SIGKILL at a random moment within {args.max_delay} s of the start), "
+          f"{crasher.kills} kills (SIGKILL at a random moment within {crasher.max_delay:.1f} s of the start), "
           f"{crasher.campaigns} campaigns ({crasher.completed} ran to the end between kills), in {seconds:.0f} s")
     print(f"deliveries in the store:                       {result['deliveries']}")
     print(f"recipients missing (never accepted by the sink): {len(result['missing'])}   (target 0)")
