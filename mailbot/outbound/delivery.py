@@ -372,31 +372,36 @@ def _claim(db: Connection, limit: int, campaign_id: int | None, only_ids: set[in
         query = query.where(Delivery.outbound_id.in_(only_ids))
     if db.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Delivery)
+    by_message: dict[int, list[Claimed]] = {}
+    raws: dict[int, bytes] = {}
     with db.begin():
         if marks is not None:
             marks.write()
         ids = list(db.scalars(query))
-        if not ids:
-            if marks is not None:
-                marks.written()
-            return []
-        db.execute(
-            update(Delivery).where(Delivery.id.in_(ids), due)
-            .values(state="sending", claimed_at=now, claimed_by=this_owner())
-        )
-        rows = db.execute(
-            select(Delivery.id, Delivery.outbound_id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at)
-            .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
-            .order_by(Delivery.id)
-        ).all()
-        by_message: dict[int, list[Claimed]] = {}
-        for row in rows:
-            by_message.setdefault(row.outbound_id, []).append(Claimed(*row))
-        raws = dict(db.execute(select(OutboundMessage.id, OutboundMessage.raw)
-                                 .where(OutboundMessage.id.in_(by_message))).all())
+        if ids:
+            by_message, raws = _take(db, ids, due, now)
     if marks is not None:
         marks.written()
     return [Transaction(raws[outbound_id], claimed) for outbound_id, claimed in by_message.items()]
+
+
+def _take(db: Connection, ids: list[int], due, now: datetime) -> tuple[dict[int, list[Claimed]], dict[int, bytes]]:
+    """Claim `ids` in the caller's transaction: the claims by message, and the messages' bytes."""
+    db.execute(
+        update(Delivery).where(Delivery.id.in_(ids), due)
+        .values(state="sending", claimed_at=now, claimed_by=this_owner())
+    )
+    rows = db.execute(
+        select(Delivery.id, Delivery.outbound_id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at)
+        .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
+        .order_by(Delivery.id)
+    ).all()
+    by_message: dict[int, list[Claimed]] = {}
+    for row in rows:
+        by_message.setdefault(row.outbound_id, []).append(Claimed(*row))
+    raws = dict(db.execute(select(OutboundMessage.id, OutboundMessage.raw)
+                           .where(OutboundMessage.id.in_(by_message))).all())
+    return by_message, raws
 
 
 def _record(db: Connection, delivery_id: int, recipient: str, attempts: int, outcome: Outcome) -> Outcome:
