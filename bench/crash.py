@@ -112,10 +112,13 @@ class Crasher:
             self.send(self.new_campaign(), None)
             self.max_delay = time.perf_counter() - started
             self.completed += 1
+            print(f"a whole run: {self.max_delay:.2f} s", file=sys.stderr, flush=True)
         name = self.new_campaign()
         while self.kills < kills:
-            if self.send(name, self.rng.uniform(0.0, self.max_delay)):
+            delay = self.rng.uniform(0.0, self.max_delay)
+            if self.send(name, delay):
                 self.kills += 1
+                print(f"kill {self.kills}/{kills} after {delay:.2f} s ({name})", file=sys.stderr, flush=True)
             else:
                 self.completed += 1
                 name = self.new_campaign()
