@@ -6,16 +6,18 @@ per DATA, and a summary has 1.7 recipients on average):
 1. claim them (state `sending`, owner and time recorded, committed; see `mailbot.leases`) — a
    claim whose owner is gone, or older than the lease, goes back to `queued`: the relay never saw a
    complete DATA, because a connection dropped before the final dot aborts the SMTP transaction;
-2. MAIL FROM (our VERP return path, see `mailbot.outbound.outbox`), one RCPT TO per recipient — a refused
-   recipient gets its own outcome, the others go on —, DATA, then the message without its final dot;
-3. mark the accepted recipients `inflight`, all or none, and commit, *then* send the final dot;
+2. mark them `inflight`, all or none, and commit (with the previous message's 250, see below);
+3. MAIL FROM (our VERP return path, see `mailbot.outbound.outbox`), one RCPT TO per recipient — a refused
+   recipient gets its own outcome, the others go on —, DATA, the message, the final dot;
 4. read the relay's answer, which is every accepted recipient's: 250 → `sent`; 4xx → `deferred`
    with backoff; 5xx → `failed`, recorded per recipient; no answer (the connection lost, a crash)
    → the outcome is unknown: sent again later, same bytes and Message-ID, and marked `uncertain`
    (`campaign status` counts them). Nobody is ever recorded sent without the relay's 250.
-A 250 is recorded in the same transaction as the next message's step 3 (or the next claim, or
-when the thread idles), so a message still costs one commit: a crash between a 250 and that commit
-leaves the message `inflight`, one of the uncertain ones, sent twice — never lost.
+A 250 is recorded in the same transaction as the next message's step 2, which follows it at once
+(or the next claim, or before a rate-limit wait, or when the thread stops), so a message still costs
+one commit; a crash between a 250 and that commit leaves the message `inflight`: sent twice,
+counted uncertain — never lost. The price of marking before MAIL FROM rather than just before the
+final dot: a crash during a transaction counts its message uncertain even when the dot never left.
 
 TLS and AUTH (`MAILBOT_SMTP`, see `mailbot.config.parse_smtp_url`): the relay's certificate is always
 verified, against the system's CAs or only the configured `cafile`; with `starttls=1` a relay that
@@ -241,14 +243,19 @@ def _decode(message) -> str:
 
 
 def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[str], raw: bytes,
-                     mark_inflight: Callable[[list[int]], bool]) -> list[Outcome]:
+                     mark_inflight: Callable[[], bool]) -> list[Outcome]:
     """Run one SMTP transaction for one message; an Outcome per recipient, in their order.
 
-    `mark_inflight(accepted)` (the indexes of the recipients the relay accepted) commits just before
-    the final dot. If it returns False our claim was taken from us (another worker released and
-    re-took it), if it raises the store failed: either way the connection is dropped mid-DATA, which
-    aborts the transaction at the relay. No answer after the dot is `UNKNOWN_OUTCOME`.
+    `mark_inflight()` commits the recipients `inflight` before anything is sent (the transaction
+    that also records the previous message's 250, right after it came). If it returns False our
+    claim was taken from us (another worker released and re-took it): nothing is sent. If the store
+    fails there, `StoreAway`. No answer after the final dot is `UNKNOWN_OUTCOME`.
     """
+    try:
+        if not mark_inflight():
+            return [Outcome("lost", None, "claim lost to another worker")] * len(recipients)
+    except SQLAlchemyError as exc:
+        raise StoreAway(one_line(exc)) from exc
     smtp, (code, msg) = _mail_from(conn, sender, recipients)
     if code != 250:
         conn.reset()
@@ -266,14 +273,6 @@ def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[st
         conn.reset()
         return _for_accepted(outcomes, _refused(code, _decode(msg)))
     smtp.send(_data_bytes(raw))
-    try:
-        marked = mark_inflight(accepted)
-    except SQLAlchemyError as exc:
-        conn.abort()
-        raise StoreAway(one_line(exc)) from exc
-    if not marked:
-        conn.abort()
-        return _for_accepted(outcomes, Outcome("lost", None, "claim lost to another worker"))
     try:
         smtp.send(b".\r\n")
         code, msg = smtp.getreply()
@@ -477,11 +476,11 @@ class SentMarks:
             self.written()
 
 
-def _mark_inflight(db: Connection, marks: SentMarks, deliveries: list[Claimed]) -> Callable[[list[int]], bool]:
-    """Mark the accepted deliveries (indexes into `deliveries`) in flight, all of them or none, on
-    `db` (the delivery thread's own connection), with the thread's pending 250s."""
-    def mark(accepted: list[int]) -> bool:
-        ids = [deliveries[index].delivery_id for index in accepted]
+def _mark_inflight(db: Connection, marks: SentMarks, deliveries: list[Claimed]) -> Callable[[], bool]:
+    """Mark the deliveries of one transaction in flight, all of them or none, on `db` (the delivery
+    thread's own connection), with the thread's pending 250s."""
+    def mark() -> bool:
+        ids = [delivery.delivery_id for delivery in deliveries]
         with db.begin() as transaction:
             marks.write()
             if db.execute(_mark_statement(len(ids), "inflight"), _claim_params(ids, deliveries[0].claimed_at)
@@ -718,9 +717,12 @@ def _attempt(conn: RelayConnection, config: Config, db: Connection, marks: SentM
 
 
 def _unclaim(db: Connection, ids: list[int]) -> None:
+    """Give back deliveries of our claim whose final dot we know was never sent (an `inflight` one
+    among them: the relay refused us before MAIL FROM)."""
     with db.begin():
-        db.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
-                     .values(state="queued", claimed_at=None, claimed_by=None))
+        db.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state.in_(("sending", "inflight")),
+                                          Delivery.claimed_by == this_owner())
+                   .values(state="queued", claimed_at=None, claimed_by=None))
 
 
 def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_seconds: float = 1.0) -> None:
