@@ -72,6 +72,7 @@ class DeliveryReport:
     uncertain: int = 0  # of the deferred: the final dot went, its answer never came
     errors: list[str] = field(default_factory=list)
     relay_error: str | None = None  # the relay refused us (TLS, AUTH): the run stopped there
+    relay_unreachable: str | None = None  # why the relay could not be reached, when it could not
 
     @property
     def attempted(self) -> int:
@@ -85,6 +86,7 @@ class Outcome:
     detail: str
     at_rcpt: bool = False  # refused at RCPT TO: about this address, not the message or the relay
     uncertain: bool = False  # the final dot was sent and no answer came: the relay may have it
+    relay_down: bool = False  # no answer from the relay at all: about the relay, not this message
 
 
 UNKNOWN_OUTCOME = Outcome("deferred", None, "connexion perdue entre le point final et la réponse du relais : "
@@ -667,21 +669,37 @@ def _account(db: Connection, marks: SentMarks, run: _Run, delivery: Claimed, out
     count it."""
     if outcome.state == "lost":
         return
+    relay_down = outcome.relay_down
     if outcome.state != "sent" or outcome.code != 250:
         marks.flush()
         outcome = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts, outcome)
+    log_outcome(delivery, outcome)
     with run.lock:
         report = run.report
+        if relay_down:
+            report.relay_unreachable = outcome.detail.removeprefix("relais injoignable : ")
         setattr(report, outcome.state, getattr(report, outcome.state) + 1)
         report.uncertain += outcome.uncertain
         if outcome.state != "sent":
             report.errors.append(f"{delivery.recipient}: {outcome.code or ''} {outcome.detail}".strip())
 
 
+OUTCOME_WORDS = {"sent": "accepté par le relais", "deferred": "différé", "failed": "en échec"}
+
+
+def log_outcome(delivery: Claimed, outcome: Outcome) -> None:
+    """One line per recipient and attempt, for whoever watches `mailbot serve`."""
+    log.info("envoi %d (message %d) à %s, tentative %d : %s%s%s%s", delivery.delivery_id, delivery.outbound_id,
+             delivery.recipient, delivery.attempts + 1, OUTCOME_WORDS.get(outcome.state, outcome.state),
+             f" ({outcome.code})" if outcome.code else "",
+             f" — {outcome.detail}" if outcome.state != "sent" and outcome.detail else "",
+             " (issue incertaine)" if outcome.uncertain else "")
+
+
 def _relay_refused(db: Connection, run: _Run, delivery: Claimed, outcome: Outcome, rest: list[int]) -> None:
     """Record the refusal on the envelope tried (deferred, or failed once out of attempts), give the
     rest of the claim back, and stop every worker of this run."""
-    log.error("relay refused: %s", outcome.detail)
+    log.error("le relais nous refuse : %s", outcome.detail)
     run.halt.relay_refused.set()
     recorded = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts,
                        Outcome("deferred", outcome.code, outcome.detail))
@@ -711,9 +729,21 @@ def _attempt(conn: RelayConnection, config: Config, db: Connection, marks: SentM
         outcome = _refused(exc.smtp_code, _decode(exc.smtp_error))
     except (smtplib.SMTPException, OSError, socket.timeout) as exc:
         conn.close()
-        log.warning("relay %s:%s unreachable: %s", conn.target.host, conn.target.port, exc)
-        outcome = Outcome("deferred", None, f"relais injoignable : {exc.__class__.__name__}: {exc}")
+        log.warning("relais %s:%s injoignable : %s ; nouvel essai plus tard", conn.target.host, conn.target.port,
+                    _reason(exc))
+        outcome = Outcome("deferred", None, f"relais injoignable : {_reason(exc)}", relay_down=True)
     return [outcome] * len(deliveries)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few French words when the cause is a common one."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connexion refusée"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "pas de réponse (délai dépassé)"
+    if isinstance(exc, socket.gaierror):
+        return "nom d'hôte inconnu"
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 def _unclaim(db: Connection, ids: list[int]) -> None:
