@@ -71,7 +71,7 @@ class Crasher:
     def new_campaign(self) -> str:
         self.campaigns += 1
         name = f"crash-{self.campaigns}"
-        subprocess.run([*MAILBOT, "campaign", "create", name, "--rules", str(RULES), "--deadline", "2012-06-30"],
+        subprocess.run([*MAILBOT, "campaign", "create", name, "--rules", str(RULES), "--deadline", "2012-06-30", "--allow-past"],
                        env=self.env, cwd=self.workdir, check=True, capture_output=True)
         return name
 

@@ -201,7 +201,7 @@ def test_render_workers_and_their_fork_server_exit_when_campaign_send_is_killed(
     # enough collectivités for worker processes (mailbot.outbound.render_pool.POOL_MIN_SUMMARIES)
     subprocess.run([*mailbot, "seed", "--scale", "0.1", "--seed", "3"], env=env, cwd=tmp_path, check=True,
                    capture_output=True, timeout=120)
-    subprocess.run([*mailbot, "campaign", "create", "c2012", "--rules", str(RULES), "--deadline", "2012-06-30"],
+    subprocess.run([*mailbot, "campaign", "create", "c2012", "--rules", str(RULES), "--deadline", "2012-06-30", "--allow-past"],
                    env=env, cwd=tmp_path, check=True, capture_output=True, timeout=60)
     sender = subprocess.Popen([*mailbot, "campaign", "send", "c2012", "--quiet"], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
