@@ -52,8 +52,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lease_seconds", "MAILBOT_LEASE_SECONDS", 300.0,
             "A claim on an inbound message or a delivery older than this belongs to nobody and is taken "
             "again (claims of a process of this host that is gone are taken again at once).", float),
+    Setting("max_attachment_bytes", "MAILBOT_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024,
+            "Largest attachment kept as a file with its message, in bytes (a larger one is listed, and stays "
+            "in the message as received).", int),
     Setting("max_answers_per_day", "MAILBOT_MAX_ANSWERS_PER_DAY", 5,
             "Automatic answers the bot sends one address per day, at most (loop safety).", int),
+    Setting("trusted_authserv_ids", "MAILBOT_TRUSTED_AUTHSERV_IDS", "",
+            "Comma-separated server ids (the first word of their Authentication-Results headers) of the "
+            "mail servers that receive our mail: their SPF/DKIM/DMARC verdict is believed (empty: "
+            "none; DKIM signatures are then checked locally)."),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -119,6 +126,10 @@ class Config:
     @property
     def digest_addresses(self) -> list[str]:
         return _names(self.values["digest_to"])
+
+    @property
+    def authserv_ids(self) -> list[str]:
+        return _names(self.values.get("trusted_authserv_ids", ""))
 
 
 def _names(raw) -> list[str]:

@@ -27,6 +27,7 @@ from store.models import Base, Collectivite
 
 OUTBOUND_KINDS = (
     "summary", "reminder", "ack", "explanation", "help", "decision", "digest", "circular", "report", "question",
+    "reviewer_reply",
 )
 # sending: claimed, the final dot not sent; inflight: the final dot may have reached the relay, its
 # answer not recorded (a claim found so after its owner died is retried and marked `uncertain`)

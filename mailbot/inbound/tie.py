@@ -18,6 +18,7 @@ from store.inbound_models import InboundMessage
 from store.models import Collectivite, Contact
 
 UNRECOGNISED_SENDER = "expéditeur non reconnu"
+FORGED_SENDER = "expéditeur usurpé (échec DMARC)"
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,30 @@ def known_contact_id(session: Session, address: str, collectivite_id: int | None
     return session.scalar(query.order_by(Contact.id).limit(1))
 
 
+def authentication(inbound: InboundMessage) -> str:
+    """What the mail servers found of the sender (mailbot.inbound.authenticate): pass, fail or unknown."""
+    return str(((inbound.details or {}).get("authentication") or {}).get("result", "unknown"))
+
+
+def sender_trusted(session: Session, inbound: InboundMessage, collectivite_id: int) -> bool:
+    """Trusted for a collectivité: a known contact of it, whose From the servers did not find forged
+    (a From that fails DMARC is never trusted; without a verdict, the contact alone counts)."""
+    if authentication(inbound) == "fail":
+        return False
+    return known_contact_id(session, inbound.sender, collectivite_id) is not None
+
+
+def untrusted_flag(inbound: InboundMessage) -> str:
+    return FORGED_SENDER if authentication(inbound) == "fail" else UNRECOGNISED_SENDER
+
+
 def tie_inbound(session: Session, inbound: InboundMessage, tie: FormTie, *, mark_replied: bool) -> None:
     """Record the collectivité, the form answered and whether the sender is one of its contacts."""
     inbound.collectivite_id = tie.collectivite.id
     inbound.campaign_id = tie.campaign.id
     inbound.answered_outbound_id = tie.outbound.id if tie.outbound else None
-    inbound.trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
-    inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
+    inbound.trusted = sender_trusted(session, inbound, tie.collectivite.id)
+    inbound.flag = None if inbound.trusted else untrusted_flag(inbound)
     if mark_replied and not tie.several:  # with several collectivités, each form marks its own (understand)
         target = session.scalar(select(CampaignTarget).where(
             CampaignTarget.campaign_id == tie.campaign.id, CampaignTarget.collectivite_id == tie.collectivite.id))
@@ -127,3 +145,29 @@ def form_of_known_contact(session: Session, address: str) -> FormTie:
     campaign, summary_id = row
     outbound = session.get(OutboundMessage, summary_id) if summary_id else None
     return FormTie(None, "", outbound, campaign, collectivite)
+
+
+# --- threads: our messages that were not forms ------------------------------------------------------------
+
+# Our messages that carry a form: a reply in their thread is a reply to the form (mailbot.replies.understand).
+FORM_KINDS = ("summary", "reminder")
+MAX_THREAD_IDS = 100  # References of a long thread: more than enough to find ours
+
+
+def find_thread(session: Session, details: dict) -> OutboundMessage | None:
+    """The newest of our messages about a collectivité that the thread headers name (the one being
+    answered: References lists the whole thread, oldest first, and clients trim it differently)."""
+    ids = list(details.get("thread_ids", []))[:MAX_THREAD_IDS]
+    if not ids:
+        return None
+    return session.scalar(
+        select(OutboundMessage).where(OutboundMessage.message_id.in_(ids), OutboundMessage.collectivite_id.is_not(None))
+        .order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc()).limit(1))
+
+
+def carries_a_form(session: Session, config: Config, details: dict) -> bool:
+    """A token of the message itself (address or text, not its thread) that verifies: a form sent back
+    in answer to, say, an acknowledgement that quoted it."""
+    own = {"address_tokens": details.get("address_tokens", []), "body_tokens": details.get("body_tokens", [])}
+    return bool(own["address_tokens"] or own["body_tokens"]) and not find_form(session, config, own, several=True).problem
+

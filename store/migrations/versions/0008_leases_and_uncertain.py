@@ -1,7 +1,7 @@
 """leases and uncertain deliveries
 
 Revision ID: 0008
-Revises: 0012
+Revises: 0009
 Create Date: 2026-11-30 00:30:00
 
 Claims name their owner (`claimed_by`, see `mailbot.leases`) so that the claims of a process that is
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0012'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
