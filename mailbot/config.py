@@ -57,6 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(empty: http://<web_listen>)."),
     Setting("web_session_hours", "MAILBOT_WEB_SESSION_HOURS", 10,
             "How long a console session lasts before the reviewer signs in again.", int),
+    Setting("lease_seconds", "MAILBOT_LEASE_SECONDS", 300.0,
+            "A claim on an inbound message or a delivery older than this belongs to nobody and is taken "
+            "again (claims of a process of this host that is gone are taken again at once).", float),
     Setting("max_attachment_bytes", "MAILBOT_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024,
             "Largest attachment kept as a file with its message, in bytes (a larger one is listed, and stays "
             "in the message as received).", int),
