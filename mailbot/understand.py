@@ -13,54 +13,31 @@ it is for every collectivité it changed.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailbot.acknowledge import acknowledge_stored
+from mailbot.campaign import campaign_rules
 from mailbot.clock import utcnow
-from mailbot.acknowledge import acknowledge
 from mailbot.classify import Classification
 from mailbot.config import Config
 from mailbot.diff import DiffResult, ProposedChange, diff_form
-from mailbot.parse import ParsedForm, ParsedReply, parse_reply
+from mailbot.form import form_labels
+from mailbot.parse import ParsedForm, ParsedReply, parse_reply, parse_text, text_lines, without_lines
 from mailbot.pipeline import UNRECOGNISED_SENDER, answer, explain, find_form, known_contact_id, note
+from mailbot.summary import reference_lists
 from mailbot.tokens import find_tokens
-from store.campaign_models import Campaign, CampaignTarget, Snapshot
+from mailbot.words import CONFIRMATION, WORDS, Reading, read_words
+from store.campaign_models import Campaign, CampaignTarget, OutboundMessage, Snapshot
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
 
 log = logging.getLogger("mailbot.understand")
-
-# What agents write when nothing needs changing (compared without case, accents or punctuation).
-CONFIRMATIONS = (
-    "ras", "r a s", "rien a signaler", "pas de changement", "pas de changements", "aucun changement",
-    "aucune modification", "pas de modification", "tout est correct", "tout est exact", "tout est bon", "ok",
-    "c est ok", "rien a modifier", "rien a changer", "fiche a jour", "fiche correcte", "valide", "je confirme",
-)
-_GREETINGS = re.compile(r"^(bonjour|bonsoir|madame|monsieur|cordialement|merci\w*|bien a vous|salutations"
-                        r"|bonne journee|\w+ \w+$)", re.IGNORECASE)
-
-
-
-def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
-
-
-def is_confirmation(note_text: str) -> bool:
-    """« RAS », « Rien à signaler. Cordialement » … — a short note that says nothing needs changing."""
-    lines = [fold(line) for line in note_text.splitlines() if fold(line)]
-    meaningful = [line for line in lines if not _GREETINGS.match(line)]
-    if not meaningful or len(" ".join(meaningful)) > 80:
-        return False
-    return any(line in CONFIRMATIONS or any(line.startswith(c + " ") for c in CONFIRMATIONS if len(c) > 3)
-               for line in meaningful)
 
 
 @dataclass
@@ -72,6 +49,7 @@ class FormOutcome:
     trusted: bool
     changeset: ChangeSet | None = None
     outbound_id: int | None = None  # the summary whose form this is
+    confirmed: bool = False  # this message counted the collectivité as confirmed
 
 
 @dataclass
@@ -81,28 +59,56 @@ class Understanding:
 
 
 def understand_reply(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
-    """ROUTES["reply"]: `inbound` is already tied to the form it answers (see pipeline.route)."""
-    parsed = parse_reply(inbound.raw)
+    """ROUTES["reply"]: `inbound` is already tied to the form it answers (see pipeline.route).
+
+    The agent's own words decide with the forms: an untouched form, or no form, is a confirmation
+    only when the words say nothing but courtesy or a confirmation (mailbot.words); words beyond
+    that always make a set for reviewers, even with no change."""
+    envelope = session.get(Campaign, inbound.campaign_id) if inbound.campaign_id else None
+    labels = form_labels(campaign_rules(envelope)) if envelope is not None else None
+    parsed = parse_reply(inbound.raw, labels)
+    parsed = dataclasses.replace(parsed, note=without_lines(parsed.note, _our_lines(session, inbound, parsed)))
+    reading = read_words(parsed.note)
     result = Understanding()
     if parsed.forms:
         for form in parsed.forms:
-            _understand_form(session, config, inbound, form, parsed, result)
+            _understand_form(session, config, inbound, form, parsed, reading, result)
         _record_tie(inbound, result)
     else:
         mixed = find_form(session, config, inbound.details or {})
         if mixed.problem == "mismatch":
             _refuse_untied(session, config, inbound, mixed)
             return
-        _without_form(session, inbound, parsed, result)
+        _without_form(session, inbound, parsed, reading, result)
     inbound.parse_state = "parsed"
+    note(inbound, "words", {"kind": reading.kind, "text": reading.words})
     note(inbound, "understood", [
-        {"collectivite": o.collectivite.code, "changes": len(o.diff.changes),
-         "changeset": o.changeset.id if o.changeset else None} for o in result.outcomes
+        {"collectivite": o.collectivite.code, "collectivite_id": o.collectivite.id, "campaign_id": o.campaign.id,
+         "outbound_id": o.outbound_id, "changes": len(o.diff.changes), "trusted": o.trusted,
+         "changeset": o.changeset.id if o.changeset else None, "confirmed": o.confirmed,
+         "problems": [p["message"] for p in o.diff.problems]} for o in result.outcomes
     ])
-    _acknowledge(session, config, inbound, parsed, result)
+    note(inbound, "unread_forms", list(result.problems))
+    session.flush()
+    _acknowledge(session, config, inbound, {o.collectivite.id: o.form for o in result.outcomes})
 
 
-def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding) -> None:
+def _our_lines(session: Session, inbound: InboundMessage, parsed: ParsedReply) -> frozenset[str]:
+    """The lines of the messages of ours this reply answers (its thread's, its forms'): what the agent
+    pasted of them is not their words."""
+    ids = {inbound.answered_outbound_id} | {ref.message_id for form in parsed.forms for ref in find_tokens(form.token)}
+    ids = sorted(i for i in ids if i is not None)[:MAX_OURS]
+    lines: set[str] = set()
+    for raw in session.scalars(select(OutboundMessage.raw).where(OutboundMessage.id.in_(ids))):
+        lines |= text_lines(raw)
+    return frozenset(lines)
+
+
+MAX_OURS = 10
+
+
+def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, reading: Reading,
+                     result: Understanding) -> None:
     refs = find_tokens(form.token)
     tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in refs]})
     if tie.problem:
@@ -113,22 +119,29 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
     if snapshot is None:
         result.problems.append("Nous n'avons pas retrouvé le formulaire auquel vous répondez.")
         return
-    from mailbot.campaign import campaign_rules
-    from mailbot.summary import reference_lists
-
-    diff = diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
+    rules = campaign_rules(tie.campaign)
+    if tie.campaign.id != inbound.campaign_id:  # read again with this form's own campaign labels
+        form = next((f for f in parse_text(parsed.text, form_labels(rules)).forms if f.token == form.token), form)
+    diff = diff_form(form, snapshot, rules, reference_lists(session))
     trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
     target = _target(session, tie.campaign.id, tie.collectivite.id)
     now = utcnow()
     if target is not None and target.replied_at is None:
         target.replied_at = now
-    if not diff.changes and not diff.problems:
-        if target is not None and target.confirmed_at is None:
-            target.confirmed_at = now
+    if not diff.changes and not diff.problems and reading.kind != WORDS:
+        outcome.confirmed = _confirm(target, now)
     else:
         outcome.changeset = _store_changeset(session, inbound, tie, diff, trusted, parsed.note, thread=str(tie.outbound.id))
     result.outcomes.append(outcome)
+
+
+def _confirm(target: CampaignTarget | None, now) -> bool:
+    """Count the collectivité as confirmed (campaign status); False when there is nothing to count it on."""
+    if target is None:
+        return False
+    target.confirmed_at = target.confirmed_at or now
+    return True
 
 
 def _record_tie(inbound: InboundMessage, result: Understanding) -> None:
@@ -155,16 +168,16 @@ def _refuse_untied(session, config, inbound: InboundMessage, tie) -> None:
     explain(session, config, inbound, tie.problem)
 
 
-def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
-    """A reply with no form: « RAS » confirms; anything else is a note for reviewers."""
+def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, reading: Reading, result: Understanding) -> None:
+    """A reply with no form: only a confirmation phrase with nothing else to say confirms (« RAS »,
+    « Rien à signaler, merci » and a signature); anything else is a set for reviewers, words shown."""
     collectivite = session.get(Collectivite, inbound.collectivite_id)
     campaign = session.get(Campaign, inbound.campaign_id)
     target = _target(session, campaign.id, collectivite.id)
     trusted = bool(inbound.trusted)
-    outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted)
-    if is_confirmation(parsed.note) or not parsed.note.strip():
-        if target is not None:
-            target.confirmed_at = target.confirmed_at or utcnow()
+    outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted, outbound_id=inbound.answered_outbound_id)
+    if reading.kind == CONFIRMATION:
+        outcome.confirmed = _confirm(target, utcnow())
     else:
         outcome.changeset = _store_changeset(
             session, inbound, find_form_for(inbound, campaign, collectivite), DiffResult(()), trusted, parsed.note,
@@ -221,21 +234,36 @@ def _change_row(change: ProposedChange) -> Change:
     )
 
 
-def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
+def _acknowledge(session, config, inbound: InboundMessage, forms: dict[int, ParsedForm | None]) -> None:
     """One answer for the whole message, a section per form understood (an agent answering for two
-    collectivités gets one message, not two), then the forms that could not be tied."""
-    if not result.outcomes:
+    collectivités gets one message, not two), then the forms that could not be tied. Built from what
+    was stored: the change sets as saved, the confirmations as counted, the problems as recorded on
+    the inbound message."""
+    understood = (inbound.details or {}).get("understood", [])
+    if not understood:
         explain(session, config, inbound, "invalid")  # every form it carried had a bad reference
         return
+    sections = [_ack_section(session, entry, forms.get(entry["collectivite_id"])) for entry in understood]
     answer(session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
-           context={"sections": [_ack_section(o) for o in result.outcomes], "problems": list(result.problems)})
+           context={"sections": sections, "problems": list((inbound.details or {}).get("unread_forms", []))})
 
 
-def _ack_section(outcome: FormOutcome) -> dict:
-    ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems))
+def _ack_section(session: Session, entry: dict, form: ParsedForm | None) -> dict:
+    collectivite = session.get(Collectivite, entry["collectivite_id"])
+    campaign = session.get(Campaign, entry["campaign_id"])
+    changeset = session.get(ChangeSet, entry["changeset"]) if entry["changeset"] else None
+    target = _target(session, campaign.id, collectivite.id)
+    confirmed = bool(entry["confirmed"]) and target is not None and target.confirmed_at is not None
+    outbound_id = changeset.outbound_id if changeset is not None else entry.get("outbound_id")
+    snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == outbound_id)) if outbound_id else None
+    ack = acknowledge_stored(list(changeset.changes) if changeset is not None else [], entry["problems"],
+                             campaign_rules(campaign), snapshot or {}, confirmed=confirmed,
+                             note=changeset.note if changeset is not None else None)
     return {
         "ack": ack,
-        "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},
-        "trusted": outcome.trusted,
-        "form_lines": list(outcome.form.lines) if outcome.form is not None and ack.errors else [],
+        "collectivite": {"name": collectivite.name, "code": collectivite.code},
+        "trusted": changeset.trusted if changeset is not None else entry.get("trusted", True),
+        "changeset": changeset.id if changeset is not None else None,
+        "attachments": [],  # listed by the attachments stage when it records them (issue #15, point 4)
+        "form_lines": list(form.lines) if form is not None and ack.errors else [],
     }
