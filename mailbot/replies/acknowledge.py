@@ -68,7 +68,7 @@ def shown(entity: str, field_key: str | None, value) -> str:
 def sentence(change: ProposedChange) -> str:
     # an APD line is already named by its year (« APD 2010 »): no « de 2010 » after it
     who = f" de {change.description}" if change.description and change.entity != "apd" else ""
-    if change.op == "update":
+    if change.op == "update" or change.entity == "apd" and change.op == "create":  # a year's amount, first written
         value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
         return f"{change.label or change.field}{who} : {value(change.old)} → {value(change.new)}"
     if change.op == "delete":

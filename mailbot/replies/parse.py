@@ -334,6 +334,7 @@ class _Reader:
         self.history = False  # past a forward separator or a « De : … Envoyé : … » block: not their words
         self.header_at: int | None = None  # where a « De : » line was noted, until the block is confirmed
         self.orphan = False  # in a block pasted outside every form: form lines, not words (they change nobody)
+        self.tagged: list[int] = []  # notes tagged with a block, until the form resumes below them
 
     def read(self, number: int, raw_line: str) -> None:
         depth, line = _split(raw_line)
@@ -355,6 +356,7 @@ class _Reader:
                 self.close_form(complete=True)
                 return
             builder.commenting = False
+            self.tagged.clear()  # the form resumed: those were comments inside it
             if _feed(builder, content, number, self.known) or not _ends_form(content):
                 builder.lines.append(content)
                 return
@@ -363,6 +365,9 @@ class _Reader:
             self._note_line(line)
 
     def close_form(self, *, complete: bool) -> None:
+        for index in self.tagged:  # written below the form's quoted region, not inside a block
+            self.note[index] = _TAG.sub("", self.note[index], count=1)
+        self.tagged.clear()
         if self.builder is not None:
             _close_block(self.builder)
             self.builder.complete = complete
@@ -374,6 +379,8 @@ class _Reader:
         builder.last_key = None
         stripped = content.strip()
         if depth > builder.depth or not stripped:
+            if depth == 0 and builder.commenting:
+                self.note.append("")  # the end of a paragraph the sender typed
             builder.commenting = False
             return
         if _QUOTE_INTRO.match(stripped) or _FORWARD.match(stripped):
@@ -384,6 +391,7 @@ class _Reader:
         if depth == 0:
             if not builder.commenting and builder.current is not None:
                 stripped = f"[{builder.current['ref']}] {stripped}"
+                self.tagged.append(len(self.note))
             builder.commenting = True
             self.note.append(stripped)
 
@@ -514,6 +522,7 @@ _FORWARD = re.compile(
 _HEADER_START = re.compile(r"^(de|from|exp[ée]diteur) ?: ", re.IGNORECASE)
 _HEADER_LINE = re.compile(r"^(de|from|exp[ée]diteur|envoy[ée]|sent|date|[àa]|to|objet|subject|cc) ?: ", re.IGNORECASE)
 MAX_NOTE_CHARS = 20_000
+_TAG = re.compile(r"^\[[A-Z0-9#-]+\] ")  # the block a comment typed inside a quoted form is noted with
 
 
 def without_lines(note: str, ours: frozenset[str]) -> str:

@@ -109,7 +109,8 @@ def _before_signature(lines: list[str]) -> list[str]:
     formula (a postscript after it is kept), then a trailing signature block taken off."""
     for index, line in enumerate(lines):
         if starts_signature(line):
-            return lines[:index] + [later for later in lines[index + 1:] if _PATTERNS.postscript.match(later)]
+            postscripts = [later for later in lines[index + 1:] if _PATTERNS.postscript.match(later)]
+            return _without_trailing_block(lines[:index]) + postscripts
     return _without_trailing_block(lines)
 
 
