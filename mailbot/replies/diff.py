@@ -93,7 +93,7 @@ def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: Refere
     changes: list[ProposedChange] = []
     problems: list[dict] = []
     new_counts: dict[str, int] = {}
-    names = _local_names(form, snapshot)
+    names = _local_names(form, snapshot) if _names_a_new_parent(form, index) else {}
     for block in form.blocks:
         foreign = _foreign(block, snapshot)
         if foreign is not None:
@@ -144,6 +144,15 @@ def _is_new_ref(ref: str | None) -> bool:
     return bool(ref) and ref.startswith(NEW_PARENT_KEYWORDS)
 
 
+def _names_a_new_parent(form: ParsedForm, index: _Index) -> bool:
+    """Whether a new project names something other than a record of the snapshot (most replies: no)."""
+    return any(block.ref == PROJECT_KEYWORD and (block.fields.get("_parent") or "").strip()
+               and block.fields["_parent"].strip().upper() not in index.by_ref for block in form.blocks)
+
+
+PROJECT_KEYWORD = next(keyword for keyword, part in KEYWORD_PARTS.items() if part == "projet")
+
+
 def _local_names(form: ParsedForm, snapshot: dict) -> dict[str, str | None]:
     """How new projects of this reply may name a new cooperation or action: « NOUVELLE-COOPERATION 1 »
     (or the name alone when no other new record has it) → the created record's placeholder
@@ -178,6 +187,8 @@ def _field_for(rules: Rules, part: str, written_key: str) -> FieldRule | None:
 
 def _same_text(a: str, b: str) -> bool:
     """Same words, whatever the spacing; case counts (« DAKAR » → « Dakar » is a correction)."""
+    if a == b:
+        return True  # most values come back as they were sent
     return " ".join(normalise_line(a).split()) == " ".join(normalise_line(b).split())
 
 

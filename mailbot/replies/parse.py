@@ -118,7 +118,7 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
         if text is None:
             continue
         if part.get_content_type() == "text/plain":
-            flowed = part.get_param("format", "").lower() == "flowed"
+            flowed = str(_params(part).get("format", "")).lower() == "flowed"
             plains.append((_unflow(text) if flowed else text, embedded))
         else:
             htmls.append((text, embedded))
@@ -137,6 +137,12 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
 
 
 FORWARD_SEPARATOR = "---------- Message transféré ----------"
+
+
+def _params(part: Message) -> dict:
+    """Content-Type parameters, from the header object the policy parsed once (get_param parses again)."""
+    header = part.get("content-type")
+    return getattr(header, "params", None) or {} if header is not None else {}
 
 
 def _text_parts(message: Message, problems: list[ParseProblem]):
@@ -176,11 +182,14 @@ _C1_AS_WINDOWS_1252 = {
 
 
 def decode_windows_1252(payload: bytes) -> str:
-    return payload.decode("latin-1").translate(_C1_AS_WINDOWS_1252)
+    try:
+        return payload.decode("cp1252")  # the codec, in C; the table only for the five undefined bytes
+    except UnicodeDecodeError:
+        return payload.decode("latin-1").translate(_C1_AS_WINDOWS_1252)
 
 
 def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
-    label = part.get_param("charset")
+    label = _params(part).get("charset")
     if label is None or str(label).strip().lower() in _WINDOWS_1252_LABELS:
         payload = part.get_payload(decode=True) or b""
         if label is None and not payload.isascii():
@@ -249,7 +258,12 @@ def normalise_line(line: str) -> str:
         return (line.replace("\t", " ") if "\t" in line else line).rstrip()
     if "«" in line or "»" in line:
         line = _GUILLEMET_SPACE.sub('"', line)
-    return unicodedata.normalize("NFC", line.translate(_NORMALISE)).rstrip()
+    if _TO_NORMALISE.search(line):  # str.translate walks the whole line: only when there is something to replace
+        line = line.translate(_NORMALISE)
+    return unicodedata.normalize("NFC", line).rstrip()
+
+
+_TO_NORMALISE = re.compile("[" + re.escape("".join({**_SPACES, **_QUOTES})) + "]")
 
 
 def _has_form(text: str) -> bool:
@@ -313,8 +327,23 @@ def parse_text(text: str, known_labels: dict[str, set[str]] | None = None,
     region ends. Lines the sender typed at depth 0 (above, below or inside a quoted form) are their
     words; quoted or forwarded history is not."""
     reader = _Reader(known_labels or {})
+    known = reader.known
     for number, raw_line in enumerate(text.splitlines(), 1):
-        reader.read(number, raw_line)
+        depth, line = _split(raw_line)
+        content = _MARKDOWN_STRIP(line)
+        builder = reader.builder
+        # the two commonest lines, without a method call: a form line at its form's depth, quoted
+        # text outside any form (the rest of `_Reader.read`)
+        if content[:3] != "###":
+            if builder is None:
+                if depth:
+                    continue
+            elif depth == builder.depth and not reader.tagged:
+                builder.commenting = False
+                if _feed(builder, content, number, known):
+                    builder.lines.append(content)
+                    continue
+        reader.read(number, depth, line, content)
     reader.close_form(complete=False)
     parsed = tuple(
         ParsedForm(b.token, tuple(b.blocks), b.depth, b.complete, tuple(b.lines))
@@ -336,9 +365,7 @@ class _Reader:
         self.orphan = False  # in a block pasted outside every form: form lines, not words (they change nobody)
         self.tagged: list[int] = []  # notes tagged with a block, until the form resumes below them
 
-    def read(self, number: int, raw_line: str) -> None:
-        depth, line = _split(raw_line)
-        content = _MARKDOWN_STRIP(line)
+    def read(self, number: int, depth: int, line: str, content: str) -> None:
         marker = content.startswith("###")  # every regular expression below needs it: test it once
         start = _START_RE.match(content) if marker else None
         if start:
@@ -356,8 +383,9 @@ class _Reader:
                 self.close_form(complete=True)
                 return
             builder.commenting = False
-            self.tagged.clear()  # the form resumed: those were comments inside it
-            if _feed(builder, content, number, self.known) or not _ends_form(content):
+            if self.tagged:
+                self.tagged.clear()  # the form resumed: those were comments inside it
+            if _feed(builder, content, number, self.known):
                 builder.lines.append(content)
                 return
             self.close_form(complete=False)  # a signature or a new quotation: the form is over
@@ -424,10 +452,9 @@ class _Reader:
         self.note.append(stripped)
 
 
-def _ends_form(content: str) -> bool:
+def _ends_form(stripped: str) -> bool:
     """A line that cannot be form content and ends it: a signature delimiter, a closing formula or a
     phone's footer alone on its line (mailbot/replies/words.toml), a quotation's introduction."""
-    stripped = content.strip()
     return stripped == "--" or bool(_QUOTE_INTRO.match(stripped) or _FORWARD.match(stripped)) \
         or starts_signature(stripped)
 
@@ -440,32 +467,36 @@ def _split(line: str) -> tuple[int, str]:
 def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set[str]]) -> bool:
     """Read one line at the form's depth; False when it is not form content and ends the form."""
     stripped = content.strip()
-    marker = _MARKER_RE.match(stripped) if stripped.startswith("###") else None
+    if not stripped:
+        builder.last_key = None
+        return True
+    marker = _MARKER_RE.match(stripped) if stripped[0] == "#" and stripped.startswith("###") else None
     if marker:
         _close_block(builder)
         ref = marker.group("ref").upper()
         owner, name = _marker_binding(stripped[marker.end():]) if ref in _BOUND_REFS else (None, None)
-        builder.current = {"ref": ref, "fields": {}, "line": number, "owner": owner, "name": name}
+        allowed = known.get(_part_of(ref)) if known else None  # None: any label (no rules given)
+        builder.current = {"ref": ref, "fields": {}, "line": number, "owner": owner, "name": name, "allowed": allowed}
         builder.last_key = None
         return True
-    if builder.current is None or stripped.startswith("===") and _SECTION_RE.match(stripped):
+    current = builder.current
+    if current is None or stripped[0] == "=" and _SECTION_RE.match(stripped):
         builder.last_key = None
-        return not _ends_form(content)
-    if not stripped:
-        builder.last_key = None
-        return True
-    field_match = _FIELD_RE.match(stripped) if ":" in stripped else None
-    if field_match:
-        key = label_key(field_match.group("label"))
-        allowed = known.get(_part_of(builder.current["ref"])) if known else None
-        if allowed is None or key in allowed or key in SWITCH_KEYS or _LOCKED_APD_RE.match(key):
-            builder.current["fields"][SWITCH_KEYS.get(key, key)] = field_match.group("value").strip()
-            builder.last_key = SWITCH_KEYS.get(key, key)
-            return True
-    if _ends_form(content):
+        return current is not None or not _ends_form(stripped)
+    if ":" in stripped:
+        field_match = _FIELD_RE.match(stripped)
+        if field_match:
+            key = label_key(field_match.group("label"))
+            allowed = current["allowed"]
+            if allowed is None or key in allowed or key in SWITCH_KEYS or _LOCKED_APD_RE.match(key):
+                key = SWITCH_KEYS.get(key, key)
+                current["fields"][key] = field_match.group("value").strip()
+                builder.last_key = key
+                return True
+    if _ends_form(stripped):
         return False
-    if builder.last_key is not None:
-        fields = builder.current["fields"]
+    if builder.last_key is not None:  # a value the client re-wrapped, or prose with a colon in it
+        fields = current["fields"]
         fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
     return True
 

@@ -78,6 +78,7 @@ def fold(text: str) -> str:
 
 
 _NON_WORD = re.compile(r"[\W_]+")
+MAX_CLOSING = 160  # the longest closing formulas (« Veuillez agréer, Madame, Monsieur, … ») are about 120
 
 
 def starts_signature(line: str) -> bool:
@@ -87,6 +88,8 @@ def starts_signature(line: str) -> bool:
         return False
     if _PATTERNS.ends.match(line):
         return True
+    if len(line) > MAX_CLOSING:
+        return False
     folded = fold(line)
     return bool(folded) and _PATTERNS.closing.search(folded) is not None \
         and _PATTERNS.closings.fullmatch(folded + " ") is not None
