@@ -488,7 +488,8 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
         if field_match:
             key = label_key(field_match.group("label"))
             allowed = current["allowed"]
-            if allowed is None or key in allowed or key in SWITCH_KEYS or _LOCKED_APD_RE.match(key):
+            if key in allowed or key in SWITCH_KEYS or _LOCKED_APD_RE.match(key) if allowed is not None \
+                    else not _ends_form(stripped):  # without the rules' labels, any label but a quotation's
                 key = SWITCH_KEYS.get(key, key)
                 current["fields"][key] = field_match.group("value").strip()
                 builder.last_key = key
