@@ -38,7 +38,8 @@ def build_circular(config: Config, campaign: Campaign, prefecture: Prefecture, r
         "bot_address": config.from_address, "rows": rows, "kind_labels": KIND_LABELS,
         "attachment": csv_name("collectivites", campaign, prefecture),
     }
-    message = build_message(make_environment(), CIRCULAR_TEMPLATE, context, from_address=config.from_address,
+    message = build_message(make_environment(config.templates_override), CIRCULAR_TEMPLATE, context,
+                            from_address=config.from_address,
                             to=[prefecture.email], message_id=new_message_id(config.from_address))
     return attach_csv(message, context["attachment"], status_csv(rows))
 

@@ -98,7 +98,8 @@ def build_report(config: Config, campaign: Campaign, report: TerritoryReport) ->
         "unreachable": report.unreachable, "bot_address": config.from_address,
         "contact": campaign_rules(campaign).contact, "attachment": csv_name("avancement", campaign, report.prefecture),
     }
-    message = build_message(make_environment(), REPORT_TEMPLATE, context, from_address=config.from_address,
+    message = build_message(make_environment(config.templates_override), REPORT_TEMPLATE, context,
+                            from_address=config.from_address,
                             to=[report.prefecture.email], message_id=new_message_id(config.from_address))
     known = {item["code"]: item for item in report.unreachable}
     return attach_csv(message, context["attachment"], status_csv(report.rows, known))
