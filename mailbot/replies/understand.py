@@ -29,6 +29,13 @@ from mailbot.outbound.form import form_labels
 from mailbot.outbound.summary import reference_lists
 from mailbot.replies.acknowledge import acknowledge_stored
 from mailbot.replies.answer import answer, explain, note
+from mailbot.replies.documents import (
+    attachment_lines,
+    attachments_of,
+    max_attachment_bytes,
+    propose_apd_document,
+    proposed_document_id,
+)
 from mailbot.replies.diff import DiffResult, ProposedChange, diff_form
 from mailbot.replies.parse import ParsedForm, ParsedReply, parse_reply, parse_text, text_lines, without_lines
 from mailbot.replies.words import CONFIRMATION, WORDS, Reading, read_words
@@ -82,6 +89,7 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
             _refuse_untied(session, config, inbound, mixed)
             return
         _without_form(session, inbound, parsed, reading, result)
+    proposed = _propose_document(session, inbound, parsed, result)
     inbound.parse_state = "parsed"
     note(inbound, "words", {"kind": reading.kind, "text": reading.words})
     note(inbound, "understood", [
@@ -92,7 +100,21 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
     ])
     note(inbound, "unread_forms", list(result.problems))
     session.flush()
-    _acknowledge(session, config, inbound, {o.collectivite.id: o.form for o in result.outcomes})
+    _acknowledge(session, config, inbound, {o.collectivite.id: o.form for o in result.outcomes}, proposed)
+
+
+def _propose_document(session, inbound: InboundMessage, parsed: ParsedReply, result: Understanding):
+    """A file sent with the form of one collectivité is proposed as its APD document (mailbot.replies.documents);
+    with the forms of several, nothing says whose it is: it is only passed on."""
+    if len(result.outcomes) != 1:
+        return None
+    outcome = result.outcomes[0]
+    changeset = propose_apd_document(session, inbound, campaign=outcome.campaign,
+                                     collectivite_id=outcome.collectivite.id, changeset=outcome.changeset,
+                                     trusted=outcome.trusted, note=parsed.note)
+    if changeset is not None:
+        outcome.changeset = changeset
+    return changeset
 
 
 def _our_lines(session: Session, inbound: InboundMessage, parsed: ParsedReply) -> frozenset[str]:
@@ -233,7 +255,8 @@ def _change_row(change: ProposedChange) -> Change:
     )
 
 
-def _acknowledge(session, config, inbound: InboundMessage, forms: dict[int, ParsedForm | None]) -> None:
+def _acknowledge(session, config, inbound: InboundMessage, forms: dict[int, ParsedForm | None],
+                 proposed: ChangeSet | None = None) -> None:
     """One answer for the whole message, a section per form understood (an agent answering for two
     collectivités gets one message, not two), then the forms that could not be tied. Built from what
     was stored: the change sets as saved, the confirmations as counted, the problems as recorded on
@@ -244,7 +267,14 @@ def _acknowledge(session, config, inbound: InboundMessage, forms: dict[int, Pars
         return
     sections = [_ack_section(session, entry, forms.get(entry["collectivite_id"])) for entry in understood]
     answer(session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
-           context={"sections": sections, "problems": list((inbound.details or {}).get("unread_forms", []))})
+           context={"sections": sections, "problems": list((inbound.details or {}).get("unread_forms", [])),
+                    "attachments": _attachments_section(session, config, inbound, proposed)})
+
+def _attachments_section(session, config, inbound: InboundMessage, proposed: ChangeSet | None) -> list[dict]:
+    """The files received, each with what became of it (its own section of the acknowledgement)."""
+    campaign = session.get(Campaign, proposed.campaign_id) if proposed is not None and proposed.campaign_id else None
+    return attachment_lines(attachments_of(session, inbound.id), max_attachment_bytes(config),
+                            proposed_document_id(proposed), campaign.apd_editable_year if campaign else None)
 
 
 def _ack_section(session: Session, entry: dict, form: ParsedForm | None) -> dict:
@@ -263,6 +293,5 @@ def _ack_section(session: Session, entry: dict, form: ParsedForm | None) -> dict
         "collectivite": {"name": collectivite.name, "code": collectivite.code},
         "trusted": changeset.trusted if changeset is not None else entry.get("trusted", True),
         "changeset": changeset.id if changeset is not None else None,
-        "attachments": [],  # listed by the attachments stage when it records them (issue #15, point 4)
         "form_lines": list(form.lines) if form is not None and ack.errors else [],
     }
