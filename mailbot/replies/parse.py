@@ -16,6 +16,8 @@ from email.parser import BytesParser
 
 import html2text
 
+from mailbot.budget import checkpoint
+from mailbot.inbound.read import BudgetExceeded, parse_bounded
 from mailbot.outbound.form import (
     APD_BLOCK,
     DELETE_LABEL,
@@ -27,9 +29,15 @@ from mailbot.outbound.form import (
     label_key,
 )
 from mailbot.replies.words import starts_signature
+from mailbot.rules import MAX_LENGTH_BY_TYPE, MAX_NOTE_LENGTH, RAW_LENGTH_FACTOR
 
 MAX_PARTS = 200
 MAX_TEXT_CHARS = 2_000_000
+# A value continued over many lines stops growing here: the rules refuse it as too long anyway, and
+# appending to an ever longer string would cost quadratic time.
+MAX_VALUE_CHARS = RAW_LENGTH_FACTOR * max(MAX_LENGTH_BY_TYPE.values())
+CHECK_LINES = 256  # lines between two looks at the CPU budget
+MAX_HTML_CHARS = 500_000  # of HTML converted per message (html2text is the slow step: bounded first)
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
@@ -108,6 +116,9 @@ def parse_message(raw: bytes) -> EmailMessage:
 def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
     """The text to read forms from: plain parts, or HTML converted when no plain part has a form.
 
+    This is the message's one canonical text: the classifier looks for tokens and commands in it
+    and the parser reads forms from it, so that nothing (a token in an HTML comment, in a part the
+    parser skips) is seen by one and not the other. Works on any `Message` (compat32 or default).
     The sender's own text comes first; a form found only in a message attached to it (forwarded as
     an attachment, or an HTML alternative) follows after a forward separator, so that nothing there
     is taken for the sender's words."""
@@ -118,13 +129,13 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
         if text is None:
             continue
         if part.get_content_type() == "text/plain":
-            flowed = str(_params(part).get("format", "")).lower() == "flowed"
+            flowed = str(_param(part, "format") or "").lower() == "flowed"
             plains.append((_unflow(text) if flowed else text, embedded))
         else:
             htmls.append((text, embedded))
     with_form = [t for t, _embedded in plains if _has_form(t)]
     if not with_form and htmls:
-        htmls = [(html_to_text(h), embedded) for h, embedded in htmls]
+        htmls = list(zip(_converted([h for h, _embedded in htmls]), [e for _html, e in htmls]))
         with_form = [t for t, _embedded in htmls if _has_form(t)]
     own = next((t for t, embedded in plains or htmls if not embedded), None)
     if not with_form:
@@ -139,10 +150,23 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
 FORWARD_SEPARATOR = "---------- Message transféré ----------"
 
 
-def _params(part: Message) -> dict:
-    """Content-Type parameters, from the header object the policy parsed once (get_param parses again)."""
-    header = part.get("content-type")
-    return getattr(header, "params", None) or {} if header is not None else {}
+def _converted(htmls: list[str]) -> list[str]:
+    """HTML parts as text, at most MAX_HTML_CHARS of HTML in all (html2text is the slow step)."""
+    texts, left = [], MAX_HTML_CHARS
+    for html in htmls:
+        if left <= 0:
+            break
+        checkpoint()
+        texts.append(html_to_text(html[:left]))
+        left -= len(html)
+    return texts
+
+
+def _param(part: Message, name: str):
+    """A Content-Type parameter: from the header object the default policy parsed once, or (compat32,
+    a plain string header) as get_param reads it."""
+    params = getattr(part.get("content-type"), "params", None)
+    return params.get(name) if params is not None else part.get_param(name)
 
 
 def _text_parts(message: Message, problems: list[ParseProblem]):
@@ -189,9 +213,15 @@ def decode_windows_1252(payload: bytes) -> str:
 
 
 def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
-    label = _params(part).get("charset")
+    """The part's text (declared charset, errors replaced), from the payload so that it works on
+    compat32 messages too. Labels that mean windows-1252 to every reader are read as windows-1252;
+    an unlabelled part is UTF-8 when it is; an unknown or hostile charset falls back to UTF-8, then
+    windows-1252."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None
+    label = _param(part, "charset")
     if label is None or str(label).strip().lower() in _WINDOWS_1252_LABELS:
-        payload = part.get_payload(decode=True) or b""
         if label is None and not payload.isascii():
             try:
                 return payload.decode("utf-8")  # no label at all: UTF-8 when it is, rather than a guess
@@ -199,19 +229,30 @@ def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
                 pass
         return decode_windows_1252(payload)
     try:
-        return part.get_content()
-    except (LookupError, UnicodeError, AssertionError, ValueError):
-        payload = part.get_payload(decode=True) or b""
-        for charset in ("utf-8", "windows-1252"):
-            try:
-                return payload.decode(charset)
-            except UnicodeDecodeError:
-                continue
-        problems.append(ParseProblem("undecodable", "Une partie du message n'a pas pu être décodée."))
-        return None
+        return payload.decode(str(label), errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        pass
+    for charset in ("utf-8", "windows-1252"):
+        try:
+            return payload.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    problems.append(ParseProblem("undecodable", "Une partie du message n'a pas pu être décodée."))
+    return None
+
+
+_WHITESPACE_RUN = re.compile(r"\s{3,}")
+
+
+def _collapsed(run: re.Match) -> str:
+    """A run of whitespace as at most two line breaks (one blank line), or one space."""
+    return "\n" * min(2, run.group().count("\n")) or " "
 
 
 def html_to_text(html: str) -> str:
+    # html2text escapes Markdown with regular expressions like ^(\s*)(-) that are quadratic on long
+    # runs of whitespace (20 KB of them: seconds); in HTML such a run means no more than this.
+    html = _WHITESPACE_RUN.sub(_collapsed, html)
     converter = html2text.HTML2Text()
     converter.body_width = 0  # never re-wrap: lines must stay lines
     converter.ignore_images = True
@@ -310,8 +351,12 @@ def parse_reply(raw: bytes, labels_by_block: dict[str, set[str]] | None = None) 
     (`mailbot.outbound.form.form_labels`); when given, a `Label : value` line whose label is unknown for its
     block is prose (it continues the previous value) instead of a field."""
     try:
-        message = parse_message(raw)
+        # Bounded, and compat32 (reply_text reads payloads): the default policy's header parser is
+        # quadratic on long folded headers, and reading forms needs none of what it gives.
+        message = parse_bounded(raw)
         text, problems = reply_text(message)
+    except BudgetExceeded as exc:
+        return ParsedReply((), "", "", (ParseProblem("too_complex", f"Message trop complexe pour être lu : {exc}."),))
     except Exception as exc:  # a parser must answer for any input: report, never raise
         return ParsedReply((), "", "", (ParseProblem("unreadable", f"Message illisible ({exc.__class__.__name__})."),))
     return parse_text(text, labels_by_block, problems)
@@ -329,6 +374,8 @@ def parse_text(text: str, known_labels: dict[str, set[str]] | None = None,
     reader = _Reader(known_labels or {})
     known = reader.known
     for number, raw_line in enumerate(text.splitlines(), 1):
+        if number % CHECK_LINES == 1:
+            checkpoint()
         depth, line = _split(raw_line)
         content = _MARKDOWN_STRIP(line)
         builder = reader.builder
@@ -498,7 +545,8 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
         return False
     if builder.last_key is not None:  # a value the client re-wrapped, or prose with a colon in it
         fields = current["fields"]
-        fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
+        if len(fields[builder.last_key]) <= MAX_VALUE_CHARS:  # beyond, the rules refuse it as too long anyway
+            fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
     return True
 
 
@@ -553,7 +601,6 @@ _FORWARD = re.compile(
     r"|message transf[ée]r[ée]|forwarded message|message transmis) ?-{2,}$", re.IGNORECASE)
 _HEADER_START = re.compile(r"^(de|from|exp[ée]diteur) ?: ", re.IGNORECASE)
 _HEADER_LINE = re.compile(r"^(de|from|exp[ée]diteur|envoy[ée]|sent|date|[àa]|to|objet|subject|cc) ?: ", re.IGNORECASE)
-MAX_NOTE_CHARS = 20_000
 _TAG = re.compile(r"^\[[A-Z0-9#-]+\] ")  # the block a comment typed inside a quoted form is noted with
 
 
@@ -577,4 +624,5 @@ def _clean_note(lines: list[str]) -> str:
     for line in lines:
         if line or (kept and kept[-1]):
             kept.append(line)
-    return "\n".join(kept).strip()[:MAX_NOTE_CHARS]
+    note = "\n".join(kept).strip()
+    return note if len(note) <= MAX_NOTE_LENGTH else note[:MAX_NOTE_LENGTH].strip() + " […]"

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.inbound.classify import Classification
-from mailbot.inbound.tie import UNRECOGNISED_SENDER, find_form, known_contact_id
+from mailbot.inbound.tie import find_form, sender_trusted, untrusted_flag
 from mailbot.outbound.campaign import campaign_rules
 from mailbot.outbound.form import form_labels
 from mailbot.outbound.summary import reference_lists
@@ -73,15 +73,19 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
     The agent's own words decide with the forms: an untouched form, or no form, is a confirmation
     only when the words say nothing but courtesy or a confirmation (mailbot.replies.words); words beyond
     that always make a set for reviewers, even with no change."""
+    # The worker parsed the canonical text before its transaction (mailbot.inbound.queue.analyse);
+    # read again here with the rules' labels of the campaign the message is tied to.
+    parsed = classification.parsed or (parse_text(classification.text) if classification.text is not None
+                                       else parse_reply(inbound.raw))
     envelope = session.get(Campaign, inbound.campaign_id) if inbound.campaign_id else None
-    labels = form_labels(campaign_rules(envelope)) if envelope is not None else None
-    parsed = parse_reply(inbound.raw, labels)
+    if envelope is not None:
+        parsed = parse_text(parsed.text, form_labels(campaign_rules(envelope)), list(parsed.problems))
     parsed = dataclasses.replace(parsed, note=without_lines(parsed.note, _our_lines(session, inbound, parsed)))
     reading = read_words(parsed.note)
     result = Understanding()
     if parsed.forms:
         for form in parsed.forms:
-            _understand_form(session, config, inbound, form, parsed, reading, result)
+            _understand_form(session, config, inbound, form, parsed, reading, result, classification.diffs or {})
         _record_tie(inbound, result)
     else:
         mixed = find_form(session, config, inbound.details or {})
@@ -131,8 +135,33 @@ def _our_lines(session: Session, inbound: InboundMessage, parsed: ParsedReply) -
 MAX_OURS = 10
 
 
+def prepare_diffs(session: Session, config: Config, parsed: ParsedReply) -> dict[str, tuple[int, DiffResult]]:
+    """Each form's diff against the snapshot its token names: token → (outbound id, diff).
+
+    The costly part of a reply (fuzzy matching, validation), done by the worker in a read-only
+    session before its write transaction (mailbot.inbound.queue); `understand_reply` uses it when the form
+    still ties to the same message (snapshots and campaign rules never change). Each form is read with
+    its campaign's labels, as `understand_reply` reads it."""
+    found: dict[str, tuple[int, DiffResult]] = {}
+    for form in parsed.forms:
+        tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in find_tokens(form.token)]})
+        if tie.problem:
+            continue
+        snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == tie.outbound.id))
+        if snapshot is not None:
+            rules = campaign_rules(tie.campaign)
+            found[form.token] = (tie.outbound.id, diff_form(_labelled(parsed, form, rules), snapshot, rules,
+                                                            reference_lists(session)))
+    return found
+
+
+def _labelled(parsed: ParsedReply, form: ParsedForm, rules) -> ParsedForm:
+    """`form` as the rules' labels read it (prose with a colon is not a field)."""
+    return next((f for f in parse_text(parsed.text, form_labels(rules)).forms if f.token == form.token), form)
+
+
 def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, reading: Reading,
-                     result: Understanding) -> None:
+                     result: Understanding, prepared: dict[str, tuple[int, DiffResult]]) -> None:
     refs = find_tokens(form.token)
     tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in refs]})
     if tie.problem:
@@ -145,17 +174,19 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
         return
     rules = campaign_rules(tie.campaign)
     if tie.campaign.id != inbound.campaign_id:  # read again with this form's own campaign labels
-        form = next((f for f in parse_text(parsed.text, form_labels(rules)).forms if f.token == form.token), form)
-    diff = diff_form(form, snapshot, rules, reference_lists(session))
-    trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
+        form = _labelled(parsed, form, rules)
+    outbound_id, diff = prepared.get(form.token, (None, None))
+    if outbound_id != tie.outbound.id:
+        diff = diff_form(form, snapshot, rules, reference_lists(session))
+    trusted = sender_trusted(session, inbound, tie.collectivite.id)
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
     target = _target(session, tie.campaign.id, tie.collectivite.id)
     now = utcnow()
     if target is not None and target.replied_at is None:
         target.replied_at = now
-    if not diff.changes and not diff.problems and reading.kind != WORDS:
+    if not diff.changes and not diff.problems and reading.kind != WORDS and trusted:
         outcome.confirmed = _confirm(target, now)
-    else:
+    else:  # changes, words for reviewers, or a confirmation from someone who may not confirm
         outcome.changeset = _store_changeset(session, inbound, tie, diff, trusted, parsed.note, thread=str(tie.outbound.id))
     result.outcomes.append(outcome)
 
@@ -175,7 +206,7 @@ def _record_tie(inbound: InboundMessage, result: Understanding) -> None:
     if not result.outcomes:
         return
     inbound.trusted = all(o.trusted for o in result.outcomes)
-    inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
+    inbound.flag = None if inbound.trusted else untrusted_flag(inbound)
     if inbound.collectivite_id not in {o.collectivite.id for o in result.outcomes}:
         first = result.outcomes[0]
         inbound.collectivite_id, inbound.campaign_id = first.collectivite.id, first.campaign.id
@@ -200,9 +231,9 @@ def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, reading
     target = _target(session, campaign.id, collectivite.id)
     trusted = bool(inbound.trusted)
     outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted, outbound_id=inbound.answered_outbound_id)
-    if reading.kind == CONFIRMATION:
+    if reading.kind == CONFIRMATION and trusted:
         outcome.confirmed = _confirm(target, utcnow())
-    else:
+    else:  # words for reviewers, or a confirmation from someone who is not a trusted contact
         outcome.changeset = _store_changeset(
             session, inbound, find_form_for(inbound, campaign, collectivite), DiffResult(()), trusted, parsed.note,
             thread=str(inbound.answered_outbound_id or ""),
