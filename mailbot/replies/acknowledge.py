@@ -1,11 +1,17 @@
-"""What we tell the agent we understood (pure: proposed changes in, French sentences out)."""
+"""What we tell the agent we understood (pure: changes in, French sentences out).
+
+`acknowledge_stored` reads the change set as it was stored (the rows reviewers will see), the
+problems recorded with the message, and whether the collectivité was counted as confirmed: the
+acknowledgement says what was recorded, never what we assume."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from mailbot.replies.diff import ProposedChange
 from mailbot.outbound.render import euros
+from mailbot.replies.diff import ProposedChange, describe, index_snapshot
+from mailbot.replies.words import WORDS, read_words
+from mailbot.rules import Rules
 
 ENTITY_NAMES = {
     "contact": "contact",
@@ -33,7 +39,8 @@ class Acknowledgement:
     understood: tuple[str, ...]
     errors: tuple[str, ...]
     fuzzy: tuple[str, ...]
-    confirmation: bool  # nothing changed: the record is confirmed
+    confirmation: bool  # the collectivité was counted as confirmed
+    words: str = ""  # the agent's words passed on to reviewers (before their signature)
 
 
 def show(value) -> str:
@@ -63,7 +70,7 @@ def shown(entity: str, field_key: str | None, value) -> str:
 def sentence(change: ProposedChange) -> str:
     # an APD line is already named by its year (« APD 2010 »): no « de 2010 » after it
     who = f" de {change.description}" if change.description and change.entity != "apd" else ""
-    if change.op == "update":
+    if change.op == "update" or change.entity == "apd" and change.op == "create":  # a year's amount, first written
         value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
         return f"{change.label or change.field}{who} : {value(change.old)} → {value(change.new)}"
     if change.op == "delete":
@@ -71,6 +78,8 @@ def sentence(change: ProposedChange) -> str:
     if change.op == "move":
         return f"L'action extérieure {change.description} devient une coopération décentralisée"
     parent = f" (rattaché à {change.parent_ref})" if change.parent_ref else ""
+    if change.parent_ref and change.parent_ref.startswith(("NOUVEAU", "NOUVELLE")):
+        parent = f" (rattaché à la {NEW_NAMES['cooperation' if 'COOPERATION' in change.parent_ref else 'action'].lower()} de ce message)"
     return f"{NEW_NAMES[change.entity]} : {show(change.new)}{parent}"
 
 
@@ -90,3 +99,42 @@ def acknowledge(changes: list[ProposedChange], problems: list[dict] | tuple = ()
              and m["written"].strip().casefold() != m["label"].casefold()]
     return Acknowledgement(tuple(understood), tuple(errors), tuple(fuzzy),
                            confirmation=not changes and not problems)
+
+
+def acknowledge_stored(rows: list, problems: list[str], rules: Rules, snapshot: dict, *, confirmed: bool,
+                       note: str | None) -> Acknowledgement:
+    """The acknowledgement of one stored change set (`rows`: store.review_models.Change, or anything
+    with the same attributes), named with the form's labels and the records the snapshot showed."""
+    changes = [stored_change(row, rules, snapshot) for row in rows]
+    ack = acknowledge(changes, [{"message": message} for message in problems])
+    reading = read_words(note or "")
+    return Acknowledgement(ack.understood, ack.errors, ack.fuzzy, confirmation=confirmed,
+                           words=reading.words if reading.kind == WORDS else "")
+
+
+def stored_change(row, rules: Rules, snapshot: dict) -> ProposedChange:
+    """A stored change as the agent's sentence needs it: its form label and whose record it is."""
+    record = index_snapshot(snapshot).by_ref.get(row.ref) if snapshot else None
+    label, description = None, ""
+    if row.entity == "apd":
+        year = _apd_year(row.ref, snapshot)
+        label, description = (f"APD {year}", str(year)) if year else (None, "")
+    else:
+        part = rules.parts.get(row.entity)
+        rule = next((f for f in part.fields if f.key == row.field), None) if part is not None else None
+        label = rule.label if rule is not None else None
+        if record is not None:
+            description = describe(record[0], record[1])
+        elif row.op == "create" and isinstance(row.new, dict):
+            description = describe(row.entity, row.new)
+    return ProposedChange(op=row.op, entity=row.entity, ref=row.ref, field=row.field, old=row.old, new=row.new,
+                          base_version=row.base_version, parent_ref=row.parent_ref, errors=tuple(row.errors or ()),
+                          matches=tuple(row.matches or ()), label=label, description=description)
+
+
+def _apd_year(ref: str, snapshot: dict) -> int | None:
+    for row in (snapshot or {}).get("apd", []):
+        if row.get("ref") == ref:
+            return int(row["year"])
+    tail = ref.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None  # APD-2011: a year without a row yet
