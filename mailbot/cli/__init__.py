@@ -78,10 +78,10 @@ class MailbotGroup(click.Group):
 
 @click.group(cls=MailbotGroup)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="MAILBOT_CONFIG",
-              help="Settings file (default: ./mailbot.toml if present).")
+              help="Fichier de réglages (par défaut : ./mailbot.toml s'il existe).")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
-    """Atlas mailbot: keeps the Atlas français de la coopération décentralisée up to date by email."""
+    """Atlas mailbot : tient à jour l'Atlas français de la coopération décentralisée par courriel."""
     try:
         ctx.obj = AppContext(config=load_config(config_path))
     except ConfigError as exc:

@@ -15,19 +15,19 @@ from store.seed import SeedError, seed_atlas
 @main.command()
 @pass_app
 def init(app) -> None:
-    """Create or upgrade the store's schema."""
+    """Crée ou met à niveau le schéma de la base."""
     upgrade(app.engine)
     click.echo(f"Base prête : {app.config.db}")
 
 
 @main.command()
 @click.option("--scale", type=click.FloatRange(0.01, 10.0), default=1.0, show_default=True,
-              help="1 gives exactly the figures of the 2012 circular.")
-@click.option("--seed", "rng_seed", type=int, default=2012, show_default=True, help="Random seed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the resulting figures as JSON.")
+              help="1 donne exactement les chiffres de la circulaire de 2012.")
+@click.option("--seed", "rng_seed", type=int, default=2012, show_default=True, help="Graine du tirage aléatoire.")
+@click.option("--json", "as_json", is_flag=True, help="Affiche les chiffres obtenus en JSON.")
 @pass_app
 def seed(app, scale: float, rng_seed: int, as_json: bool) -> None:
-    """Build a deterministic, realistic national Atlas from the real collectivités."""
+    """Construit un Atlas national réaliste et reproductible à partir des collectivités réelles."""
 
     upgrade(app.engine)
     try:
@@ -46,7 +46,7 @@ def seed(app, scale: float, rng_seed: int, as_json: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @pass_app
 def export_cmd(app, directory: Path) -> None:
-    """Write the whole store as JSON Lines files, one per table (see docs/export-format.md)."""
+    """Écrit toute la base en fichiers JSON Lines, un par table (voir docs/export-format.md)."""
     counts = exchange.export_atlas(app.require_store(), directory)
     click.echo(f"{sum(counts.values())} lignes exportées dans {len(counts)} fichiers, dans {directory}")
 
@@ -55,7 +55,7 @@ def export_cmd(app, directory: Path) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @pass_app
 def import_cmd(app, directory: Path) -> None:
-    """Load an export into an empty store; any bad line refuses the whole import."""
+    """Charge un export dans une base vide ; une seule ligne fautive refuse tout l'import."""
     upgrade(app.engine)
     try:
         counts = exchange.import_atlas(app.engine, directory)
@@ -68,7 +68,7 @@ def import_cmd(app, directory: Path) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def stats(app, as_json: bool) -> None:
-    """The Atlas's headline figures, as the circular counts them."""
+    """Les chiffres clés de l'Atlas, comptés comme dans la circulaire."""
     app.require_store()
     with app.read_sessions() as session:
         figures = queries.atlas_stats(session)
@@ -83,7 +83,7 @@ def stats(app, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def show(app, code: str, as_json: bool) -> None:
-    """One collectivité's whole record, every record with its reference."""
+    """La fiche complète d'une collectivité, chaque élément avec sa référence."""
     app.require_store()
     with app.read_sessions() as session:
         record = queries.collectivite_record(session, code)

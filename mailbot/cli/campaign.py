@@ -37,19 +37,19 @@ from store.queries import territory_names
 
 @main.group()
 def campaign() -> None:
-    """Campaigns: send each collectivité its summary and reply form."""
+    """Campagnes : envoyer à chaque collectivité sa fiche et son formulaire de réponse."""
 
 
 @campaign.command("create")
 @click.argument("name")
 @click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Rules file (default: the `rules` setting, else the shipped rules/campagne-2012.toml).")
+              help="Fichier de règles (par défaut : le réglage `rules`, sinon rules/campagne-2012.toml fourni).")
 @click.option("--deadline", required=True,
-              help="Reply deadline: 2012-06-30 or « 30 juin 2012 » (1/2/2013 is ambiguous and refused).")
-@click.option("--allow-past", is_flag=True, help="Accept a deadline already over (a replay, a test).")
+              help="Date limite de réponse : 2012-06-30 ou « 30 juin 2012 » (1/2/2013, ambigu, est refusé).")
+@click.option("--allow-past", is_flag=True, help="Accepte une date limite déjà passée (rejeu, essai).")
 @pass_app
 def create_cmd(app, name: str, rules_path: Path | None, deadline: str, allow_past: bool) -> None:
-    """Create campaign NAME over every collectivité of the Atlas."""
+    """Crée la campagne NAME pour toutes les collectivités de l'Atlas."""
     try:
         deadline_date = parse_deadline(deadline)
         check_not_past(deadline_date, utcnow().date(), allow_past=allow_past)
@@ -86,7 +86,7 @@ def campaign_state(campaign: Campaign, today) -> str:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def list_cmd(app, as_json: bool) -> None:
-    """List campaigns: open or closed, deadline, rules."""
+    """Liste les campagnes : ouvertes ou closes, date limite, règles."""
     app.require_store()
     today = utcnow().date()
     with app.sessions() as session:
@@ -107,7 +107,7 @@ def list_cmd(app, as_json: bool) -> None:
 @click.argument("name")
 @pass_app
 def close_cmd(app, name: str) -> None:
-    """Close campaign NAME: no more reminders, and mail without a token no longer goes to it."""
+    """Clôt la campagne NAME : plus de relances, et le courrier sans jeton ne lui est plus attribué."""
     app.require_store()
     try:
         with app.sessions.begin() as session:
@@ -123,14 +123,14 @@ def close_cmd(app, name: str) -> None:
 
 @campaign.command("send")
 @click.argument("name")
-@click.option("--only", "only", multiple=True, help="Only this collectivité code (repeatable).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N collectivités this run.")
+@click.option("--only", "only", multiple=True, help="Seulement ce code de collectivité (répétable).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Au plus N collectivités à ce passage.")
 @click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write the .eml files to DIR instead of sending (nothing is stored).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+              help="Écrit les fichiers .eml dans DIR au lieu d'envoyer (rien n'est enregistré).")
+@click.option("--quiet", is_flag=True, help="Sans barre de progression.")
 @pass_app
 def send_cmd(app, name: str, only: tuple[str, ...], limit: int | None, dry_run: Path | None, quiet: bool) -> None:
-    """Render and send the summaries not yet sent; safe to interrupt and run again."""
+    """Prépare et envoie les fiches pas encore envoyées ; peut être interrompu et relancé sans risque."""
     engine = app.require_store()
     if dry_run is not None:
         _dry_run(app, name, list(only) or None, limit, dry_run)
@@ -227,11 +227,11 @@ def parse_duration(text: str) -> timedelta:
 
 @campaign.command("remind")
 @click.argument("name")
-@click.option("--after", default="14d", show_default=True, help="Remind those silent for this long (e.g. 14d).")
+@click.option("--after", default="14d", show_default=True, help="Relance celles restées muettes depuis cette durée (par exemple 14d).")
 @click.option("--quiet", is_flag=True)
 @pass_app
 def remind_cmd(app, name: str, after: str, quiet: bool) -> None:
-    """Remind collectivités that have neither replied nor confirmed, saying what is still missing."""
+    """Relance les collectivités qui n'ont ni répondu ni confirmé, en disant ce qui manque encore."""
     engine = app.require_store()
     try:
         report = remind_campaign(engine, app.sessions, app.config, name, after=parse_duration(after))
@@ -253,7 +253,7 @@ TERRITORY_HEADERS = {None: "Territoire", "departement": "Département", "region"
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def status_cmd(app, name: str, by: str | None, as_json: bool) -> None:
-    """Per territory: sent, delivered, bounced, unreachable, replied, confirmed, pending review, approved."""
+    """Par territoire : envoyées, remises, en erreur, injoignables, réponses, confirmations, à relire, approuvées."""
     app.require_store()
 
     try:

@@ -75,14 +75,15 @@ class Summary:
 
 @main.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
-              show_default=True, help="Where the demo store and mail go (emptied first).")
-@click.option("--scale", type=click.FloatRange(0.01, 1.0), default=DEMO_SCALE, show_default=True)
+              show_default=True, help="Dossier de la base et des courriels de la démonstration (vidé d'abord).")
+@click.option("--scale", type=click.FloatRange(0.01, 1.0), default=DEMO_SCALE, show_default=True,
+              help="Taille de l'Atlas de démonstration (1 : celui de la circulaire).")
 @click.option("--send", "send_count", type=click.IntRange(4, 500), default=8, show_default=True,
-              help="How many collectivités receive their summary in the demo.")
+              help="Nombre de collectivités qui reçoivent leur fiche dans la démonstration.")
 @click.option("--web", "with_web", is_flag=True,
-              help="Then serve the reviewers' web console on the demo store, until Ctrl-C.")
+              help="Puis sert la console web des relecteurs sur la base de démonstration, jusqu'à Ctrl-C.")
 def demo(out_dir: Path, scale: float, send_count: int, with_web: bool) -> None:
-    """The whole loop: seed, campaign, agents' replies through SMTP, review, notices, history."""
+    """Toute la boucle : Atlas, campagne, réponses des agents par SMTP, relecture, avis, historique."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)

@@ -35,13 +35,13 @@ DETAIL_LABELS = {
 
 @main.command()
 @click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True,
-              help="Inbound worker threads (classification and routing).")
+              help="Fils de traitement du courrier reçu (classement et aiguillage).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
               show_default=True)
-@click.option("--dev", is_flag=True, help="Accept the development secret (never in production).")
+@click.option("--dev", is_flag=True, help="Accepte le secret de développement (jamais en production).")
 @pass_app
 def serve(app, workers: int, log_level: str, dev: bool) -> None:
-    """Receive mail (SMTP, and IMAP when MAILBOT_IMAP is set), process it, and send the outbox."""
+    """Reçoit le courrier (SMTP, et IMAP si MAILBOT_IMAP est défini), le traite et envoie le courrier en attente."""
     app.require_store()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level != "DEBUG":
@@ -55,17 +55,17 @@ def serve(app, workers: int, log_level: str, dev: bool) -> None:
 
 @main.group()
 def inbox() -> None:
-    """Messages received: what they were classified as, and why."""
+    """Messages reçus : comment ils ont été classés, et pourquoi."""
 
 
 @inbox.command("list")
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(INBOUND_KINDS), help="Only these kinds (repeatable).")
-@click.option("--state", "states", multiple=True, type=click.Choice(INBOUND_STATES), help="Only these states.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(INBOUND_KINDS), help="Seulement ces sortes de message (répétable).")
+@click.option("--state", "states", multiple=True, type=click.Choice(INBOUND_STATES), help="Seulement ces états (répétable).")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def list_cmd(app, kinds: tuple[str, ...], states: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """The latest messages, newest first."""
+    """Les derniers messages, du plus récent au plus ancien."""
     app.require_store()
     query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
     if kinds:
@@ -89,11 +89,11 @@ def list_cmd(app, kinds: tuple[str, ...], states: tuple[str, ...], limit: int, a
 
 @inbox.command()
 @click.argument("inbound_id", type=int)
-@click.option("--raw", is_flag=True, help="Print the message exactly as received.")
+@click.option("--raw", is_flag=True, help="Affiche le message tel qu'il a été reçu.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
-    """One message: envelope, classification, what was done."""
+    """Un message : enveloppe, classement, suite donnée."""
     app.require_store()
     with app.read_sessions() as session:
         message = session.get(InboundMessage, inbound_id)
@@ -116,7 +116,7 @@ def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
 @click.argument("inbound_id", type=int)
 @pass_app
 def reprocess(app, inbound_id: int) -> None:
-    """Classify and route one message again, now (after a fix, or to retry an error)."""
+    """Classe et aiguille à nouveau un message, tout de suite (après une correction, ou pour reprendre une erreur)."""
 
     app.require_store()
     try:

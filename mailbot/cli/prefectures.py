@@ -16,14 +16,14 @@ from mailbot.prefectures.report import send_reports, territory_reports
 
 @main.group()
 def prefectures() -> None:
-    """Préfectures: their directory and the progress report of their territory."""
+    """Préfectures : leur annuaire et l'avancement de leur territoire."""
 
 
 @prefectures.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_app
 def import_cmd(app, file: Path) -> None:
-    """Create or update préfectures from FILE (CSV: code, name, address[, email]); all or nothing."""
+    """Crée ou met à jour les préfectures depuis FILE (CSV : code, nom, adresse[, courriel]) ; tout ou rien."""
     app.require_store()
     try:
         lines = parse_directory(decode_directory(file.read_bytes()))
@@ -38,7 +38,7 @@ def import_cmd(app, file: Path) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def list_cmd(app, as_json: bool) -> None:
-    """Every préfecture: département, région, address and how many of its collectivités are in the Atlas."""
+    """Toutes les préfectures : département, région, adresse et nombre de leurs collectivités dans l'Atlas."""
     app.require_store()
     with app.sessions() as session:
         rows = list_directory(session)
@@ -55,11 +55,11 @@ def list_cmd(app, as_json: bool) -> None:
 
 @prefectures.command("report")
 @click.argument("campaign_name", metavar="CAMPAIGN")
-@click.option("--send", is_flag=True, help="Mail each préfecture its report with the CSV attached.")
+@click.option("--send", is_flag=True, help="Envoie à chaque préfecture son rapport, avec le CSV en pièce jointe.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def report_cmd(app, campaign_name: str, send: bool, as_json: bool) -> None:
-    """Each territory's progress (the figures of `campaign status`) and its unreachable collectivités."""
+    """L'avancement de chaque territoire (les chiffres de `campaign status`) et ses collectivités injoignables."""
     engine = app.require_store()
     try:
         if send:
@@ -88,14 +88,14 @@ def report_cmd(app, campaign_name: str, send: bool, as_json: bool) -> None:
 
 @main.group()
 def circular() -> None:
-    """The campaign's circular to the préfectures."""
+    """La circulaire de la campagne aux préfectures."""
 
 
 @circular.command("send")
 @click.argument("campaign_name", metavar="CAMPAIGN")
 @pass_app
 def circular_send_cmd(app, campaign_name: str) -> None:
-    """Send each préfecture the circular with its territory's list; a second run sends nothing again."""
+    """Envoie à chaque préfecture la circulaire avec la liste de son territoire ; un second passage ne renvoie rien."""
     engine = app.require_store()
     try:
         report = send_circulars(engine, app.sessions, app.config, campaign_name)

@@ -33,29 +33,30 @@ def _fail(exc: ReviewError):
 
 @main.group()
 def review() -> None:
-    """The reviewers' queue of change sets."""
+    """La file des ensembles de modifications à relire."""
 
 
 @review.command("list")
-@click.option("--status", default="pending", show_default=True, type=click.Choice(STATUSES))
-@click.option("--region", help="Région code (53 for Bretagne).")
-@click.option("--departement", help="Département code (35, 2A, 971…).")
-@click.option("--kind", type=click.Choice(KINDS), help="Kind of collectivité.")
-@click.option("--trusted/--untrusted", default=None, help="Only sets from known contacts / from unknown senders.")
+@click.option("--status", default="pending", show_default=True, type=click.Choice(STATUSES),
+              help="État des ensembles (all : tous).")
+@click.option("--region", help="Code de la région (53 pour la Bretagne).")
+@click.option("--departement", help="Code du département (35, 2A, 971…).")
+@click.option("--kind", type=click.Choice(KINDS), help="Catégorie de collectivité.")
+@click.option("--trusted/--untrusted", default=None, help="Seulement les ensembles de contacts connus / d'expéditeurs inconnus.")
 @click.option("--with-errors/--without-errors", default=None)
 @click.option("--with-conflicts/--without-conflicts", default=None)
 @click.option("--with-competing/--without-competing", "competing", default=None,
-              help="Only sets with / without a change that another pending set competes with (same field).")
-@click.option("--collectivite", help="One collectivité's code.")
+              help="Seulement les ensembles avec / sans modification concurrente d'un autre ensemble en attente (même champ).")
+@click.option("--collectivite", help="Code d'une collectivité.")
 @click.option("--messages/--changes", "messages", default=None,
-              help="Only agents' messages to read / only sets of changes.")
+              help="Seulement les messages d'agents à lire / seulement les ensembles de modifications.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, competing, collectivite,
              messages, limit: int, page: int, as_json: bool) -> None:
-    """Change sets, oldest first."""
+    """Les ensembles de modifications, du plus ancien au plus récent."""
     app.require_store()
     where = QueueFilter(status=None if status == "all" else status, region=region, departement=departement,
                         kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
@@ -98,10 +99,10 @@ def _queue_row(row: dict) -> list:
 @review.command("show")
 @click.argument("changeset_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--raw", is_flag=True, help="Print the original message as received.")
+@click.option("--raw", is_flag=True, help="Affiche le message d'origine tel qu'il a été reçu.")
 @pass_app
 def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
-    """One change set: each change as before → after, with errors, fuzzy matches and conflicts."""
+    """Un ensemble de modifications : chacune en avant → après, avec erreurs, rapprochements et conflits."""
     app.require_store()
     with app.read_sessions() as session:
         row = get_changeset(session, changeset_id)
@@ -237,22 +238,22 @@ def _decide(app, reviewer: str | None, send: bool, decide) -> None:
 
 
 send_option = click.option("--send/--no-send", default=True, show_default=True,
-                           help="Deliver the agents' messages now (otherwise `mailbot serve` does).")
+                           help="Envoie tout de suite les messages aux agents (sinon `mailbot serve` s'en charge).")
 
 
 @review.command("approve")
 @click.argument("changeset_id", type=int, required=False)
-@click.option("--only", "only", type=int, multiple=True, help="Change id to approve (repeatable).")
+@click.option("--only", "only", type=int, multiple=True, help="Numéro de modification à approuver (répétable).")
 @click.option("--all-trusted-without-errors", "bulk", is_flag=True,
-              help="Every pending set from a known contact with no error and no conflict.")
-@click.option("--dry-run", is_flag=True, help="With the bulk form: list what would be approved, change nothing.")
+              help="Tous les ensembles en attente d'un contact connu, sans erreur ni conflit.")
+@click.option("--dry-run", is_flag=True, help="En lot : liste ce qui serait approuvé, sans rien modifier.")
 @click.option("--include-warned", is_flag=True,
-              help="With the bulk form: take the sets with a plausibility warning too (left out otherwise).")
-@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+              help="En lot : prend aussi les ensembles avec un avertissement de vraisemblance (écartés sinon).")
+@click.option("--as", "reviewer", help="Nom du relecteur (par défaut : le réglage `reviewer`).")
 @send_option
 @pass_app
 def approve_cmd(app, changeset_id, only, bulk, dry_run, include_warned, reviewer, send) -> None:
-    """Apply a set (or the changes named by --only) to the Atlas."""
+    """Applique un ensemble (ou les modifications désignées par --only) à l'Atlas."""
 
     if bulk == (changeset_id is not None):
         raise click.ClickException("donnez un numéro d'ensemble, ou --all-trusted-without-errors")
@@ -308,13 +309,13 @@ def _bulk(app, name, ids, bulk_approve, include_warned: bool):
 
 @review.command("reject")
 @click.argument("changeset_id", type=int)
-@click.option("--only", "only", type=int, multiple=True, help="Change id to reject (repeatable).")
-@click.option("--reason", required=True, help="Why (in French: the agent reads it).")
-@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@click.option("--only", "only", type=int, multiple=True, help="Numéro de modification à rejeter (répétable).")
+@click.option("--reason", required=True, help="Pourquoi (en français : l'agent le lit).")
+@click.option("--as", "reviewer", help="Nom du relecteur (par défaut : le réglage `reviewer`).")
 @send_option
 @pass_app
 def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
-    """Reject a set (or the changes named by --only), with a reason for the agent."""
+    """Rejette un ensemble (ou les modifications désignées par --only), avec une raison pour l'agent."""
 
     _decide(app, reviewer, send,
             lambda name: reject(app.sessions, app.config, changeset_id, name, reason, only=list(only) or None))
@@ -322,12 +323,12 @@ def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
 
 @review.command("edit")
 @click.argument("change_id", type=int)
-@click.option("--value", required=True, help="The corrected value, written as on the form.")
-@click.option("--field", "field_key", help="For a created record: which field (rules-file key, or _parent).")
-@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@click.option("--value", required=True, help="La valeur corrigée, écrite comme sur le formulaire.")
+@click.option("--field", "field_key", help="Pour un élément créé : quel champ (clé du fichier de règles, ou _parent).")
+@click.option("--as", "reviewer", help="Nom du relecteur (par défaut : le réglage `reviewer`).")
 @pass_app
 def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
-    """Correct a change's value before approving it; the rules check the correction."""
+    """Corrige la valeur d'une modification avant de l'approuver ; les règles vérifient la correction."""
 
     app.require_store()
     name = _reviewer(app, reviewer)
@@ -344,13 +345,13 @@ def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
 @review.command("resolve")
 @click.argument("change_id", type=int)
 @click.option("--take", type=click.Choice(["asked", "current"]), required=True,
-              help="asked: apply the agent's value over the current one; current: keep the Atlas as it is.")
-@click.option("--reason", help="With --take current: why, for the agent.")
-@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+              help="asked : la valeur de l'agent remplace l'actuelle ; current : l'Atlas reste tel quel.")
+@click.option("--reason", help="Avec --take current : pourquoi, pour l'agent.")
+@click.option("--as", "reviewer", help="Nom du relecteur (par défaut : le réglage `reviewer`).")
 @send_option
 @pass_app
 def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
-    """Settle a conflict one way or the other."""
+    """Tranche un conflit dans un sens ou dans l'autre."""
 
     _decide(app, reviewer, send,
             lambda name: resolve(app.sessions, app.config, change_id, name, take=take, reason=reason))
@@ -358,10 +359,10 @@ def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
 
 @review.command("revert")
 @click.argument("changeset_id", type=int)
-@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@click.option("--as", "reviewer", help="Nom du relecteur (par défaut : le réglage `reviewer`).")
 @pass_app
 def revert_cmd(app, changeset_id, reviewer) -> None:
-    """Undo an approved set, as a new audited set (its changes are conflict-checked too)."""
+    """Annule un ensemble approuvé par un nouvel ensemble tracé (ses modifications passent aussi le contrôle des conflits)."""
 
     app.require_store()
     name = _reviewer(app, reviewer)
@@ -374,11 +375,11 @@ def revert_cmd(app, changeset_id, reviewer) -> None:
 
 
 @review.command("digest")
-@click.option("--send", is_flag=True, help="Mail it to the reviewers (setting digest_to) instead of printing it.")
+@click.option("--send", is_flag=True, help="L'envoie aux relecteurs (réglage digest_to) au lieu de l'afficher.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def digest_cmd(app, send, as_json) -> None:
-    """The queue in figures, for the reviewers' daily digest."""
+    """La file en chiffres, pour le récapitulatif quotidien des relecteurs."""
 
     app.require_store()
     if send:
@@ -410,8 +411,9 @@ def digest_cmd(app, send, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def history_cmd(app, code, as_json) -> None:
-    """A collectivité's whole conversation, oldest first: messages in and out, decisions, and every change
-    applied to its record (who, when, from which message, old → new)."""
+    """Toute la correspondance d'une collectivité, de la plus ancienne à la plus récente : messages reçus et
+    envoyés, décisions, et chaque modification appliquée à sa fiche (qui, quand, depuis quel message,
+    avant → après)."""
 
     app.require_store()
     with app.sessions() as session:
@@ -457,12 +459,12 @@ def _one_line(text: str, limit: int = 160) -> str:
 
 @review.command("reply")
 @click.argument("changeset_id", type=int)
-@click.option("--message", "text", required=True, help="What to tell the agent (in French: they read it as written).")
-@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@click.option("--message", "text", required=True, help="Ce qu'il faut dire à l'agent (en français : il le lit tel quel).")
+@click.option("--as", "reviewer", help="Nom du relecteur (par défaut : le réglage `reviewer`).")
 @send_option
 @pass_app
 def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
-    """Answer the agent whose message made this set: a message from the bot, signed by you, in their thread."""
+    """Répond à l'agent dont le message a produit cet ensemble : un message du robot, signé de vous, dans sa conversation."""
     app.require_store()
     name = _reviewer(app, reviewer)
     try:
@@ -480,12 +482,12 @@ def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
 @review.command("attachment")
 @click.argument("attachment_id", type=int)
 @click.option("--save", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory to write the file into (created if missing).")
-@click.option("--force", is_flag=True, help="Save a file flagged dangerous (under a name that does not run it).")
+              help="Dossier où écrire le fichier (créé s'il manque).")
+@click.option("--force", is_flag=True, help="Enregistre un fichier signalé dangereux (sous un nom qui ne l'exécute pas).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def attachment_cmd(app, attachment_id, directory, force, as_json) -> None:
-    """One attachment of an agent's message: what it is, and save it with --save DIR."""
+    """Une pièce jointe d'un message d'agent : ce qu'elle est, et l'enregistrer avec --save DIR."""
     app.require_store()
     with app.sessions() as session:
         row = session.get(InboundAttachment, attachment_id)

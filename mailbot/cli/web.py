@@ -10,11 +10,11 @@ from mailbot.web.server import run_foreground
 
 
 @main.command("web")
-@click.option("--listen", help="host:port (default: the web_listen setting, else 127.0.0.1:8080).")
-@click.option("--dev", is_flag=True, help="Accept the development secret (never in production).")
+@click.option("--listen", help="hôte:port (par défaut : le réglage web_listen, sinon 127.0.0.1:8080).")
+@click.option("--dev", is_flag=True, help="Accepte le secret de développement (jamais en production).")
 @pass_app
 def web_cmd(app, listen: str | None, dev: bool) -> None:
-    """Serve the reviewers' web console."""
+    """Sert la console web des relecteurs."""
     if app.config.secret == SETTINGS_BY_NAME["secret"].default and not dev:
         # the secret signs the session cookies: with the published key anyone could forge a reviewer's
         raise click.ClickException("le secret de développement est en place : définissez MAILBOT_SECRET (ou "
@@ -32,15 +32,15 @@ def web_cmd(app, listen: str | None, dev: bool) -> None:
 
 @main.group()
 def reviewers() -> None:
-    """Reviewers' accounts for the web console (sign-in by a one-time link mailed to them)."""
+    """Les comptes des relecteurs de la console web (connexion par un lien à usage unique envoyé par courriel)."""
 
 
 @reviewers.command("add")
 @click.argument("name")
-@click.option("--email", required=True, help="The reviewer's address: sign-in links are mailed there.")
+@click.option("--email", required=True, help="L'adresse du relecteur : les liens de connexion y sont envoyés.")
 @pass_app
 def add_cmd(app, name: str, email: str) -> None:
-    """Add a reviewer."""
+    """Ajoute un relecteur."""
     app.require_store()
     try:
         reviewer = accounts.add_reviewer(app.sessions, name, email)
@@ -53,7 +53,7 @@ def add_cmd(app, name: str, email: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def list_cmd(app, as_json: bool) -> None:
-    """The reviewers, active or disabled."""
+    """Les relecteurs, actifs ou désactivés."""
     app.require_store()
     rows = accounts.list_reviewers(app.sessions)
     if as_json:
@@ -69,7 +69,7 @@ def list_cmd(app, as_json: bool) -> None:
 @click.argument("name")
 @pass_app
 def disable_cmd(app, name: str) -> None:
-    """Disable a reviewer: their open console sessions stop working at once."""
+    """Désactive un relecteur : ses sessions ouvertes dans la console cessent aussitôt de fonctionner."""
     app.require_store()
     try:
         reviewer = accounts.disable_reviewer(app.sessions, name)
@@ -82,7 +82,7 @@ def disable_cmd(app, name: str) -> None:
 @click.argument("name")
 @pass_app
 def link_cmd(app, name: str) -> None:
-    """Print a one-time sign-in link for NAME (valid 15 minutes), instead of mailing it."""
+    """Affiche un lien de connexion à usage unique pour NAME (valable 15 minutes), au lieu de l'envoyer."""
     app.require_store()
     try:
         click.echo(accounts.printed_link(app.sessions, app.config, name))
