@@ -306,7 +306,7 @@ def assert_refused(target, directory: Path, *fragments: str) -> str:
 
 def test_bad_json_names_file_and_line_and_writes_nothing(exported, target):
     edit_line(exported / "contact.jsonl", 3, '{"collectivite_id": 1, "role": ')
-    message = assert_refused(target, exported, "contact.jsonl:3: not valid JSON")
+    message = assert_refused(target, exported, "contact.jsonl:3: JSON invalide")
     assert message.startswith("contact.jsonl:3:")
 
 
@@ -320,25 +320,25 @@ def _without(key):
 
 # (file, line, change, what the refusal must say): one per kind of check.
 BAD_VALUES = [
-    ("contact.jsonl", 1, _with(nickname="Mimi"), "contact.jsonl:1: unknown column nickname"),
-    ("contact.jsonl", 2, _without("title"), "contact.jsonl:2: missing column title"),
-    ("collectivite.jsonl", 2, _with(population="many"), "collectivite.jsonl:2: population: expected an integer"),
-    ("collectivite.jsonl", 1, _with(in_atlas=1), "in_atlas: expected true or false"),
-    ("collectivite.jsonl", 1, _with(name=None), "name: null is not allowed"),
-    ("collectivite.jsonl", 1, _with(kind="x" * 13), "kind: 13 characters, at most 12 allowed"),
-    ("apd_amount.jsonl", 1, _with(amount=15000.5), "amount: expected a decimal number"),
-    ("apd_amount.jsonl", 1, _with(amount="1.234"), "amount: 1.234 has more than 2 decimals"),
-    ("apd_amount.jsonl", 1, _with(amount="1234567890123.00"), "amount: 1234567890123.00 is too large"),
-    ("apd_amount.jsonl", 1, _with(document="not base64!"), "document: not valid base64"),
-    ("contact.jsonl", 2, _with(email_state_at="2012-02-03T08:30:15"), "email_state_at: 2012-02-03T08:30:15 has no UTC offset"),
-    ("contact.jsonl", 2, _with(email_state_at="yesterday"), "email_state_at: expected an ISO 8601 date-time"),
-    ("campaign.jsonl", 1, _with(deadline="30/06/2012"), "deadline: expected an ISO 8601 date"),
-    ("network.jsonl", 1, _with(id=2 ** 40), "id: 1099511627776 is out of range"),
-    ("contact.jsonl", 1, lambda row: [row], "contact.jsonl:1: expected a JSON object, got array"),
-    ("contact.jsonl", 3, _with(collectivite_id=999), "contact.jsonl:3: collectivite_id=999 points to no row of collectivite"),
-    ("project_theme.jsonl", 2, _with(theme_code="peche"), "theme_code='peche' points to no row of theme"),
-    ("cooperation.jsonl", 1, _with(partner_id=42), "partner_id=42 points to no row of partner"),
-    ("membership.jsonl", 1, _with(network_id=7), "network_id=7 points to no row of network"),
+    ("contact.jsonl", 1, _with(nickname="Mimi"), "contact.jsonl:1: colonne inconnue nickname"),
+    ("contact.jsonl", 2, _without("title"), "contact.jsonl:2: colonne manquante title"),
+    ("collectivite.jsonl", 2, _with(population="many"), "collectivite.jsonl:2: population: entier attendu"),
+    ("collectivite.jsonl", 1, _with(in_atlas=1), "in_atlas: true ou false attendu"),
+    ("collectivite.jsonl", 1, _with(name=None), "name: null n'est pas permis"),
+    ("collectivite.jsonl", 1, _with(kind="x" * 13), "kind: 13 caractères, au plus 12 permis"),
+    ("apd_amount.jsonl", 1, _with(amount=15000.5), "amount: nombre décimal attendu"),
+    ("apd_amount.jsonl", 1, _with(amount="1.234"), "amount: 1.234 a plus de 2 décimales"),
+    ("apd_amount.jsonl", 1, _with(amount="1234567890123.00"), "amount: 1234567890123.00 est trop grand"),
+    ("apd_amount.jsonl", 1, _with(document="not base64!"), "document: base64 invalide"),
+    ("contact.jsonl", 2, _with(email_state_at="2012-02-03T08:30:15"), "email_state_at: 2012-02-03T08:30:15 n'a pas de décalage UTC"),
+    ("contact.jsonl", 2, _with(email_state_at="yesterday"), "email_state_at: date-heure ISO 8601 attendue"),
+    ("campaign.jsonl", 1, _with(deadline="30/06/2012"), "deadline: date ISO 8601 attendue"),
+    ("network.jsonl", 1, _with(id=2 ** 40), "id: 1099511627776 dépasse les bornes"),
+    ("contact.jsonl", 1, lambda row: [row], "contact.jsonl:1: objet JSON attendu, trouvé tableau"),
+    ("contact.jsonl", 3, _with(collectivite_id=999), "contact.jsonl:3: collectivite_id=999 ne désigne aucune ligne de collectivite"),
+    ("project_theme.jsonl", 2, _with(theme_code="peche"), "theme_code='peche' ne désigne aucune ligne de theme"),
+    ("cooperation.jsonl", 1, _with(partner_id=42), "partner_id=42 ne désigne aucune ligne de partner"),
+    ("membership.jsonl", 1, _with(network_id=7), "network_id=7 ne désigne aucune ligne de network"),
 ]
 
 
@@ -358,18 +358,18 @@ def test_duplicate_primary_key_is_refused(exported, target):
     first = read_lines(path)[0]
     with path.open("a", encoding="utf-8") as out:
         out.write(json.dumps({**first, "ref": "CT-ZZZZZZ"}, ensure_ascii=False) + "\n")
-    assert_refused(target, exported, "contact.jsonl:4: id=", "appears twice (primary key)")
+    assert_refused(target, exported, "contact.jsonl:4: id=", "figure deux fois (clé primaire)")
 
 
 def test_duplicate_unique_value_is_refused(exported, target):
     second = read_lines(exported / "contact.jsonl")[1]
     edit_line(exported / "contact.jsonl", 3, _with(ref=second["ref"]))
-    assert_refused(target, exported, "contact.jsonl:3: ref=", "appears twice (unique)")
+    assert_refused(target, exported, "contact.jsonl:3: ref=", "figure deux fois (valeur unique)")
 
 
 def test_duplicate_key_inside_a_line_is_refused(exported, target):
     edit_line(exported / "country.jsonl", 1, '{"code":"BF","code":"SN","name_fr":"x"}')
-    assert_refused(target, exported, "country.jsonl:1: key 'code' appears twice")
+    assert_refused(target, exported, "country.jsonl:1: la clé 'code' figure deux fois")
 
 
 def test_a_table_may_point_to_itself_in_any_order(tmp_path):
@@ -380,37 +380,37 @@ def test_a_table_may_point_to_itself_in_any_order(tmp_path):
     (tmp_path / "node.jsonl").write_text('{"id":1,"parent_id":2}\n{"id":2,"parent_id":null}\n', encoding="utf-8")
     load._validate(tmp_path, [plan], {"node": 2})
     (tmp_path / "node.jsonl").write_text('{"id":1,"parent_id":3}\n{"id":2,"parent_id":1}\n', encoding="utf-8")
-    with pytest.raises(ImportRefused, match=r"^node.jsonl:1: parent_id=3 points to no row of node$"):
+    with pytest.raises(ImportRefused, match=r"^node.jsonl:1: parent_id=3 ne désigne aucune ligne de node$"):
         load._validate(tmp_path, [plan], {"node": 2})
 
 
 def test_row_count_must_match_the_manifest(exported, target):
     lines = (exported / "theme.jsonl").read_text(encoding="utf-8").splitlines()
     (exported / "theme.jsonl").write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
-    assert_refused(target, exported, "theme.jsonl: 2 rows, but manifest.json announces 3")
+    assert_refused(target, exported, "theme.jsonl : 2 lignes, alors que manifest.json en annonce 3")
 
 
 def test_missing_file_listed_in_manifest_is_refused(exported, target):
     (exported / "partner.jsonl").unlink()
-    assert_refused(target, exported, "partner.jsonl: missing, but manifest.json lists table partner")
+    assert_refused(target, exported, "partner.jsonl : absent, alors que manifest.json annonce la table partner")
 
 
 def test_manifest_problems_are_refused(exported, target, tmp_path):
-    assert_refused(target, tmp_path / "nowhere", "no such directory")
+    assert_refused(target, tmp_path / "nowhere", "dossier introuvable")
     manifest_path = exported / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest_path.write_text(json.dumps({**manifest, "format_version": 99}), encoding="utf-8")
-    assert_refused(target, exported, "format version 99 is not supported")
+    assert_refused(target, exported, "la version de format 99 n'est pas prise en charge")
     manifest["tables"][0]["columns"].append("colour")
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-    assert_refused(target, exported, "unknown column colour")
+    assert_refused(target, exported, "colonne inconnue colour")
     manifest_path.unlink()
-    assert_refused(target, exported, "no manifest.json")
+    assert_refused(target, exported, "pas de manifest.json")
 
 
 def test_import_into_a_non_empty_store_is_refused(exported, engine):
     before = row_counts(engine)
-    with pytest.raises(ImportRefused, match="the store is not empty"):
+    with pytest.raises(ImportRefused, match="la base n'est pas vide"):
         import_atlas(engine, exported)
     assert row_counts(engine) == before
 
@@ -419,7 +419,7 @@ def test_database_refusal_rolls_back_everything(exported, target, monkeypatch):
     """If something slips past validation, the database's refusal is reported and nothing stays."""
     monkeypatch.setattr(load, "_validate", lambda *args: None)
     edit_line(exported / "contact.jsonl", 2, _with(collectivite_id=999))
-    assert_refused(target, exported, "contact.jsonl:1-3: the database refused these rows", "nothing was imported")
+    assert_refused(target, exported, "contact.jsonl:1-3: la base a refusé ces lignes", "rien n'a été importé")
 
 
 # --- Command line ---------------------------------------------------------------------------------
@@ -452,7 +452,7 @@ def test_cli_export_then_import_round_trip(engine, Session, db_url, second_db_ur
     assert run_cli(second_db_url, "export", str(tmp_path / "b")).exit_code == 0
     assert directory_bytes(tmp_path / "a") == directory_bytes(tmp_path / "b")
 
-    assert_one_line_failure(run_cli(second_db_url, "import", str(tmp_path / "a")), "the store is not empty")
+    assert_one_line_failure(run_cli(second_db_url, "import", str(tmp_path / "a")), "la base n'est pas vide")
 
 
 def test_cli_failures_are_one_line(engine, Session, db_url, second_db_url, tmp_path, monkeypatch):
@@ -463,10 +463,10 @@ def test_cli_failures_are_one_line(engine, Session, db_url, second_db_url, tmp_p
     assert run_cli(db_url, "export", str(tmp_path / "a")).exit_code == 0
     edit_line(tmp_path / "a" / "contact.jsonl", 3, "{oops")
     assert run_cli(second_db_url, "init").exit_code == 0
-    assert_one_line_failure(run_cli(second_db_url, "import", str(tmp_path / "a")), "contact.jsonl:3: not valid JSON")
+    assert_one_line_failure(run_cli(second_db_url, "import", str(tmp_path / "a")), "contact.jsonl:3: JSON invalide")
 
     (tmp_path / "file").write_text("not a directory")
-    assert_one_line_failure(run_cli(db_url, "export", str(tmp_path / "file" / "sub")), "cannot write the export")
+    assert_one_line_failure(run_cli(db_url, "export", str(tmp_path / "file" / "sub")), "impossible d'écrire l'export")
 
 
 def test_the_export_format_page_names_every_table_and_column():

@@ -41,7 +41,7 @@ class ColumnCodec:
     def load(self, value: Any) -> Any:
         if value is None:
             if not self.nullable:
-                raise BadValue(f"{self.name}: null is not allowed")
+                raise BadValue(f"{self.name}: null n'est pas permis")
             return None
         try:
             return self.decode(value)
@@ -51,8 +51,8 @@ class ColumnCodec:
 
 def describe_value(value: Any) -> str:
     """A JSON value as an error message shows it: its kind and a short excerpt."""
-    kind = {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
-            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+    kind = {bool: "booléen", int: "nombre", float: "nombre", str: "chaîne", list: "tableau",
+            dict: "objet", type(None): "null"}.get(type(value), type(value).__name__)
     excerpt = json.dumps(value, ensure_ascii=False)
     if len(excerpt) > 40:
         excerpt = excerpt[:37] + "..."
@@ -65,9 +65,9 @@ def _integer_codec(type_: Integer):
 
     def decode(value):
         if type(value) is not int:  # bool is an int subclass; true is not an id
-            raise BadValue(f"expected an integer, got {describe_value(value)}")
+            raise BadValue(f"entier attendu, trouvé {describe_value(value)}")
         if not low <= value <= high:
-            raise BadValue(f"{value} is out of range for a {bits}-bit integer")
+            raise BadValue(f"{value} dépasse les bornes d'un entier de {bits} bits")
         return value
 
     return int, decode
@@ -76,7 +76,7 @@ def _integer_codec(type_: Integer):
 def _boolean_codec():
     def decode(value):
         if type(value) is not bool:
-            raise BadValue(f"expected true or false, got {describe_value(value)}")
+            raise BadValue(f"true ou false attendu, trouvé {describe_value(value)}")
         return value
 
     return bool, decode
@@ -96,12 +96,12 @@ def _numeric_codec(type_: Numeric):
 
     def decode(value):
         if not isinstance(value, str) or not DECIMAL_TEXT.match(value):
-            raise BadValue(f'expected a decimal number written as a string such as "1500.00", got {describe_value(value)}')
+            raise BadValue(f'nombre décimal attendu, écrit en chaîne comme "1500.00", trouvé {describe_value(value)}')
         whole, _, fraction = value.lstrip("-").partition(".")
         if scale is not None and len(fraction) > scale:
-            raise BadValue(f"{value} has more than {scale} decimals")
+            raise BadValue(f"{value} a plus de {scale} décimales")
         if precision is not None and len(whole.lstrip("0")) > precision - (scale or 0):
-            raise BadValue(f"{value} is too large (at most {precision - (scale or 0)} digits before the point)")
+            raise BadValue(f"{value} est trop grand (au plus {precision - (scale or 0)} chiffres avant la virgule)")
         return Decimal(value)
 
     return encode, decode
@@ -110,7 +110,7 @@ def _numeric_codec(type_: Numeric):
 def _float_codec():
     def decode(value):
         if type(value) not in (int, float):
-            raise BadValue(f"expected a number, got {describe_value(value)}")
+            raise BadValue(f"nombre attendu, trouvé {describe_value(value)}")
         return float(value)
 
     return float, decode
@@ -122,13 +122,13 @@ def _string_codec(type_: String):
 
     def decode(value):
         if not isinstance(value, str):
-            raise BadValue(f"expected a string, got {describe_value(value)}")
+            raise BadValue(f"chaîne attendue, trouvé {describe_value(value)}")
         if length is not None and len(value) > length:
-            raise BadValue(f"{len(value)} characters, at most {length} allowed")
+            raise BadValue(f"{len(value)} caractères, au plus {length} permis")
         if "\x00" in value:  # PostgreSQL text cannot hold NUL
-            raise BadValue("contains a NUL character")
+            raise BadValue("contient un caractère NUL")
         if choices is not None and value not in choices:
-            raise BadValue(f"{describe_value(value)} is not one of {', '.join(sorted(choices))}")
+            raise BadValue(f"{describe_value(value)} n'est pas l'une des valeurs {', '.join(sorted(choices))}")
         return value
 
     return str, decode
@@ -150,11 +150,11 @@ def _datetime_codec(type_: DateTime):
         except ValueError:
             parsed = None
         if parsed is None:
-            raise BadValue(f"expected an ISO 8601 date-time such as 2012-03-01T10:00:00+00:00, got {describe_value(value)}")
+            raise BadValue(f"date-heure ISO 8601 attendue, comme 2012-03-01T10:00:00+00:00, trouvé {describe_value(value)}")
         if aware and parsed.tzinfo is None:
-            raise BadValue(f"{value} has no UTC offset (write e.g. {value}+00:00)")
+            raise BadValue(f"{value} n'a pas de décalage UTC (écrivez par exemple {value}+00:00)")
         if not aware and parsed.tzinfo is not None:
-            raise BadValue(f"{value} has a UTC offset but the column stores local date-times")
+            raise BadValue(f"{value} a un décalage UTC, mais la colonne garde des date-heures locales")
         return parsed.astimezone(timezone.utc) if aware else parsed
 
     return encode, decode
@@ -170,7 +170,7 @@ def _date_codec():
     def checked(value):
         parsed = decode(value)
         if parsed is None:
-            raise BadValue(f"expected an ISO 8601 date such as 2012-03-01, got {describe_value(value)}")
+            raise BadValue(f"date ISO 8601 attendue, comme 2012-03-01, trouvé {describe_value(value)}")
         return parsed
 
     return date.isoformat, checked
@@ -182,11 +182,11 @@ def _binary_codec():
 
     def decode(value):
         if not isinstance(value, str):
-            raise BadValue(f"expected base64 text, got {describe_value(value)}")
+            raise BadValue(f"texte base64 attendu, trouvé {describe_value(value)}")
         try:
             return base64.b64decode(value, validate=True)
         except binascii.Error:
-            raise BadValue("not valid base64") from None
+            raise BadValue("base64 invalide") from None
 
     return encode, decode
 

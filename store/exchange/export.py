@@ -52,7 +52,7 @@ def export_atlas(engine: Engine, directory: str | Path) -> dict[str, int]:
                 counts[plan.name] = _export_table(conn, plan, directory / plan.file_name)
         _write_atomically(directory / MANIFEST, _manifest_text(plans, counts, revision))
     except OSError as exc:
-        raise ExportFailed(f"cannot write the export to {directory}: {exc.strerror or exc}") from None
+        raise ExportFailed(f"impossible d'écrire l'export dans {directory} : {exc.strerror or exc}") from None
     return counts
 
 
@@ -62,7 +62,7 @@ def _prepare_export_directory(directory: Path) -> None:
         # Drop an older manifest first, so an interrupted export never looks complete.
         (directory / MANIFEST).unlink(missing_ok=True)
     except OSError as exc:
-        raise ExportFailed(f"cannot write the export to {directory}: {exc.strerror or exc}") from None
+        raise ExportFailed(f"impossible d'écrire l'export dans {directory} : {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -98,7 +98,7 @@ def refuse_missing_tables(conn: Connection, plans: list[TablePlan], error: type[
     existing = set(inspect(conn).get_table_names())
     missing = [plan.name for plan in plans if plan.name not in existing]
     if missing:
-        raise error(f"the store has no table {', '.join(missing)}: run `mailbot init` to bring its schema up to date")
+        raise error(f"la base n'a pas de table {', '.join(missing)} : lancez `mailbot init` pour mettre son schéma à jour")
 
 
 def _schema_revision(conn: Connection) -> str | None:

@@ -58,58 +58,58 @@ def _check_store_ready(engine: Engine, plans: list[TablePlan]) -> None:
 def _refuse_if_not_empty(conn: Connection, plans: list[TablePlan]) -> None:
     for plan in plans:
         if conn.execute(select(1).select_from(plan.table).limit(1)).first() is not None:
-            raise ImportRefused(f"the store is not empty (table {plan.name} has rows): "
-                                "an export can only be imported into a freshly initialised store")
+            raise ImportRefused(f"la base n'est pas vide (la table {plan.name} a des lignes) : "
+                                "un export ne s'importe que dans une base tout juste initialisée")
 
 
 def _read_manifest(directory: Path, plans: list[TablePlan]) -> dict[str, int]:
     """The tables the manifest lists, with their row counts, after checking it against the schema."""
     path = directory / MANIFEST
     if not directory.is_dir():
-        raise ImportRefused(f"{directory}: no such directory")
+        raise ImportRefused(f"{directory} : dossier introuvable")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ImportRefused(f"{directory}: no {MANIFEST}, this is not a complete export") from None
+        raise ImportRefused(f"{directory} : pas de {MANIFEST}, ce n'est pas un export complet") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportRefused(f"{MANIFEST}: not valid JSON ({exc})") from None
+        raise ImportRefused(f"{MANIFEST} : JSON invalide ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise ImportRefused(f'{MANIFEST}: not an Atlas export (expected "format": "{FORMAT_NAME}")')
+        raise ImportRefused(f'{MANIFEST} : pas un export de l\'Atlas ("format": "{FORMAT_NAME}" attendu)')
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise ImportRefused(f"{MANIFEST}: format version {manifest.get('format_version')!r} is not supported "
-                            f"(this mailbot reads version {FORMAT_VERSION})")
+        raise ImportRefused(f"{MANIFEST} : la version de format {manifest.get('format_version')!r} n'est pas prise en charge "
+                            f"(ce mailbot lit la version {FORMAT_VERSION})")
     entries = manifest.get("tables")
     if not isinstance(entries, list):
-        raise ImportRefused(f'{MANIFEST}: "tables" must be a list')
+        raise ImportRefused(f'{MANIFEST} : "tables" doit être une liste')
     by_name = {plan.name: plan for plan in plans}
     listed: dict[str, int] = {}
     for position, entry in enumerate(entries, 1):
         name, rows = _manifest_entry(entry, position, by_name)
         if name in listed:
-            raise ImportRefused(f"{MANIFEST}: table {name} is listed twice")
+            raise ImportRefused(f"{MANIFEST} : la table {name} figure deux fois")
         if not (directory / by_name[name].file_name).is_file():
-            raise ImportRefused(f"{by_name[name].file_name}: missing, but {MANIFEST} lists table {name}")
+            raise ImportRefused(f"{by_name[name].file_name} : absent, alors que {MANIFEST} annonce la table {name}")
         listed[name] = rows
     return listed
 
 
 def _manifest_entry(entry: Any, position: int, by_name: dict[str, TablePlan]) -> tuple[str, int]:
-    where = f"{MANIFEST}: table entry {position}"
+    where = f"{MANIFEST} : entrée de table {position}"
     if not isinstance(entry, dict):
-        raise ImportRefused(f"{where}: expected an object, got {describe_value(entry)}")
+        raise ImportRefused(f"{where} : objet attendu, trouvé {describe_value(entry)}")
     name, rows, columns = entry.get("name"), entry.get("rows"), entry.get("columns")
     plan = by_name.get(name) if isinstance(name, str) else None
     if plan is None:
-        raise ImportRefused(f"{where}: unknown table {name!r} (the store has {', '.join(by_name)})")
+        raise ImportRefused(f"{where} : table inconnue {name!r} (la base a {', '.join(by_name)})")
     if entry.get("file") != plan.file_name:
-        raise ImportRefused(f"{where}: table {name} must be in file {plan.file_name}, not {entry.get('file')!r}")
+        raise ImportRefused(f"{where} : la table {name} doit être dans le fichier {plan.file_name}, pas {entry.get('file')!r}")
     if type(rows) is not int or rows < 0:
-        raise ImportRefused(f"{where}: rows of table {name} must be a count, got {describe_value(rows)}")
+        raise ImportRefused(f"{where} : les lignes de la table {name} doivent être un nombre, trouvé {describe_value(rows)}")
     if not isinstance(columns, list):
-        raise ImportRefused(f"{where}: columns of table {name} must be a list")
+        raise ImportRefused(f"{where} : les colonnes de la table {name} doivent être une liste")
     problem = _column_mismatch(plan, columns)
     if problem:
-        raise ImportRefused(f"{where}: table {name}: {problem}")
+        raise ImportRefused(f"{where} : table {name} : {problem}")
     return name, rows
 
 
@@ -120,9 +120,9 @@ def _column_mismatch(plan: TablePlan, keys) -> str | None:
     missing = [name for name in plan.column_names if name not in keys]
     parts = []
     if unknown:
-        parts.append(f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+        parts.append(f"colonne{'s' if len(unknown) > 1 else ''} inconnue{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
     if missing:
-        parts.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        parts.append(f"colonne{'s' if len(missing) > 1 else ''} manquante{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     return "; ".join(parts) or None
 
 
@@ -144,15 +144,15 @@ def _parse_line(plan: TablePlan, raw: bytes, strict: bool) -> dict:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadValue("not valid UTF-8") from None
+        raise BadValue("UTF-8 invalide") from None
     if not line.strip():
-        raise BadValue("empty line (every line must be one JSON object)")
+        raise BadValue("ligne vide (chaque ligne doit être un objet JSON)")
     try:
         record = (STRICT_DECODER if strict else DECODER).decode(line)
     except json.JSONDecodeError as exc:
-        raise BadValue(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        raise BadValue(f"JSON invalide ({exc.msg} à la colonne {exc.colno})") from None
     if not isinstance(record, dict):
-        raise BadValue(f"expected a JSON object, got {describe_value(record)}")
+        raise BadValue(f"objet JSON attendu, trouvé {describe_value(record)}")
     problem = _column_mismatch(plan, record)
     if problem:
         raise BadValue(problem)
@@ -164,12 +164,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     if len(record) != len(pairs):
         seen: set[str] = set()
         repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise BadValue(f"key {repeated!r} appears twice in one object")
+        raise BadValue(f"la clé {repeated!r} figure deux fois dans un même objet")
     return record
 
 
 def _no_constants(name: str):
-    raise BadValue(f"{name} is not a JSON number")
+    raise BadValue(f"{name} n'est pas un nombre JSON")
 
 
 # Built once: json.loads with options would build a decoder per line.
@@ -186,7 +186,7 @@ def _validate(directory: Path, plans: list[TablePlan], listed: dict[str, int]) -
         seen = {cols: set() for cols in dict.fromkeys([*plan.unique_keys, *wanted])}
         count = _validate_table(directory, plan, seen, known)
         if count != listed[plan.name]:
-            raise ImportRefused(f"{plan.file_name}: {count} rows, but {MANIFEST} announces {listed[plan.name]}")
+            raise ImportRefused(f"{plan.file_name} : {count} lignes, alors que {MANIFEST} en annonce {listed[plan.name]}")
         for cols in wanted:
             known[(plan.name, cols)] = seen[cols]
 
@@ -205,8 +205,8 @@ def _validate_table(directory: Path, plan: TablePlan, seen: dict, known: dict) -
         for cols, values in seen.items():
             key = tuple(row[name] for name in cols)
             if cols in unique and key in values:
-                raise ImportRefused(f"{where}: {_key_text(cols, key)} appears twice "
-                                    f"({'primary key' if cols == plan.primary_key else 'unique'})")
+                raise ImportRefused(f"{where}: {_key_text(cols, key)} figure deux fois "
+                                    f"({'clé primaire' if cols == plan.primary_key else 'valeur unique'})")
             if None not in key:  # SQL lets NULLs repeat in unique columns
                 values.add(key)
         for fk in plan.foreign_keys:
@@ -216,11 +216,11 @@ def _validate_table(directory: Path, plan: TablePlan, seen: dict, known: dict) -
             if fk.referred_table == plan.name:
                 own_references.append((number, fk, key))
             elif key not in known.get((fk.referred_table, fk.referred_columns), ()):
-                raise ImportRefused(f"{where}: {_key_text(fk.columns, key)} points to no row of {fk.referred_table}")
+                raise ImportRefused(f"{where}: {_key_text(fk.columns, key)} ne désigne aucune ligne de {fk.referred_table}")
     for number, fk, key in own_references:
         if key not in seen[fk.referred_columns]:
             raise ImportRefused(f"{plan.file_name}:{number}: {_key_text(fk.columns, key)} "
-                                f"points to no row of {plan.name}")
+                                f"ne désigne aucune ligne de {plan.name}")
     return count
 
 
@@ -260,8 +260,8 @@ def _insert_batch(conn: Connection, plan: TablePlan, rows: list[dict], first: in
     except DBAPIError as exc:
         reason = " ".join(str(exc.orig).split())[:300]
         last = first + len(rows) - 1
-        raise ImportRefused(f"{plan.file_name}:{first}-{last}: the database refused these rows "
-                            f"({reason}); nothing was imported") from None
+        raise ImportRefused(f"{plan.file_name}:{first}-{last}: la base a refusé ces lignes "
+                            f"({reason}) ; rien n'a été importé") from None
 
 
 def _reset_id_sequences(conn: Connection, plans: list[TablePlan]) -> None:
