@@ -382,27 +382,27 @@ def refused(tmp_path, text: str) -> str:
 
 
 @pytest.mark.parametrize("old, new, expected", [
-    ('type = "email"', 'type = "courriel"', "part 'contact', field 'email': unknown type 'courriel'"),
-    ('label = "Nom"\n', '', "part 'contact', field 'last_name': missing `label`"),
-    ('label = "Nom"\n', 'label = "Nom : de famille"\n', "without ':'"),
-    ('choices_from = "networks"\n', '', "part 'reseau', field 'network': a one-of field needs either"),
-    ('choices_from = "networks"', 'choices_from = "pays"', "known lists are themes, networks"),
-    ('key = "last_name"', 'key = "first_name"', "part 'contact': field 'first_name' is defined twice"),
-    ('label = "Nom"\n', 'label = "prénom"\n', "two fields have the label 'prenom'"),
-    ('key = "last_name"', 'key = "surname"', "field 'surname': not an attribute the store keeps"),
-    ('mandatory = true\nmax_length = 100', 'mandatroy = true\nmax_length = 100', "unknown key `mandatroy`"),
-    ('mandatory = true\nmax_length = 100', 'mandatory = "oui"\nmax_length = 100', "`mandatory` must be true or false"),
-    ("editable_year = 2010", "editable_year = 2009", "must be ascending, without repeats, and end with editable_year"),
+    ('type = "email"', 'type = "courriel"', "partie 'contact', champ 'email' : type inconnu 'courriel'"),
+    ('label = "Nom"\n', '', "partie 'contact', champ 'last_name' : `label` manque"),
+    ('label = "Nom"\n', 'label = "Nom : de famille"\n', "sans ':'"),
+    ('choices_from = "networks"\n', '', "partie 'reseau', champ 'network' : un champ one-of demande `choices` ou"),
+    ('choices_from = "networks"', 'choices_from = "pays"', "les listes connues sont themes, networks"),
+    ('key = "last_name"', 'key = "first_name"', "partie 'contact' : le champ 'first_name' est défini deux fois"),
+    ('label = "Nom"\n', 'label = "prénom"\n', "deux champs ont le libellé 'prenom'"),
+    ('key = "last_name"', 'key = "surname"', "champ 'surname' : la base ne garde pas cet attribut"),
+    ('mandatory = true\nmax_length = 100', 'mandatroy = true\nmax_length = 100', "clé inconnue `mandatroy`"),
+    ('mandatory = true\nmax_length = 100', 'mandatory = "oui"\nmax_length = 100', "`mandatory` doit être true ou false"),
+    ("editable_year = 2010", "editable_year = 2009", "doit être croissante, sans répétition, et finir par editable_year"),
     ("shown_years = [2007, 2008, 2009, 2010]", "shown_years = [2010, 2009]", "shown_years"),
-    ("shown_years = [2007, 2008, 2009, 2010]", 'shown_years = "2010"', "`shown_years` must be a list"),
-    ("editable_year = 2010", "editable_year = 2013\n", "editable_year: 2013 is after the campaign year 2012"),
-    ("max_count = 3", "max_count = -1", "cannot be negative"),
+    ("shown_years = [2007, 2008, 2009, 2010]", 'shown_years = "2010"', "`shown_years` doit être une liste"),
+    ("editable_year = 2010", "editable_year = 2013\n", "editable_year : 2013 est après l'année de la campagne 2012"),
+    ("max_count = 3", "max_count = -1", "ne peuvent pas être négatifs"),
     ('email = "contact-atlas@daect.example.fr"', 'email = "contact-atlas"', "[contact] email"),
-    ('mandatory_when = { status = "termine" }', 'mandatory_when = { status = "fini" }', "mandatory_when codes"),
-    ('mandatory_when = { status = "termine" }', 'mandatory_when = { statut = "termine" }', "mandatory_when names"),
-    ('key = "reseau"', 'key = "associations"', "part 'associations': unknown part"),
-    ('within = ["cooperation", "action"]', 'within = ["contact", "projets"]', "`within` names 'projets'"),
-    ('label = "Montant 2010 en euros"', 'label = "Montant 2009 en euros"', "names 2009, but editable_year is 2010"),
+    ('mandatory_when = { status = "termine" }', 'mandatory_when = { status = "fini" }', "les codes de mandatory_when"),
+    ('mandatory_when = { status = "termine" }', 'mandatory_when = { statut = "termine" }', "mandatory_when nomme"),
+    ('key = "reseau"', 'key = "associations"', "partie 'associations' : partie inconnue"),
+    ('within = ["cooperation", "action"]', 'within = ["contact", "projets"]', "`within` nomme 'projets'"),
+    ('label = "Montant 2010 en euros"', 'label = "Montant 2009 en euros"', "nomme 2009, mais editable_year vaut 2010"),
 ])
 def test_broken_rules_files_are_refused_with_a_clear_message(tmp_path, old, new, expected):
     assert old in GOOD, old
@@ -413,22 +413,22 @@ def test_broken_rules_files_are_refused_with_a_clear_message(tmp_path, old, new,
 def test_a_one_of_without_choices_and_a_bad_normalise(tmp_path):
     choices = 'choices = [\n    { code = "elu", label = "Élu" },\n    { code = "cadre", label = "Cadre" },\n]\n'
     text = GOOD.replace(choices, "", 1)
-    expected = "part 'contact', field 'role': a one-of field needs either `choices` or `choices_from`"
+    expected = "partie 'contact', champ 'role' : un champ one-of demande `choices` ou `choices_from`"
     assert expected in refused(tmp_path, text)
     text = GOOD.replace('key = "title"\nlabel = "Titre"\ntype = "text"\n',
                         'key = "title"\nlabel = "Titre"\ntype = "text"\nnormalise = "titlecase"\n', 1)
-    assert "only `normalise = \"titlecase\"` on a partner_name field" in refused(tmp_path, text)
+    assert "seulement `normalise = \"titlecase\"` sur un champ partner_name" in refused(tmp_path, text)
 
 
 def test_a_missing_part_and_every_problem_at_once(tmp_path):
     head, _, _ = GOOD.partition("# ---- e. Autres actions extérieures")
     message = refused(tmp_path, head.replace('type = "year"', 'type = "annee"', 1))
-    assert "part 'action': missing" in message and "unknown type 'annee'" in message and "2 problems" in message
+    assert "partie 'action' : manque" in message and "type inconnu 'annee'" in message and "2 problèmes" in message
 
 
 def test_not_toml_or_not_there(tmp_path):
-    assert "not valid TOML" in refused(tmp_path, "name = \n")
-    with pytest.raises(RulesFileError, match="cannot read the file"):
+    assert "TOML invalide" in refused(tmp_path, "name = \n")
+    with pytest.raises(RulesFileError, match="impossible de lire le fichier"):
         load_rules(tmp_path / "absent.toml")
 
 

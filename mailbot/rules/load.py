@@ -48,21 +48,21 @@ class _Problems(list):
     def take(self, table: dict, key: str, kind: type, where: str, default=_REQUIRED):
         if key not in table:
             if default is _REQUIRED:
-                self.append(f"{where}: missing `{key}`")
+                self.append(f"{where} : `{key}` manque")
                 return None
             return default
         value = table[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.append(f"{where}: `{key}` must be {_KIND_NAMES[kind]}, not {value!r}")
+            self.append(f"{where} : `{key}` doit être {_KIND_NAMES[kind]}, pas {value!r}")
             return None if default is _REQUIRED else default
         return value
 
     def unknown(self, table: dict, allowed: set[str], where: str) -> None:
         for key in sorted(set(table) - allowed):
-            self.append(f"{where}: unknown key `{key}` (allowed: {', '.join(sorted(allowed))})")
+            self.append(f"{where} : clé inconnue `{key}` (permises : {', '.join(sorted(allowed))})")
 
 
-_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
+_KIND_NAMES = {str: "une chaîne", int: "un entier", bool: "true ou false", list: "une liste", dict: "une table"}
 
 
 def load_rules(path: str | Path) -> Rules:
@@ -70,7 +70,7 @@ def load_rules(path: str | Path) -> Rules:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulesFileError(str(path), [f"cannot read the file: {exc}"]) from None
+        raise RulesFileError(str(path), [f"impossible de lire le fichier : {exc}"]) from None
     return parse_rules_text(text, source=str(path))
 
 
@@ -79,7 +79,7 @@ def parse_rules_text(text: str, source: str = "<rules>") -> Rules:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RulesFileError(source, [f"not valid TOML: {exc}"]) from None
+        raise RulesFileError(source, [f"TOML invalide : {exc}"]) from None
     problems = _Problems()
     rules = _read_rules(data, problems, source)
     if problems:
@@ -88,24 +88,24 @@ def parse_rules_text(text: str, source: str = "<rules>") -> Rules:
 
 
 def _read_rules(data: dict, p: _Problems, source: str) -> Rules | None:
-    p.unknown(data, _TOP_KEYS, "top level")
-    name, title = p.take(data, "name", str, "top level"), p.take(data, "title", str, "top level")
-    year = p.take(data, "year", int, "top level")
-    apd = p.take(data, "apd", dict, "top level") or {}
+    p.unknown(data, _TOP_KEYS, "premier niveau")
+    name, title = p.take(data, "name", str, "premier niveau"), p.take(data, "title", str, "premier niveau")
+    year = p.take(data, "year", int, "premier niveau")
+    apd = p.take(data, "apd", dict, "premier niveau") or {}
     p.unknown(apd, {"editable_year", "shown_years"}, "[apd]")
     editable, shown = p.take(apd, "editable_year", int, "[apd]"), p.take(apd, "shown_years", list, "[apd]")
     _check_years(year, editable, shown, p)
-    reminders = p.take(data, "reminders", dict, "top level") or {}
+    reminders = p.take(data, "reminders", dict, "premier niveau") or {}
     p.unknown(reminders, {"min_days_between", "max_count"}, "[reminders]")
     min_days = p.take(reminders, "min_days_between", int, "[reminders]")
     max_count = p.take(reminders, "max_count", int, "[reminders]")
     if any(n is not None and n < 0 for n in (min_days, max_count)):
-        p.append("[reminders]: `min_days_between` and `max_count` cannot be negative")
-    contact = _read_contact(p.take(data, "contact", dict, "top level") or {}, p)
-    parts = _read_parts(p.take(data, "part", list, "top level") or [], p)
+        p.append("[reminders] : `min_days_between` et `max_count` ne peuvent pas être négatifs")
+    contact = _read_contact(p.take(data, "contact", dict, "premier niveau") or {}, p)
+    parts = _read_parts(p.take(data, "part", list, "premier niveau") or [], p)
     if "apd" in parts and editable is not None:
         _check_apd_part(parts["apd"], editable, p)
-    plausibility = _read_plausibility(p.take(data, "plausibility", dict, "top level", {}), p)
+    plausibility = _read_plausibility(p.take(data, "plausibility", dict, "premier niveau", {}), p)
     if p:
         return None
     return Rules(name=name, title=title, year=year, apd_editable_year=editable, apd_shown_years=tuple(shown),
@@ -118,8 +118,8 @@ def _read_plausibility(table: dict, p: _Problems) -> Plausibility:
     p.unknown(table, {"apd_factor", *_PLAUSIBILITY_SWITCHES}, where)
     factor = table.get("apd_factor")
     if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 1):
-        p.append(f"{where}: `apd_factor` must be a number above 1 (10: an amount multiplied or divided by more "
-                 f"than ten), not {factor!r}")
+        p.append(f"{where} : `apd_factor` doit être un nombre supérieur à 1 (10 : un montant multiplié ou divisé par plus "
+                 f"de dix), pas {factor!r}")
         factor = None
     switches = {key: p.take(table, key, bool, where, False) for key in _PLAUSIBILITY_SWITCHES}
     return Plausibility(apd_factor=float(factor) if factor is not None else None, **switches)
@@ -128,16 +128,16 @@ def _read_plausibility(table: dict, p: _Problems) -> Plausibility:
 def _check_years(year, editable, shown, p: _Problems) -> None:
     for what, value in (("year", year), ("[apd] editable_year", editable)):
         if value is not None and not 1900 <= value <= 2100:
-            p.append(f"{what}: {value} is not a year between 1900 and 2100")
+            p.append(f"{what} : {value} n'est pas une année entre 1900 et 2100")
     if shown is None or editable is None:
         return
     if not shown or not all(isinstance(y, int) and not isinstance(y, bool) for y in shown):
-        p.append(f"[apd] shown_years: must be a non-empty list of years, not {shown!r}")
+        p.append(f"[apd] shown_years : doit être une liste d'années non vide, pas {shown!r}")
     elif shown != sorted(set(shown)) or shown[-1] != editable:
-        p.append(f"[apd] shown_years: {shown} must be ascending, without repeats, and end with "
-                 f"editable_year {editable} (earlier years are the read-only ones)")
+        p.append(f"[apd] shown_years : {shown} doit être croissante, sans répétition, et finir par "
+                 f"editable_year {editable} (les années antérieures sont en lecture seule)")
     if year is not None and editable > year:
-        p.append(f"[apd] editable_year: {editable} is after the campaign year {year}")
+        p.append(f"[apd] editable_year : {editable} est après l'année de la campagne {year}")
 
 
 def _read_contact(table: dict, p: _Problems) -> CampaignContact | None:
@@ -147,7 +147,7 @@ def _read_contact(table: dict, p: _Problems) -> CampaignContact | None:
         try:
             check_email(email)
         except ValueRejected:
-            p.append(f"[contact] email: {email!r} is not a valid address")
+            p.append(f"[contact] email : {email!r} n'est pas une adresse valable")
     return CampaignContact(name, title, email)
 
 
@@ -155,37 +155,37 @@ def _read_parts(tables: list, p: _Problems) -> dict[str, Part]:
     parts: dict[str, Part] = {}
     for number, table in enumerate(tables, 1):
         if not isinstance(table, dict):
-            p.append(f"part #{number}: must be a table ([[part]])")
+            p.append(f"partie n° {number} : doit être une table ([[part]])")
             continue
-        part = _read_part(table, f"part #{number}", p)
+        part = _read_part(table, f"partie n° {number}", p)
         if part is None:
             continue
         if part.key in parts:
-            p.append(f"part {part.key!r}: defined twice")
+            p.append(f"partie {part.key!r} : définie deux fois")
         parts[part.key] = part
     for missing in sorted(set(PART_ATTRIBUTES) - set(parts)):
-        p.append(f"part {missing!r}: missing (every rules file describes the whole form: "
+        p.append(f"partie {missing!r} : manque (tout fichier de règles décrit le formulaire entier : "
                  f"{', '.join(PART_ATTRIBUTES)})")
     for part in parts.values():
         for outer in part.within:  # a missing part was reported above
             if outer not in PART_ATTRIBUTES or outer == part.key or (outer in parts and parts[outer].within):
-                p.append(f"part {part.key!r}: `within` names {outer!r}, which is not a section part")
+                p.append(f"partie {part.key!r} : `within` nomme {outer!r}, qui n'est pas une partie à sections")
     return parts
 
 
 def _read_part(table: dict, where: str, p: _Problems) -> Part | None:
     key = p.take(table, "key", str, where)
     if key is not None:
-        where = f"part {key!r}"
+        where = f"partie {key!r}"
         if key not in PART_ATTRIBUTES:
-            p.append(f"{where}: unknown part (known: {', '.join(PART_ATTRIBUTES)})")
+            p.append(f"{where} : partie inconnue (connues : {', '.join(PART_ATTRIBUTES)})")
             return None
     p.unknown(table, _PART_KEYS, where)
     title = p.take(table, "title", str, where)
     within = p.take(table, "within", list, where, [])
     field_tables = p.take(table, "field", list, where, [])
     if not field_tables:
-        p.append(f"{where}: has no fields ([[part.field]])")
+        p.append(f"{where} : n'a aucun champ ([[part.field]])")
     fields = [_read_field(t, where, n, key, p) for n, t in enumerate(field_tables, 1)]
     fields = tuple(f for f in fields if f is not None)
     _check_part_fields(fields, where, p)
@@ -193,34 +193,34 @@ def _read_part(table: dict, where: str, p: _Problems) -> Part | None:
 
 
 def _read_field(table, part_where: str, number: int, part_key: str | None, p: _Problems) -> FieldRule | None:
-    where = f"{part_where}, field #{number}"
+    where = f"{part_where}, champ n° {number}"
     if not isinstance(table, dict):
-        p.append(f"{where}: must be a table ([[part.field]])")
+        p.append(f"{where} : doit être une table ([[part.field]])")
         return None
     key = p.take(table, "key", str, where)
-    where = f"{part_where}, field {key!r}" if key else where
+    where = f"{part_where}, champ {key!r}" if key else where
     p.unknown(table, _FIELD_KEYS, where)
     if key and part_key in PART_ATTRIBUTES and key not in PART_ATTRIBUTES[part_key]:
-        p.append(f"{where}: not an attribute the store keeps for this part "
-                 f"(known: {', '.join(sorted(PART_ATTRIBUTES[part_key]))})")
+        p.append(f"{where} : la base ne garde pas cet attribut pour cette partie "
+                 f"(connus : {', '.join(sorted(PART_ATTRIBUTES[part_key]))})")
     label = p.take(table, "label", str, where)
     if label is not None and (not label.strip() or re.search(r"[:*\n]", label)):
-        p.append(f"{where}: label {label!r} must be non-empty, on one line, without ':' or '*' "
-                 "(the form line is `Libellé* : valeur`)")
+        p.append(f"{where} : le libellé {label!r} doit être non vide, sur une ligne, sans ':' ni '*' "
+                 "(la ligne du formulaire est `Libellé* : valeur`)")
     kind = p.take(table, "type", str, where)
     if kind is not None and kind not in FIELD_TYPES:
-        p.append(f"{where}: unknown type {kind!r} (known: {', '.join(FIELD_TYPES)})")
+        p.append(f"{where} : type inconnu {kind!r} (connus : {', '.join(FIELD_TYPES)})")
     choices = _read_choices(table.get("choices", []), where, p)
     choices_from = p.take(table, "choices_from", str, where, None)
     _check_choices(kind, choices, choices_from, where, p)
     max_length = p.take(table, "max_length", int, where, None)
     if max_length is not None and max_length < 1:
-        p.append(f"{where}: max_length must be at least 1")
+        p.append(f"{where} : max_length doit valoir au moins 1")
     if max_length is not None and kind in MAX_LENGTH_BY_TYPE and max_length > MAX_LENGTH_BY_TYPE[kind]:
-        p.append(f"{where}: max_length {max_length} is above the {MAX_LENGTH_BY_TYPE[kind]} allowed for {kind} fields")
+        p.append(f"{where} : max_length {max_length} dépasse les {MAX_LENGTH_BY_TYPE[kind]} permis pour les champs {kind}")
     normalise = p.take(table, "normalise", str, where, None)
     if normalise is not None and (kind != "partner_name" or normalise != "titlecase"):
-        p.append(f"{where}: normalise = {normalise!r}: only `normalise = \"titlecase\"` on a partner_name field")
+        p.append(f"{where} : normalise = {normalise!r} : seulement `normalise = \"titlecase\"` sur un champ partner_name")
     condition = _read_condition(table.get("mandatory_when"), where, p)
     return FieldRule(key=key, label=label, type=kind, mandatory=p.take(table, "mandatory", bool, where, False),
                      choices=choices, choices_from=choices_from, max_length=max_length, normalise=normalise,
@@ -229,40 +229,40 @@ def _read_field(table, part_where: str, number: int, part_key: str | None, p: _P
 
 def _read_choices(raw, where: str, p: _Problems) -> tuple[Choice, ...]:
     if not isinstance(raw, list):
-        p.append(f"{where}: choices must be a list of {{ code = …, label = … }}")
+        p.append(f"{where} : choices doit être une liste de {{ code = …, label = … }}")
         return ()
     choices = []
     for item in raw:
         if not (isinstance(item, dict) and set(item) == {"code", "label"}
                 and all(isinstance(v, str) and v.strip() for v in item.values())):
-            p.append(f"{where}: choice {item!r} must be {{ code = \"…\", label = \"…\" }}")
+            p.append(f"{where} : le choix {item!r} doit être {{ code = \"…\", label = \"…\" }}")
             continue
         choices.append(Choice(item["code"], item["label"]))
     codes = [c.code for c in choices]
     if len(set(codes)) != len(codes):
-        p.append(f"{where}: choice codes repeat: {codes}")
+        p.append(f"{where} : codes de choix répétés : {codes}")
     return tuple(choices)
 
 
 def _check_choices(kind, choices, choices_from, where: str, p: _Problems) -> None:
     if choices_from is not None and choices_from not in REFERENCE_LISTS:
-        p.append(f"{where}: choices_from = {choices_from!r}: known lists are {', '.join(REFERENCE_LISTS)}")
+        p.append(f"{where} : choices_from = {choices_from!r} : les listes connues sont {', '.join(REFERENCE_LISTS)}")
     if kind in CHOICE_TYPES and bool(choices) == (choices_from is not None):
-        p.append(f"{where}: a {kind} field needs either `choices` or `choices_from` (exactly one)")
+        p.append(f"{where} : un champ {kind} demande `choices` ou `choices_from` (exactement l'un des deux)")
     if kind not in CHOICE_TYPES and (choices or choices_from is not None):
-        p.append(f"{where}: only one-of and several-of fields take choices")
+        p.append(f"{where} : seuls les champs one-of et several-of prennent des choix")
 
 
 def _read_condition(raw, where: str, p: _Problems) -> Condition | None:
     if raw is None:
         return None
     if not (isinstance(raw, dict) and len(raw) == 1):
-        p.append(f"{where}: mandatory_when must name one field, e.g. {{ status = \"termine\" }}")
+        p.append(f"{where} : mandatory_when doit nommer un seul champ, par exemple {{ status = \"termine\" }}")
         return None
     (other, codes), = raw.items()
     codes = [codes] if isinstance(codes, str) else codes
     if not (isinstance(codes, list) and codes and all(isinstance(c, str) for c in codes)):
-        p.append(f"{where}: mandatory_when values must be choice codes")
+        p.append(f"{where} : les valeurs de mandatory_when doivent être des codes de choix")
         return None
     return Condition(other, tuple(codes))
 
@@ -270,10 +270,10 @@ def _read_condition(raw, where: str, p: _Problems) -> Condition | None:
 def _check_part_fields(fields: tuple[FieldRule, ...], where: str, p: _Problems) -> None:
     keys = [f.key for f in fields]
     for key in sorted({k for k in keys if keys.count(k) > 1}):
-        p.append(f"{where}: field {key!r} is defined twice")
+        p.append(f"{where} : le champ {key!r} est défini deux fois")
     labels = [fold(f.label) for f in fields if f.label]
     for label in sorted({l for l in labels if labels.count(l) > 1}):
-        p.append(f"{where}: two fields have the label {label!r} (the parser finds fields by label)")
+        p.append(f"{where} : deux champs ont le libellé {label!r} (le lecteur trouve les champs par leur libellé)")
     by_key = {f.key: f for f in fields}
     for rule in fields:
         condition = rule.mandatory_when
@@ -281,13 +281,13 @@ def _check_part_fields(fields: tuple[FieldRule, ...], where: str, p: _Problems) 
             continue
         other = by_key.get(condition.field)
         if other is None or other.type != "one-of" or not other.choices:
-            p.append(f"{where}, field {rule.key!r}: mandatory_when names {condition.field!r}, "
-                     "which is not a one-of field with its own choices in this part")
+            p.append(f"{where}, champ {rule.key!r} : mandatory_when nomme {condition.field!r}, "
+                     "qui n'est pas un champ one-of avec ses propres choix dans cette partie")
         elif set(condition.codes) - {c.code for c in other.choices}:
-            p.append(f"{where}, field {rule.key!r}: mandatory_when codes {list(condition.codes)} are not all "
-                     f"choices of {condition.field!r}")
+            p.append(f"{where}, champ {rule.key!r} : les codes de mandatory_when {list(condition.codes)} ne sont pas tous "
+                     f"des choix de {condition.field!r}")
         if rule.mandatory:
-            p.append(f"{where}, field {rule.key!r}: mandatory and mandatory_when together make no sense")
+            p.append(f"{where}, champ {rule.key!r} : mandatory et mandatory_when ensemble n'ont pas de sens")
 
 
 def _check_apd_part(part: Part, editable: int, p: _Problems) -> None:
@@ -295,9 +295,9 @@ def _check_apd_part(part: Part, editable: int, p: _Problems) -> None:
     # amount: it has to be the amount, and a year in its label has to be the editable one.
     first = part.fields[0] if part.fields else None
     if first is None or first.key != "amount" or first.type != "euros":
-        p.append("part 'apd': the first field must be `amount`, of type euros (one line per year on the form)")
+        p.append("partie 'apd' : le premier champ doit être `amount`, de type euros (une ligne par année sur le formulaire)")
         return
     years = {int(y) for y in re.findall(r"\b(?:19|20)\d{2}\b", first.label or "")}
     if years - {editable}:
-        p.append(f"part 'apd', field 'amount': label {first.label!r} names {sorted(years)[0]}, "
-                 f"but editable_year is {editable}")
+        p.append(f"partie 'apd', champ 'amount' : le libellé {first.label!r} nomme {sorted(years)[0]}, "
+                 f"mais editable_year vaut {editable}")

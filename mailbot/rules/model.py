@@ -136,9 +136,9 @@ class RulesFileError(ValueError):
         self.source = source
         self.problems = tuple(problems)
         if len(self.problems) == 1:
-            text = f"{source}: {self.problems[0]}"
+            text = f"{source} : {self.problems[0]}"
         else:
-            text = f"{source}: {len(self.problems)} problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
+            text = f"{source} : {len(self.problems)} problèmes :\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(text)
 
 
