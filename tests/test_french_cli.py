@@ -2,6 +2,7 @@
 rules-file errors, `mailbot show` (labels, not codes)."""
 from __future__ import annotations
 
+import json
 import re
 
 import click
@@ -40,3 +41,68 @@ def test_help_output_is_french():
     assert "Fichier de réglages" in result.output
     result = CliRunner().invoke(main, ["review", "approve", "--help"])
     assert "Nom du relecteur" in result.output
+
+
+# --- mailbot show: labels, not codes ------------------------------------------------------------------
+
+def _run(args, db_url):
+    return CliRunner().invoke(main, args, env={"MAILBOT_DB": db_url, "MAILBOT_CONFIG": None}, catch_exceptions=False)
+
+
+def _record_with_a_themed_project(db_url) -> dict:
+    from sqlalchemy import select
+
+    from store.db import make_engine, session_factory
+    from store.models import Collectivite, Cooperation, Project, ProjectTheme
+
+    engine = make_engine(db_url)
+    with session_factory(engine)() as session:
+        code = session.scalar(select(Collectivite.code).join(Cooperation).join(Project, Project.cooperation_id == Cooperation.id)
+                              .join(ProjectTheme, ProjectTheme.project_id == Project.id).limit(1))
+    engine.dispose()
+    return json.loads(_run(["show", code, "--json"], db_url).output)
+
+
+def test_show_prints_the_rules_labels_not_the_codes(db_url, tmp_path):
+    from mailbot.rules import load_rules
+    from mailbot.shipped import default_rules_path
+    from mailbot.outbound.form import field_choices
+    from mailbot.outbound.summary import reference_lists
+    from store.db import make_engine, session_factory
+
+    assert _run(["seed", "--scale", "0.02", "--seed", "3"], db_url).exit_code == 0
+    record = _record_with_a_themed_project(db_url)
+    with default_rules_path() as path:
+        rules = load_rules(path)
+    engine = make_engine(db_url)
+    with session_factory(engine)() as session:
+        references = reference_lists(session)
+    engine.dispose()
+    roles = field_choices(rules.parts["contact"].field("role"), references)
+    statuses = field_choices(rules.parts["projet"].field("status"), references)
+    themes = field_choices(rules.parts["projet"].field("themes"), references)
+
+    text = _run(["show", record["code"]], db_url).output
+    projects = [p for c in record["cooperations"] + record["actions"] for p in c["projects"]]
+    for contact in record["contacts"]:
+        assert f"Fonction : {roles[contact['role']]}" in text
+    for project in projects:
+        assert f"Statut : {statuses[project['status']]}" in text
+        for theme in project["themes"]:
+            assert themes[theme] in text
+    codes = {c["role"] for c in record["contacts"]} | {p["status"] for p in projects}
+    codes |= {t for p in projects for t in p["themes"]}
+    assert not [code for code in codes if re.search(rf"(: |; ){re.escape(code)}\b", text)]
+    assert not re.search(r"\b(True|False|None)\b", text)
+    assert re.search(r"Jumelage : (oui|non)", text)
+
+    # the newest campaign's rules give the labels
+    with default_rules_path() as path:
+        own = path.read_text(encoding="utf-8").replace('label = "Élu"', 'label = "Élue ou élu"', 1)
+    assert "Élue ou élu" in own
+    (tmp_path / "own.toml").write_text(own, encoding="utf-8")
+    created = _run(["campaign", "create", "essai", "--rules", str(tmp_path / "own.toml"), "--deadline", "2012-06-30",
+                    "--allow-past"], db_url)
+    assert created.exit_code == 0, created.output
+    assert "elu" in {c["role"] for c in record["contacts"]}
+    assert "Fonction : Élue ou élu" in _run(["show", record["code"]], db_url).output

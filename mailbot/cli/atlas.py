@@ -6,8 +6,15 @@ from pathlib import Path
 import click
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.record import record_text
 from mailbot.cli.tables import Column, echo_text, print_table
+from mailbot.outbound.campaign import campaign_rules
+from mailbot.outbound.summary import reference_lists
+from mailbot.rules import load_rules
+from mailbot.shipped import default_rules_path
+from sqlalchemy import select
 from store import exchange, queries
+from store.campaign_models import Campaign
 from store.db import upgrade
 from store.seed import SeedError, seed_atlas
 
@@ -87,12 +94,20 @@ def show(app, code: str, as_json: bool) -> None:
     app.require_store()
     with app.read_sessions() as session:
         record = queries.collectivite_record(session, code)
-    if record is None:
-        raise click.ClickException(f"code de collectivité inconnu « {code} » (par exemple COM-35238, DEP-35, REG-53)")
-    if as_json:
-        emit_json(record)
+        if record is None:
+            raise click.ClickException(f"code de collectivité inconnu « {code} » (par exemple COM-35238, DEP-35, REG-53)")
+        if as_json:
+            emit_json(record)
+            return
+        # the labels people read: those of the newest campaign's rules, else of the shipped file
+        newest = session.scalar(select(Campaign).order_by(Campaign.id.desc()).limit(1))
+        references = reference_lists(session)
+    if newest is not None:
+        rules = campaign_rules(newest)
     else:
-        echo_text(queries.format_record(record))
+        with default_rules_path() as path:
+            rules = load_rules(path)
+    echo_text(record_text(record, rules, references))
 
 
 STAT_LABELS = {
