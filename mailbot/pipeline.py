@@ -24,7 +24,7 @@ from mailbot.clock import utcnow
 from mailbot.classify import Classification, header_text
 from mailbot.config import Config
 from mailbot.outbox import Recipient, enqueue, new_message_id
-from mailbot.render import build_message, make_environment
+from mailbot.render import build_message, make_environment, sender_of
 from mailbot.tokens import FormReference, find_tokens, verify
 from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage
@@ -271,7 +271,7 @@ def answer(session: Session, config: Config, inbound: InboundMessage, *, templat
     message = build_message(
         make_environment(), template,
         {"from_address": config.from_address, "original_subject": inbound.subject or "", **context},
-        from_address=config.from_address, to=[inbound.sender], message_id=new_message_id(config.from_address),
+        sender=sender_of(config), to=[inbound.sender], message_id=new_message_id(config.from_address),
         in_reply_to=in_reply_to, references=references, auto_submitted="auto-replied",
     )
     contact_id = known_contact_id(session, inbound.sender, inbound.collectivite_id)

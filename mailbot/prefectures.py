@@ -25,7 +25,7 @@ from mailbot.campaign import STATUS_COLUMNS, campaign_rules, get_campaign, targe
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.outbox import Recipient, enqueue, new_message_id
-from mailbot.render import build_message, make_environment
+from mailbot.render import build_message, make_environment, sender_of
 from mailbot.form import mask_address
 from store.campaign_models import Campaign, CampaignTarget, Delivery, OutboundMessage
 from store.models import Collectivite, Contact, Prefecture, REF_PREFIX, new_ref
@@ -302,9 +302,10 @@ def build_circular(config: Config, campaign: Campaign, prefecture: Prefecture, r
         "bot_address": config.from_address, "rows": rows, "kind_labels": KIND_LABELS,
         "attachment": csv_name("collectivites", campaign, prefecture),
     }
-    message = build_message(make_environment(), CIRCULAR_TEMPLATE, context, from_address=config.from_address,
-                            to=[prefecture.email], message_id=new_message_id(config.from_address))
-    return attach_csv(message, context["attachment"], status_csv(rows))
+    return build_message(make_environment(), CIRCULAR_TEMPLATE, context, sender=sender_of(config),
+                         to=[prefecture.email], message_id=new_message_id(config.from_address),
+                         auto_submitted="auto-generated",
+                         attachments=[(context["attachment"], status_csv(rows))])
 
 
 @dataclass
@@ -425,10 +426,11 @@ def build_report(config: Config, campaign: Campaign, report: TerritoryReport) ->
         "unreachable": report.unreachable, "bot_address": config.from_address,
         "contact": campaign_rules(campaign).contact, "attachment": csv_name("avancement", campaign, report.prefecture),
     }
-    message = build_message(make_environment(), REPORT_TEMPLATE, context, from_address=config.from_address,
-                            to=[report.prefecture.email], message_id=new_message_id(config.from_address))
     known = {item["code"]: item for item in report.unreachable}
-    return attach_csv(message, context["attachment"], status_csv(report.rows, known))
+    return build_message(make_environment(), REPORT_TEMPLATE, context, sender=sender_of(config),
+                         to=[report.prefecture.email], message_id=new_message_id(config.from_address),
+                         auto_submitted="auto-generated",
+                         attachments=[(context["attachment"], status_csv(report.rows, known))])
 
 
 def send_reports(engine: Engine, sessions, config: Config, campaign_name: str) -> tuple[int, int]:

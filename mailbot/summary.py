@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mailbot.config import Config
 from mailbot.form import FormContext, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
 from mailbot.outbox import Recipient, enqueue, new_message_id, plus_address
-from mailbot.render import build_message, make_environment
+from mailbot.render import Sender, build_message, make_environment, sender_of
 from mailbot.rules import ReferenceLists, Rules
 from mailbot.tokens import make_token
 from store.campaign_models import Campaign, OutboundMessage, Snapshot
@@ -74,8 +74,10 @@ def build_summary(
     missing: list[str] | None = None,
     reminder_number: int = 0,
     first_sent: date | None = None,
+    sender: Sender | None = None,
 ):
-    """The summary message for one collectivité (pure): its form carries the token of `outbound_id`."""
+    """The summary message for one collectivité (pure): its form carries the token of `outbound_id`.
+    Sent of the bot's own accord (auto-generated), or as the answer to a « FICHE » (auto-replied)."""
     shown = masked_snapshot(record) if masked else record
     token = make_token(config.secret, campaign.name, record["code"], outbound_id)
     context = {
@@ -91,13 +93,13 @@ def build_summary(
     }
     message = build_message(
         make_environment(), TEMPLATE, context,
-        from_address=config.from_address,
+        sender=sender or sender_of(config),
         to=[r.address for r in recipients],
         message_id=new_message_id(config.from_address),
         reply_to=plus_address(config.from_address, token),
         in_reply_to=in_reply_to,
         references=references_header,
-        auto_submitted="auto-replied" if in_reply_to else None,
+        auto_submitted="auto-replied" if in_reply_to else "auto-generated",
     )
     return message, token
 

@@ -426,6 +426,7 @@ def test_large_campaign_renders_in_worker_processes_while_delivering(atlas, Sess
 def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, db_url):
     """SQLite hands out outbound ids before rendering; another writer may take one first."""
     from mailbot.campaign import _RenderContext, _store_batch, campaign_rules, pending_targets
+    from mailbot.render import Sender
     from mailbot.render_pool import CampaignInfo, RenderSetup
     from mailbot.summary import reference_lists
 
@@ -435,7 +436,7 @@ def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, 
         campaign = get_campaign(session, "c2012")
         batch = pending_targets(session, campaign, None, 5)
         taken = session.scalar(select(func.max(OutboundMessage.id)))
-        setup = RenderSetup(SECRET, config.from_address, CampaignInfo.of(campaign), campaign_rules(campaign),
+        setup = RenderSetup(SECRET, Sender(config.from_address), CampaignInfo.of(campaign), campaign_rules(campaign),
                             reference_lists(session))
     done = _store_batch(_RenderContext(db_url, setup, Session), batch, list(range(taken, taken + 5)))
     assert done.rendered + done.unreachable == 5 and taken not in done.outbound_ids
