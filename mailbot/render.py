@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 
 from mailbot.clock import utcnow
 from mailbot.config import Config
+from mailbot.grammar import FILTERS as GRAMMAR_FILTERS
 from mailbot.signing import DkimKey, key_from_settings, sign
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -180,7 +181,7 @@ def make_environment(templates_dir: str | Path = TEMPLATES_DIR) -> Environment:
         auto_reload=False,  # a template is read once per process, not stat()ed on every message
     )
     env.filters.update(euros=euros, number=number, french_date=french_date, html_form=html_form,
-                       reply_subject=reply_subject)
+                       reply_subject=reply_subject, **GRAMMAR_FILTERS)
     return env
 
 
