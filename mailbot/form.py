@@ -6,13 +6,14 @@ labels and how each field type is displayed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
 from mailbot.render import euros
 from mailbot.rules import FieldRule, ReferenceLists, Rules, fold
 
-FORM_START = "#### DEBUT DU FORMULAIRE ATLAS {token} ####"
+FORM_START = "#### DÉBUT DU FORMULAIRE ATLAS {token} ####"
 FORM_END = "#### FIN DU FORMULAIRE ATLAS ####"
 DELETE_LABEL = "Supprimer cette fiche (oui/non)"
 MOVE_LABEL = "C'est une coopération décentralisée (oui/non)"
@@ -23,12 +24,15 @@ LOCKED_SUFFIX = "(non modifiable)"
 # part key (rules file) → keyword of its empty block, description of existing and new blocks
 NEW_KEYWORDS = {
     "contact": "NOUVEAU-CONTACT",
-    "reseau": "NOUVEAU-RESEAU",
-    "cooperation": "NOUVELLE-COOPERATION",
+    "reseau": "NOUVEAU-RÉSEAU",
+    "cooperation": "NOUVELLE-COOPÉRATION",
     "projet": "NOUVEAU-PROJET",
     "action": "NOUVELLE-ACTION",
 }
-KEYWORD_PARTS = {keyword: part for part, keyword in NEW_KEYWORDS.items()}
+# keyed by the unaccented keyword: the parser folds what it reads (the forms sent before the accents,
+# and clients that lose them, write NOUVEAU-RESEAU); references of created records use this form too
+KEYWORD_PARTS = {unicodedata.normalize("NFKD", keyword).encode("ascii", "ignore").decode(): part
+                 for part, keyword in NEW_KEYWORDS.items()}
 BLOCK_TITLES = {
     "contact": "Élu ou cadre",
     "reseau": "Association ou réseau",
@@ -44,11 +48,11 @@ NEW_TITLES = {
     "action": "remplir pour ajouter une action",
 }
 SECTIONS = (
-    ("contact", "1. ELUS ET CADRES TERRITORIAUX"),
-    ("reseau", "2. ASSOCIATIONS ET RESEAUX INTERNATIONAUX"),
-    ("apd", "3. AIDE PUBLIQUE AU DEVELOPPEMENT"),
-    ("cooperation", "4. COOPERATIONS DECENTRALISEES (par pays)"),
-    ("action", "5. AUTRES ACTIONS EXTERIEURES (par pays)"),
+    ("contact", "1. ÉLUS ET CADRES TERRITORIAUX"),
+    ("reseau", "2. ASSOCIATIONS ET RÉSEAUX INTERNATIONAUX"),
+    ("apd", "3. AIDE PUBLIQUE AU DÉVELOPPEMENT"),
+    ("cooperation", "4. COOPÉRATIONS DÉCENTRALISÉES (par pays)"),
+    ("action", "5. AUTRES ACTIONS EXTÉRIEURES (par pays)"),
 )
 COUNTRY_HEADING = "---- {country} ----"
 # where each part's records sit in a snapshot (store.queries.record_data)

@@ -25,9 +25,10 @@ _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " "
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
 _GUILLEMET_SPACE = re.compile(r"«\s*|\s*»")  # « valeur » → "valeur": the no-break spaces inside go too
 _QUOTE_PREFIX = re.compile(r"^((?:[ ]?>[ ]?)+)")
-_START_RE = re.compile(r"^#{3,}\s*DEBUT DU FORMULAIRE ATLAS\s+(?P<token>r[0-9a-z]+-[a-z2-7]+)", re.IGNORECASE)
+# « DÉBUT », and « DEBUT » (forms sent before the accents, clients that lose them; the token decides)
+_START_RE = re.compile(r"^#{3,}\s*D[EÉ]BUT DU FORMULAIRE ATLAS\s+(?P<token>r[0-9a-z]+-[a-z2-7]+)", re.IGNORECASE)
 _END_RE = re.compile(r"^#{3,}\s*FIN DU FORMULAIRE ATLAS", re.IGNORECASE)
-_MARKER_RE = re.compile(r"^#{3,}\s*(?P<ref>[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)")
+_MARKER_RE = re.compile(r"^#{3,}\s*(?P<ref>[^\W\d_][^\W_]*(?:-[^\W_]+)*)")
 _SECTION_RE = re.compile(r"^={3,}.*={3,}\s*$")
 _FIELD_RE = re.compile(r"^(?P<label>[^:]{1,80}?)\s*:\s?(?P<value>.*)$")
 _LOCKED_APD_RE = re.compile(r"^apd (?P<year>\d{4}) \(non modifiable\)$")
@@ -288,7 +289,7 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
     marker = _MARKER_RE.match(stripped) if stripped.startswith("###") else None
     if marker:
         _close_block(builder)
-        builder.current = {"ref": marker.group("ref").upper(), "fields": {}, "line": number}
+        builder.current = {"ref": _unaccented(marker.group("ref")).upper(), "fields": {}, "line": number}
         builder.last_key = None
         return
     if builder.current is None or stripped.startswith("===") and _SECTION_RE.match(stripped):
@@ -308,6 +309,11 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
     if builder.last_key is not None:
         fields = builder.current["fields"]
         fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
+
+
+def _unaccented(ref: str) -> str:
+    """NOUVEAU-RÉSEAU → NOUVEAU-RESEAU: keywords are known by their unaccented spelling."""
+    return ref if ref.isascii() else unicodedata.normalize("NFKD", ref).encode("ascii", "ignore").decode()
 
 
 _PART_OF_PREFIX = {"CT": "contact", "AD": "reseau", "APD": "apd", "CO": "cooperation", "PJ": "projet"}

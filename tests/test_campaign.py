@@ -100,14 +100,14 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
     assert record["name"] in message["Subject"] and "2012" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    sections = ["ELUS ET CADRES", "ASSOCIATIONS ET RESEAUX", "AIDE PUBLIQUE AU DEVELOPPEMENT",
-                "COOPERATIONS DECENTRALISEES", "AUTRES ACTIONS EXTERIEURES"]
+    sections = ["ÉLUS ET CADRES", "ASSOCIATIONS ET RÉSEAUX", "AIDE PUBLIQUE AU DÉVELOPPEMENT",
+                "COOPÉRATIONS DÉCENTRALISÉES", "AUTRES ACTIONS EXTÉRIEURES"]
     positions = [text.index(s) for s in sections]
     assert positions == sorted(positions), "the five parts come in the circular's order"
-    for keyword in ("NOUVEAU-CONTACT", "NOUVEAU-RESEAU", "NOUVELLE-COOPERATION", "NOUVEAU-PROJET", "NOUVELLE-ACTION"):
+    for keyword in ("NOUVEAU-CONTACT", "NOUVEAU-RÉSEAU", "NOUVELLE-COOPÉRATION", "NOUVEAU-PROJET", "NOUVELLE-ACTION"):
         assert f"#### {keyword}" in text
     # parts 4 and 5 by country, countries in French, each record under its country's heading
-    cooperations = text[text.index("4. COOPERATIONS"):text.index("#### NOUVEAU-PROJET")]
+    cooperations = text[text.index("4. COOPÉRATIONS"):text.index("#### NOUVEAU-PROJET")]
     assert cooperations.index("---- Allemagne ----") < cooperations.index("---- Sénégal ----")
     for heading in re.findall(r"^---- (.+) ----$", cooperations, re.M):
         assert {line for line in cooperations.split(f"---- {heading} ----")[1].split("---- ")[0].splitlines()
@@ -224,7 +224,7 @@ def test_summary_bytes_are_those_of_the_standard_policy(atlas, Session, db_url, 
             text = ours.get_body(("plain",)).get_content()
             html_part = ours.get_body(("html",)).get_content()
             standard = EmailMessage(policy=policy.default)
-            for name in ("From", "To", "Subject", "Message-ID", "Reply-To", "X-Mailer"):
+            for name in ("From", "To", "Subject", "Date", "Message-ID", "Reply-To", "Auto-Submitted", "X-Mailer"):
                 standard[name] = str(ours[name])
             standard.set_content(text, subtype="plain", charset="utf-8", cte="8bit")
             standard.add_alternative(html_part, subtype="html", charset="utf-8", cte="8bit")
