@@ -5,16 +5,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from mailbot.diff import ProposedChange
+from mailbot.labels import ENTITY_NAMES, Labels
 from mailbot.render import euros
 
-ENTITY_NAMES = {
-    "contact": "contact",
-    "reseau": "adhésion à un réseau",
-    "apd": "aide publique au développement",
-    "cooperation": "coopération décentralisée",
-    "projet": "projet",
-    "action": "action extérieure",
-}
 NEW_NAMES = {
     "contact": "Nouveau contact",
     "reseau": "Nouvelle adhésion",
@@ -58,30 +51,39 @@ def shown(entity: str, field_key: str | None, value) -> str:
     return show(value)
 
 
-def sentence(change: ProposedChange) -> str:
+def sentence(change: ProposedChange, labels: Labels | None = None) -> str:
+    """One change in French, values as labels (« En cours → Terminé », « Fonction : Élu »), never codes."""
+    labels = labels or Labels()
     # an APD line is already named by its year (« APD 2010 »): no « de 2010 » after it
     who = f" de {change.description}" if change.description and change.entity != "apd" else ""
     if change.op == "update":
-        value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
-        return f"{change.label or change.field}{who} : {value(change.old)} → {value(change.new)}"
+        if change.entity == "apd" or (change.entity, change.field) in AMOUNT_FIELDS and not labels.types:
+            value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
+        else:
+            value = lambda v: labels.value(change.entity, change.field, v)  # noqa: E731
+        label = change.label or labels.field(change.entity, change.field)
+        return f"{label}{who} : {value(change.old)} → {value(change.new)}"
     if change.op == "delete":
         return f"Suppression : {ENTITY_NAMES[change.entity]} {change.description}".rstrip()
     if change.op == "move":
         return f"L'action extérieure {change.description} devient une coopération décentralisée"
     parent = f" (rattaché à {change.parent_ref})" if change.parent_ref else ""
-    return f"{NEW_NAMES[change.entity]} : {show(change.new)}{parent}"
+    new = labels.value(change.entity, None, change.new) if isinstance(change.new, dict) else show(change.new)
+    return f"{NEW_NAMES[change.entity]} : {new}{parent}"
 
 
-def error_sentences(change: ProposedChange) -> list[str]:
-    where = change.label or change.field or ENTITY_NAMES[change.entity]
+def error_sentences(change: ProposedChange, labels: Labels | None = None) -> list[str]:
+    where = change.label or (labels.field(change.entity, change.field) if labels else change.field) \
+        or ENTITY_NAMES[change.entity]
     who = f" ({change.description})" if change.description else ""
     written = f" « {show(change.new)} »" if change.op == "update" and change.new not in (None, "") else ""
     return [f"{where}{who}{written} : {error['message']}" for error in change.errors]
 
 
-def acknowledge(changes: list[ProposedChange], problems: list[dict] | tuple = ()) -> Acknowledgement:
-    understood = [sentence(c) for c in changes if not c.errors]
-    errors = [line for c in changes for line in error_sentences(c)]
+def acknowledge(changes: list[ProposedChange], problems: list[dict] | tuple = (),
+                labels: Labels | None = None) -> Acknowledgement:
+    understood = [sentence(c, labels) for c in changes if not c.errors]
+    errors = [line for c in changes for line in error_sentences(c, labels)]
     errors += [p["message"] for p in problems]
     fuzzy = [f"« {m['written']} » compris comme « {m['label']} »"
              for c in changes for m in c.matches if m.get("written") and m.get("label")

@@ -23,6 +23,9 @@ from sqlalchemy.orm import Session
 
 from mailbot.clock import utcnow
 from mailbot.acknowledge import acknowledge
+from mailbot.campaign import campaign_rules
+from mailbot.summary import reference_lists
+from mailbot.labels import Labels, labels_for
 from mailbot.classify import Classification
 from mailbot.config import Config
 from mailbot.diff import DiffResult, ProposedChange, diff_form
@@ -113,9 +116,6 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
     if snapshot is None:
         result.problems.append("Nous n'avons pas retrouvé le formulaire auquel vous répondez.")
         return
-    from mailbot.campaign import campaign_rules
-    from mailbot.summary import reference_lists
-
     diff = diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
     trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
@@ -228,11 +228,16 @@ def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, 
         explain(session, config, inbound, "invalid")  # every form it carried had a bad reference
         return
     answer(session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
-           context={"sections": [_ack_section(o) for o in result.outcomes], "problems": list(result.problems)})
+           context={"sections": [_ack_section(o, _labels(session, o.campaign)) for o in result.outcomes],
+                    "problems": list(result.problems)})
 
 
-def _ack_section(outcome: FormOutcome) -> dict:
-    ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems))
+def _labels(session: Session, campaign: Campaign) -> Labels:
+    return labels_for(campaign_rules(campaign), reference_lists(session))
+
+
+def _ack_section(outcome: FormOutcome, labels: Labels) -> dict:
+    ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems), labels)
     return {
         "ack": ack,
         "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},
