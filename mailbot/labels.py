@@ -7,9 +7,11 @@ Codes stay in the store, the `--json` output and the logs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
-from mailbot.render import euros
+from mailbot.render import euros, french_date
 from mailbot.rules import ReferenceLists, Rules, choices_for, country_name
 
 EMPTY = "(vide)"
@@ -104,3 +106,58 @@ def _country(code: str) -> str:
         return country_name(code)
     except KeyError:
         return code
+
+
+# --- a change set as a reviewer reads it (`mailbot review show`) ---------------------------------------
+
+PARIS = "Europe/Paris"
+
+
+def when(iso: str | None) -> str:
+    """« 3 avril 2012 à 10 h 14 », in Paris time (the store keeps UTC)."""
+    if not iso:
+        return "—"
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone(ZoneInfo(PARIS))
+    return f"{french_date(local.date())} à {local:%H} h {local:%M}"
+
+
+def change_lines(change: dict, labels: Labels, names: dict[str, str] | None = None,
+                 apd_years: dict[str, int] | None = None) -> list[str]:
+    """One change of a set for a reviewer: what, whose, before → after in labels, then its matches,
+    errors and conflict, each on its own line."""
+    names, apd_years = names or {}, apd_years or {}
+    entity, key, ref = change["entity"], change.get("field"), change["ref"]
+    whose = names.get(ref)
+    what = labels.field(entity, key) if key else ENTITY_NAMES.get(entity, entity)
+    if entity == "apd" and (apd_years.get(ref) or ref[4:].isdigit()):
+        what = f"APD {apd_years.get(ref) or ref[4:]}"
+    target = f"{what} de {whose} ({ref})" if whose else f"{what} ({ref})"
+    value = lambda v: labels.value(entity, key, v)  # noqa: E731
+    state = CHANGE_STATES.get(change["status"], change["status"])
+    operation = OPERATIONS.get(change["op"], change["op"])
+    if change["op"] == "update":
+        body = f"{target} : {value(change['old'])} → {value(change['new'])}"
+    elif change["op"] == "create":
+        body = f"{ENTITY_NAMES.get(entity, entity)} : {value(change['new'])}"
+    elif change["op"] == "delete":
+        body = f"{ENTITY_NAMES.get(entity, entity)} {whose or ''} ({ref}) : {value(change['old'])}"
+    else:
+        body = f"l'action extérieure {whose or ''} ({ref}) devient une coopération décentralisée"
+    lines = [f"  [{change['id']}] {state} — {operation} : {' '.join(body.split())}"]
+    if change.get("asked") is not None:
+        lines.append(f"           corrigé par {change['edited_by']} ; l'agent avait écrit « {value(change['asked'])} »")
+    for match in change.get("matches") or []:
+        lines.append(f"           « {match['written']} » compris comme « {match['label']} » "
+                     f"(ressemblance {match['score']:.0f} %)")
+    for error in change.get("errors") or []:
+        lines.append(f"           ERREUR : {error['message']}")
+    if change["status"] == "conflict":
+        lines.append(f"           CONFLIT ({change['reason']}) — vu par l'agent : {value(change['old'])} ; "
+                     f"dans l'Atlas maintenant : {value(change['current'])} ; demandé : {value(change['new'])}")
+        lines.append(f"           trancher : mailbot review resolve {change['id']} --take asked|current")
+    elif change.get("reason") and change["status"] == "rejected":
+        lines.append(f"           rejetée : {change['reason']}")
+    return lines

@@ -222,3 +222,11 @@ def send_digest(sessions, config: Config, to: list[str], *, now=None) -> int:
                                 to=to, message_id=new_message_id(config.from_address), auto_submitted="auto-generated")
         outbound = enqueue(session, message, [Recipient(a, None) for a in to], kind="digest")
         return outbound.id
+
+
+def reading_aids(session: Session, changeset_id: int) -> tuple[Labels, Names]:
+    """The labels of a set's campaign and the names of the records its form showed (`review show`)."""
+    changeset = session.get(ChangeSet, changeset_id)
+    if changeset is None:
+        return Labels(), Names()
+    return _labels(session, changeset.campaign_id, {}), snapshot_names(_snapshot(session, changeset))

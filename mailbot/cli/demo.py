@@ -258,13 +258,14 @@ def _gist(text: str) -> list[str]:
 
 def _queue(sessions) -> list[int]:
     from mailbot.cli.review import describe
+    from mailbot.notify import reading_aids
     from store.review_queries import QueueFilter, get_changeset, list_changesets
 
     step(7, "The reviewers' queue: `mailbot review list`, then `review show` of each set")
     with sessions() as session:
         rows = list_changesets(session, where=QueueFilter(status="pending"))
         for row in rows:
-            for line in describe(get_changeset(session, row["id"])):
+            for line in describe(get_changeset(session, row["id"]), *reading_aids(session, row["id"])):
                 click.echo(f"   {line}")
     return [row["id"] for row in rows]
 

@@ -10,6 +10,8 @@ import sys
 import click
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.labels import SET_STATES, Labels, change_lines, when
+from mailbot.notify import Names, reading_aids
 from mailbot.review import ReviewError
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
@@ -72,6 +74,7 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     with app.sessions() as session:
         row = get_changeset(session, changeset_id)
         original = raw_message(session, changeset_id) if raw else None
+        aids = reading_aids(session, changeset_id)
     if row is None:
         raise click.ClickException(f"aucun ensemble de modifications n° {changeset_id}")
     if raw:
@@ -82,36 +85,26 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     if as_json:
         emit_json(row)
         return
-    for line in describe(row):
+    for line in describe(row, *aids):
         click.echo(line)
 
 
-def describe(row: dict) -> list[str]:
+def describe(row: dict, labels: Labels | None = None, names: Names | None = None) -> list[str]:
+    """A change set in French for a reviewer: labels and names, never codes or Python values."""
+    labels, names = labels or Labels(), names or Names()
     place = f"dép. {row['departement']}" if row["departement"] else f"rég. {row['region']}"
-    lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {row['status']}",
-             f"Reçu le {row['created_at'][:16]} de {row['sender'] or '(interne)'}"
+    status = SET_STATES.get(row["status"], row["status"])
+    lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {status}",
+             f"Reçu le {when(row['created_at'])} de {row['sender'] or '(interne)'}"
              + ("" if row["trusted"] else "  (expéditeur non reconnu)")]
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
     if row["decided_by"]:
-        lines.append(f"Décidé par {row['decided_by']} le {row['decided_at'][:16]}"
+        lines.append(f"Décidé par {row['decided_by']} le {when(row['decided_at'])}"
                      + (f" — {row['reason']}" if row["reason"] else ""))
-    for c in row["changes"]:
-        where = f"{c['entity']} {c['ref']}" + (f".{c['field']}" if c["field"] else "")
-        lines.append(f"  [{c['id']}] {c['status']:<8} {c['op']:<6} {where}: {c['old']!r} → {c['new']!r}")
-        if c["asked"] is not None:
-            lines.append(f"           corrigé par {c['edited_by']} ; l'agent avait écrit {c['asked']!r}")
-        for m in c["matches"]:
-            lines.append(f"           « {m['written']} » → « {m['label']} » ({m['score']:.0f})")
-        for e in c["errors"]:
-            lines.append(f"           ERREUR {e['code']}: {e['message']}")
-        if c["status"] == "conflict":
-            lines.append(f"           CONFLIT ({c['reason']}) — vu par l'agent : {c['old']!r} ; "
-                         f"dans l'Atlas maintenant : {c['current']!r} ; demandé : {c['new']!r}")
-            lines.append(f"           trancher : mailbot review resolve {c['id']} --take asked|current")
-        elif c["reason"] and c["status"] == "rejected":
-            lines.append(f"           rejeté : {c['reason']}")
+    for change in row["changes"]:
+        lines += change_lines(change, labels, names.records, names.apd_years)
     return lines
 
 
