@@ -6,8 +6,9 @@ labels and how each field type is displayed.
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from decimal import Decimal
 
 from mailbot.render import euros
@@ -20,6 +21,13 @@ MOVE_LABEL = "C'est une coopération décentralisée (oui/non)"
 PARENT_LABEL = "Coopération ou action (référence)"
 APD_BLOCK = "APD"
 LOCKED_SUFFIX = "(non modifiable)"
+# Several values of one field (themes): a semicolon, which no label holds (labels hold commas and « et »)
+SEVERAL_SEPARATOR = " ; "
+MANDATORY_NOTE = "Les champs marqués d'un astérisque (*) sont obligatoires."
+# A line that lists a field's allowed values, after the field; the parser reads it as nothing
+HINT_LABEL = "Valeurs possibles"
+HINT_LINE = HINT_LABEL + " ({label}) : {values}"
+HINT_WIDTH = 76  # under the width at which clients re-wrap
 
 # part key (rules file) → keyword of its empty block, description of existing and new blocks
 NEW_KEYWORDS = {
@@ -65,6 +73,7 @@ MARKER_RE = re.compile(r"^#{3,}\s*(?P<ref>[A-Z][A-Z0-9-]*)\b(?P<rest>.*?)#*\s*$"
 class FormContext:
     rules: Rules
     references: ReferenceLists
+    hints: dict = dataclass_field(default_factory=dict, compare=False, repr=False)  # each hint line, made once
 
 
 def marker(ref: str, description: str) -> str:
@@ -96,7 +105,7 @@ def display_value(field: FieldRule, value, references: ReferenceLists) -> str:
     if kind == "one-of":
         return _choice_label(field, value, references)
     if kind == "several-of":
-        return ", ".join(_choice_label(field, v, references) for v in value)
+        return SEVERAL_SEPARATOR.join(_choice_label(field, v, references) for v in value)
     return " ".join(str(value).split())  # one line, whatever the stored text holds
 
 
@@ -137,7 +146,7 @@ def masked_snapshot(record: dict) -> dict:
 
 def render_form(snapshot: dict, token: str, ctx: FormContext) -> list[str]:
     """The form's lines, in the circular's order, for one collectivité's snapshot."""
-    lines = [FORM_START.format(token=token), ""]
+    lines = [FORM_START.format(token=token), "", MANDATORY_NOTE, ""]
     for part, title in SECTIONS:
         lines += [f"==== {title} ====", ""]
         if part == "apd":
@@ -175,10 +184,32 @@ def _fields(ctx: FormContext, part: str) -> tuple[FieldRule, ...]:
     return ctx.rules.parts[part].fields
 
 
+def hint_lines(field: FieldRule, ctx: FormContext, *, new: bool) -> tuple[str, ...]:
+    """The allowed values of a choice or yes/no field, for the lines after it (none: nothing to list).
+    A long reference list chosen once per record (the network of a membership) is listed only in
+    the block that adds a record; statuses, roles and themes in every block."""
+    if field.type not in ("one-of", "several-of", "yesno") or \
+            (field.choices_from and field.type == "one-of" and not new):
+        return ()
+    key = (field.key, field.label, field.type, field.choices_from)
+    hint = ctx.hints.get(key)
+    if hint is None:
+        values = ("oui", "non") if field.type == "yesno" else field_choices(field, ctx.references).values()
+        text = HINT_LINE.format(label=field.label, values=SEVERAL_SEPARATOR.join(values))
+        # wrapped here rather than by the agent's client; the parser reads the continuation as nothing
+        hint = ctx.hints[key] = tuple(textwrap.wrap(text, HINT_WIDTH, subsequent_indent="    ",
+                                                    break_long_words=False, break_on_hyphens=False))
+    return hint
+
+
+def _field_lines(part: str, field: FieldRule, value: str, ctx: FormContext, *, new: bool = False) -> list[str]:
+    return [field_line(field, value), *hint_lines(field, ctx, new=new)]
+
+
 def _record_block(part: str, record: dict, ctx: FormContext) -> list[str]:
     lines = [marker(record["ref"], BLOCK_TITLES[part])]
     for field in _fields(ctx, part):
-        lines.append(field_line(field, display_value(field, record_value(part, field, record), ctx.references)))
+        lines += _field_lines(part, field, display_value(field, record_value(part, field, record), ctx.references), ctx)
     if part == "action":
         lines.append(f"{MOVE_LABEL} : non")
     lines += [f"{DELETE_LABEL} : non", ""]
@@ -188,7 +219,7 @@ def _record_block(part: str, record: dict, ctx: FormContext) -> list[str]:
 def _project_block(project: dict, parent_ref: str, ctx: FormContext) -> list[str]:
     lines = [marker(project["ref"], f"Projet de {parent_ref}")]
     for field in _fields(ctx, "projet"):
-        lines.append(field_line(field, display_value(field, project.get(field.key), ctx.references)))
+        lines += _field_lines("projet", field, display_value(field, project.get(field.key), ctx.references), ctx)
     lines += [f"{DELETE_LABEL} : non", ""]
     return lines
 
@@ -197,7 +228,8 @@ def _new_block(part: str, ctx: FormContext) -> list[str]:
     lines = [marker(NEW_KEYWORDS[part], NEW_TITLES[part])]
     if part == "projet":
         lines.append(f"{PARENT_LABEL}* :")
-    lines += [field_line(field, "") for field in _fields(ctx, part)]
+    for field in _fields(ctx, part):
+        lines += _field_lines(part, field, "", ctx, new=True)
     lines.append("")
     return lines
 

@@ -16,7 +16,7 @@ from email.parser import BytesParser
 
 import html2text
 
-from mailbot.form import DELETE_LABEL, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
+from mailbot.form import DELETE_LABEL, HINT_LABEL, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
 
 MAX_PARTS = 200
 MAX_TEXT_CHARS = 2_000_000
@@ -217,6 +217,8 @@ def label_key(label: str) -> str:
 
 
 SWITCH_KEYS = {label_key(DELETE_LABEL): "_delete", label_key(MOVE_LABEL): "_move", label_key(PARENT_LABEL): "_parent"}
+_HINT_KEY = label_key(HINT_LABEL)
+_HINT = "_hint"  # the line listing a field's allowed values: read as nothing, with what a client wrapped of it
 
 
 # --- forms ---------------------------------------------------------------------------------------
@@ -301,11 +303,16 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
     field_match = _FIELD_RE.match(stripped) if ":" in stripped else None
     if field_match:
         key = label_key(field_match.group("label"))
+        if key.startswith(_HINT_KEY):
+            builder.last_key = _HINT
+            return
         allowed = known.get(_part_of(builder.current["ref"])) if known else None
         if allowed is None or key in allowed or key in SWITCH_KEYS or _LOCKED_APD_RE.match(key):
             builder.current["fields"][SWITCH_KEYS.get(key, key)] = field_match.group("value").strip()
             builder.last_key = SWITCH_KEYS.get(key, key)
             return
+    if builder.last_key == _HINT:
+        return
     if builder.last_key is not None:
         fields = builder.current["fields"]
         fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
