@@ -300,12 +300,12 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
     if not stripped:
         builder.last_key = None
         return
+    if label_key(stripped[:len(HINT_LABEL)]) == _HINT_KEY:  # even cut short by a client's wrapping
+        builder.last_key = _HINT
+        return
     field_match = _FIELD_RE.match(stripped) if ":" in stripped else None
     if field_match:
         key = label_key(field_match.group("label"))
-        if key.startswith(_HINT_KEY):
-            builder.last_key = _HINT
-            return
         allowed = known.get(_part_of(builder.current["ref"])) if known else None
         if allowed is None or key in allowed or key in SWITCH_KEYS or _LOCKED_APD_RE.match(key):
             builder.current["fields"][SWITCH_KEYS.get(key, key)] = field_match.group("value").strip()
