@@ -34,11 +34,11 @@ from sqlalchemy import func, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mailbot.campaign import create_campaign, send_campaign  # noqa: E402
+from mailbot.outbound.campaign import create_campaign, send_campaign  # noqa: E402
 from mailbot.config import load_config  # noqa: E402
-from mailbot.delivery import deliver_pending  # noqa: E402
-from mailbot.outbox import return_path  # noqa: E402
-from mailbot.sink import free_port  # noqa: E402
+from mailbot.outbound.delivery import deliver_pending  # noqa: E402
+from mailbot.outbound.outbox import return_path  # noqa: E402
+from mailbot.devtools.sink import free_port  # noqa: E402
 from store.campaign_models import Delivery, OutboundMessage  # noqa: E402
 from store.db import make_engine, session_factory  # noqa: E402
 
@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--small", type=float, default=0.1)
     args = parser.parse_args()
     port = free_port()
-    sink = subprocess.Popen([sys.executable, "-m", "mailbot.sink", "--port", str(port), "--discard"],
+    sink = subprocess.Popen([sys.executable, "-m", "mailbot.devtools.sink", "--port", str(port), "--discard"],
                             stdout=subprocess.PIPE, text=True)
     sink.stdout.readline()  # "sink listening on …"
     tree = TreeMemory(exclude=sink.pid)

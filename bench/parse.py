@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailbot.diff import diff_form  # noqa: E402
-from mailbot.parse import parse_message, parse_reply, reply_text  # noqa: E402
+from mailbot.replies.diff import diff_form  # noqa: E402
+from mailbot.replies.parse import parse_message, parse_reply, reply_text  # noqa: E402
 from tests import replies  # noqa: E402
 from tests.test_parse import REFS, RULES, SENDER, TYPICAL_EDIT, set_field, snapshot, summary_for  # noqa: E402
 

@@ -26,10 +26,10 @@ from sqlalchemy import func, insert, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailbot.campaign import create_campaign  # noqa: E402
+from mailbot.outbound.campaign import create_campaign  # noqa: E402
 from mailbot.clock import utcnow  # noqa: E402
 from mailbot.config import load_config  # noqa: E402
-from mailbot.review import bulk_approve, bulk_candidates  # noqa: E402
+from mailbot.review.decide import bulk_approve, bulk_candidates  # noqa: E402
 from store.db import make_engine, session_factory, upgrade  # noqa: E402
 from store.inbound_models import InboundMessage  # noqa: E402
 from store.models import Contact, Cooperation, Project  # noqa: E402

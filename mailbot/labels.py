@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from mailbot.render import euros, french_date
+from mailbot.outbound.render import euros, french_date
 from mailbot.rules import ReferenceLists, Rules, choices_for, country_name
 
 EMPTY = "(vide)"

@@ -6,18 +6,18 @@ finish its message and release the rest of its claim, let the delivery worker fi
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from mailbot import inbound
+from mailbot.inbound import queue
 from mailbot.config import Config
-from mailbot.imap_poll import ImapPoller
-from mailbot.receive import GroupCommit, InboundController, start_listener
+from mailbot.inbound.imap_poll import ImapPoller
+from mailbot.inbound.receive import GroupCommit, InboundController, start_listener
 from store.db import make_engine, upgrade
+from mailbot.outbound import delivery
 
 log = logging.getLogger("mailbot.serve")
 
@@ -47,31 +47,27 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
             signal.signal(signum, lambda *_: stop.set())
     engine = make_engine(config.db, pool_size=STORE_THREADS + workers + 4, max_overflow=8)
     upgrade(engine)
-    inbound.release_interrupted(engine)
+    queue.release_interrupted(engine)
     wake = threading.Event()
     executor = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="smtp-store")
     try:
         host, port = config.listen_address
         sqlite = engine.dialect.name == "sqlite"
-        # SQLite has one writer: writers of this process take turns on a lock (see inbound.run_worker).
+        # SQLite has one writer: writers of this process take turns on a lock (see queue.run_worker).
         write_lock = threading.Lock() if sqlite else None
-        store = GroupCommit(lambda arrivals: inbound.store_arrivals(engine, arrivals), write_lock=write_lock)
+        store = GroupCommit(lambda arrivals: queue.store_arrivals(engine, arrivals), write_lock=write_lock)
         services.controller = start_listener(store, host=host, port=port, max_size=int(config.max_message_size),
                                              executor=executor, on_stored=wake.set)
         handler = services.controller.handler
         # Senders wait for their 250, the queue can wait: on SQLite the workers give way to acceptance.
         pressure = (lambda: handler.in_flight > 0) if sqlite else None
-        _start(services, "inbound", workers, lambda: inbound.run_worker(
+        _start(services, "inbound", workers, lambda: queue.run_worker(
             engine, config, stop, wake=wake, pressure=pressure, write_lock=write_lock))
         target = config.imap_target
         if target is not None:
             poller = ImapPoller(engine, target, max_size=int(config.max_message_size), on_stored=wake.set)
             _start(services, "imap", 1, lambda: poller.run(stop))
-        delivery = _delivery_worker()
-        if delivery is not None:
-            _start(services, "delivery", 1, lambda: delivery(engine, config, stop))
-        else:
-            log.warning("mailbot.delivery is not available: outbound mail stays queued")
+        _start(services, "delivery", 1, lambda: delivery.run_worker(engine, config, stop))
         services.ready.set()
         log.info("serving: SMTP on %s:%s, %d inbound worker(s)%s", host, port, workers,
                  f", IMAP {target.host}:{target.port}/{target.folder}" if target else "")
@@ -93,15 +89,6 @@ def _start(services: Services, name: str, count: int, target) -> None:
         thread = threading.Thread(target=target, name=f"{name}-{index}", daemon=True)
         thread.start()
         services.threads.append(thread)
-
-
-def _delivery_worker():
-    """`mailbot.delivery.run_worker` when that module is installed (it is developed separately)."""
-    if importlib.util.find_spec("mailbot.delivery") is None:
-        return None
-    from mailbot.delivery import run_worker
-
-    return run_worker
 
 
 def _stop_listener(controller: InboundController | None) -> None:

@@ -1,4 +1,4 @@
-"""Writing reviewed changes into the Atlas records (data access; the decisions live in mailbot/review.py).
+"""Writing reviewed changes into the Atlas records (data access; the decisions live in mailbot/review/decide.py).
 
 A change names its record by reference, its field by the rules-file key and its values in the same
 plain-data shape as the snapshots (store.queries): a country is its ISO code, a partner its name, an

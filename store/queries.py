@@ -215,6 +215,6 @@ def format_record(record: dict) -> str:
 
 def address_bouncing(address: str, reason: str, at: datetime) -> Update:
     """Every contact with this address (any case) marked bouncing: no longer a usable recipient.
-    For a bounce report (mailbot.pipeline) and a relay's refusal at RCPT (mailbot.delivery)."""
+    For a bounce report (mailbot.inbound.route) and a relay's refusal at RCPT (mailbot.outbound.delivery)."""
     return (update(Contact).where(func.lower(Contact.email) == address.lower())
             .values(email_state="bouncing", email_state_at=at, email_state_reason=reason[:2000]))

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from store.models import Collectivite
 from store.review_models import ChangeSet
+from store.inbound_models import InboundMessage
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,6 @@ def get_changeset(session: Session, changeset_id: int) -> dict | None:
 
 
 def raw_message(session: Session, changeset_id: int) -> bytes | None:
-    from store.inbound_models import InboundMessage
 
     return session.scalar(select(InboundMessage.raw).join(ChangeSet, ChangeSet.inbound_id == InboundMessage.id)
                           .where(ChangeSet.id == changeset_id))

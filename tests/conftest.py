@@ -12,7 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from mailbot.sink import start_sink
+from mailbot.devtools.sink import start_sink
 from store.db import make_engine, session_factory, upgrade
 
 PG_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from mailbot.config import load_config
-from mailbot.outbox import Recipient, enqueue, new_message_id, plus_address, verp_address
+from mailbot.outbound.outbox import Recipient, enqueue, new_message_id, plus_address, verp_address
 from mailbot.tokens import make_token
 from store.campaign_models import Campaign, CampaignTarget, OutboundMessage
 from store.models import Collectivite, Contact, new_ref

@@ -11,7 +11,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from mailbot.client_shapes import (  # noqa: F401  (the shapes the demo's agents use too)
+from mailbot.devtools.client_shapes import (  # noqa: F401  (the shapes the demo's agents use too)
     Edit,
     gmail,
     original_text,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mailbot.campaign import create_campaign, get_campaign
+from mailbot.outbound.campaign import create_campaign, get_campaign
 from mailbot.clock import utcnow
 from store.inbound_models import InboundMessage
 from store.models import Collectivite, Contact, Cooperation

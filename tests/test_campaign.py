@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from mailbot.campaign import (
+from mailbot.outbound.campaign import (
     campaign_status,
     create_campaign,
     get_campaign,
@@ -29,8 +29,8 @@ from mailbot.campaign import (
 )
 from mailbot.cli import main
 from mailbot.config import load_config
-from mailbot.delivery import deliver_pending
-from mailbot.render import compact_html, euros, html_form, transfer_encoding
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.outbound.render import compact_html, euros, html_form, transfer_encoding
 from mailbot.rules import load_rules
 from mailbot.tokens import find_tokens, verify
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog, Snapshot
@@ -167,7 +167,7 @@ def test_html_form_keeps_every_line_in_few_source_lines_within_smtp_limits():
     ("Message-ID", "<179575128467.8379.1469684213@cncd.example.fr>"),
 ])
 def test_headers_set_as_they_are_write_what_the_standard_policy_writes(name, value):
-    from mailbot.render import MAIL_POLICY, _set_plain, header_as_set
+    from mailbot.outbound.render import MAIL_POLICY, _set_plain, header_as_set
 
     ours, standard = EmailMessage(policy=MAIL_POLICY), EmailMessage(policy=policy.default)
     _set_plain(ours, name, value)
@@ -181,7 +181,7 @@ def test_headers_set_as_they_are_write_what_the_standard_policy_writes(name, val
                                   "From le début\n.point\n"])
 @pytest.mark.parametrize("payload", ["", "brut\r\nfin CRLF\rCR seul\n"])
 def test_message_bytes_are_those_of_as_bytes(text, payload):
-    from mailbot.render import MAIL_POLICY, message_bytes
+    from mailbot.outbound.render import MAIL_POLICY, message_bytes
 
     for message_policy in (MAIL_POLICY, policy.default, policy.SMTP):
         message = EmailMessage(policy=message_policy)
@@ -197,7 +197,7 @@ def test_message_bytes_are_those_of_as_bytes(text, payload):
 
 
 def test_a_text_holding_our_boundary_gets_a_boundary_of_its_own(tmp_path):
-    from mailbot.render import MIME_BOUNDARY, build_message, make_environment
+    from mailbot.outbound.render import MIME_BOUNDARY, build_message, make_environment
 
     for name, source in (("t.subject.j2", "Objet"), ("t.txt.j2", "{{ body }}\n"), ("t.html.j2", "<p>{{ body }}</p>")):
         (tmp_path / name).write_text(source, encoding="utf-8")
@@ -214,7 +214,7 @@ def test_a_text_holding_our_boundary_gets_a_boundary_of_its_own(tmp_path):
 
 
 def test_summary_bytes_are_those_of_the_standard_policy(atlas, Session, db_url, monkeypatch):
-    """The header caches of mailbot.render change the time a summary takes, not one byte of it."""
+    """The header caches of mailbot.outbound.render change the time a summary takes, not one byte of it."""
     config = make_config(db_url)
     render_campaign(atlas, Session, config, "c2012", limit=3)
     with Session() as session:
@@ -394,12 +394,12 @@ def test_cli_errors_are_one_line(atlas, db_url):
 
 def test_large_campaign_renders_in_worker_processes_while_delivering(atlas, Session, db_url, sink, monkeypatch):
     """The path a national campaign takes (worker processes, delivery alongside), on the test Atlas."""
-    import mailbot.render_pool
-    from mailbot.campaign import send_campaign
+    import mailbot.outbound.render_pool
+    from mailbot.outbound.campaign import send_campaign
 
-    monkeypatch.setattr(mailbot.render_pool, "POOL_MIN_SUMMARIES", 1)
-    monkeypatch.setattr("mailbot.campaign.RENDER_BATCH", 7)  # several batches in flight at once
-    monkeypatch.setattr("mailbot.campaign.FIRST_BATCHES", (3, 5))  # the first one rendered here, in-process
+    monkeypatch.setattr(mailbot.outbound.render_pool, "POOL_MIN_SUMMARIES", 1)
+    monkeypatch.setattr("mailbot.outbound.campaign.RENDER_BATCH", 7)  # several batches in flight at once
+    monkeypatch.setattr("mailbot.outbound.campaign.FIRST_BATCHES", (3, 5))  # the first one rendered here, in-process
     controller, handler = sink
     config = load_config(environ={"MAILBOT_DB": db_url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}",
                                   "MAILBOT_SECRET": SECRET, "MAILBOT_RENDER_PROCESSES": "2"})
@@ -425,10 +425,10 @@ def test_large_campaign_renders_in_worker_processes_while_delivering(atlas, Sess
 
 def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, db_url):
     """SQLite hands out outbound ids before rendering; another writer may take one first."""
-    from mailbot.campaign import _RenderContext, _store_batch, campaign_rules, pending_targets
-    from mailbot.render import Sender
-    from mailbot.render_pool import CampaignInfo, RenderSetup
-    from mailbot.summary import reference_lists
+    from mailbot.outbound.campaign import _RenderContext, _store_batch, campaign_rules, pending_targets
+    from mailbot.outbound.render_pool import CampaignInfo, RenderSetup
+    from mailbot.outbound.summary import reference_lists
+    from mailbot.outbound.render import Sender
 
     config = make_config(db_url)
     render_campaign(atlas, Session, config, "c2012", limit=1)
@@ -447,7 +447,7 @@ def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, 
 
 
 def test_render_batches_start_small_then_take_the_full_size():
-    from mailbot.campaign import FIRST_BATCHES, RENDER_BATCH, render_batches
+    from mailbot.outbound.campaign import FIRST_BATCHES, RENDER_BATCH, render_batches
 
     ids = list(range(1000))
     batches = render_batches(ids)

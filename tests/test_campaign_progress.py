@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mailbot.campaign import create_campaign
+from mailbot.outbound.campaign import create_campaign
 from mailbot.cli import main
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"

@@ -16,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from mailbot.campaign import STATUS_COLUMNS, create_campaign, render_campaign
+from mailbot.outbound.campaign import STATUS_COLUMNS, create_campaign, render_campaign
 from mailbot.cli import main
-from mailbot.client_shapes import gmail, plain_answer, set_field
+from mailbot.devtools.client_shapes import gmail, plain_answer, set_field
 from mailbot.clock import utcnow
 from mailbot.config import load_config
-from mailbot.delivery import deliver_pending
-from mailbot.inbound import Arrival, process_pending, store_arrival
-from mailbot.review import approve, require_reviewer
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.inbound.queue import Arrival, process_pending, store_arrival
+from mailbot.review.decide import approve, require_reviewer
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog
 from store.models import Collectivite
 from store.review_models import ChangeSet
@@ -218,7 +218,7 @@ def test_remind_from_the_command_line_reminds_exactly_the_silent_ones(campaign_i
     start = utcnow()
 
     def at(delay: timedelta) -> None:
-        monkeypatch.setattr("mailbot.campaign.utcnow", lambda: start + delay)
+        monkeypatch.setattr("mailbot.outbound.campaign.utcnow", lambda: start + delay)
 
     def remind(after: str) -> str:
         before = len(handler.messages)

@@ -10,10 +10,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from mailbot import delivery
+from mailbot.outbound import delivery
 from mailbot.clock import aware
 from mailbot.config import load_config
-from mailbot.delivery import (
+from mailbot.outbound.delivery import (
     BACKOFF_SECONDS,
     MAX_ATTEMPTS,
     RateLimiter,
@@ -23,8 +23,8 @@ from mailbot.delivery import (
     deliver_pending,
     release_interrupted,
 )
-from mailbot.outbox import Recipient, enqueue, new_message_id, parse_return_path, parse_verp
-from mailbot.sink import SinkHandler, free_port, start_sink
+from mailbot.outbound.outbox import Recipient, enqueue, new_message_id, parse_return_path, parse_verp
+from mailbot.devtools.sink import SinkHandler, free_port, start_sink
 from store.campaign_models import Delivery
 from store.models import Collectivite, Contact, new_ref
 
@@ -254,7 +254,7 @@ def test_a_message_the_relay_refuses_at_data_marks_no_address(Session, engine, d
 
 
 def test_relay_down_defers_instead_of_losing(Session, engine, db_url):
-    from mailbot.sink import free_port
+    from mailbot.devtools.sink import free_port
 
     config = config_for(db_url, free_port())
     queue_message(Session, ["a@ville.fr"])
@@ -278,7 +278,7 @@ def test_interrupted_claims_are_released_and_a_stale_worker_cannot_send(Session,
 
 
 def test_a_discarding_sink_counts_the_messages_it_accepts_and_keeps_none(Session, engine, db_url):
-    """The benchmarks' sink (`python -m mailbot.sink --discard`): 250 to every message, nothing kept."""
+    """The benchmarks' sink (`python -m mailbot.devtools.sink --discard`): 250 to every message, nothing kept."""
     controller, handler = start_sink(discard=True)
     try:
         queue_message(Session, ["a@ville.fr", "b@ville.fr"])
@@ -297,7 +297,7 @@ def test_a_store_connection_lost_between_claims_is_reopened_and_nothing_is_lost(
         pytest.skip("a server-side disconnect needs PostgreSQL")
     from sqlalchemy import text
 
-    from mailbot import delivery
+    from mailbot.outbound import delivery
 
     controller, handler = sink
     queue_message(Session, ["a@ville.fr", "b@ville.fr"])

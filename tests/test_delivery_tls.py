@@ -25,13 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select, update
 
-from mailbot.campaign import create_campaign, render_campaign
+from mailbot.outbound.campaign import create_campaign, render_campaign
 from mailbot.cli import main
 from mailbot.config import ConfigError, load_config, parse_smtp_url
-from mailbot import delivery
+from mailbot.outbound import delivery
 from mailbot.clock import wait_for
-from mailbot.delivery import MAX_ATTEMPTS, deliver_pending, run_worker
-from mailbot.sink import SinkHandler, free_port
+from mailbot.outbound.delivery import MAX_ATTEMPTS, deliver_pending, run_worker
+from mailbot.devtools.sink import SinkHandler, free_port
 from store.campaign_models import Delivery, OutboundMessage
 from tests.test_delivery import queue_message
 

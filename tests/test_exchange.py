@@ -1,4 +1,4 @@
-"""Export and import (store/exchange.py): byte-identical round trips, and refusals that write nothing.
+"""Export and import (store/exchange/): byte-identical round trips, and refusals that write nothing.
 
 Each test builds a small Atlas with the ORM, exports it, and imports it into a second fresh store
 on the same backend (a second SQLite file, or a second PostgreSQL schema).
@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, func, select, text
 
 from store import exchange
+from store.exchange import load, plans
 from store.campaign_models import Campaign, OutboundMessage, ReminderLog, Snapshot
 from store.db import make_engine, session_factory, upgrade
 from store.exchange import ImportRefused, export_atlas, import_atlas
@@ -375,12 +376,12 @@ def test_a_table_may_point_to_itself_in_any_order(tmp_path):
     """Self-references (e.g. a change set reverting another) are checked once the whole file is read."""
     node = Table("node", MetaData(), Column("id", Integer, primary_key=True),
                  Column("parent_id", ForeignKey("node.id"), nullable=True))
-    plan = exchange._plan(node)
+    plan = plans._plan(node)
     (tmp_path / "node.jsonl").write_text('{"id":1,"parent_id":2}\n{"id":2,"parent_id":null}\n', encoding="utf-8")
-    exchange._validate(tmp_path, [plan], {"node": 2})
+    load._validate(tmp_path, [plan], {"node": 2})
     (tmp_path / "node.jsonl").write_text('{"id":1,"parent_id":3}\n{"id":2,"parent_id":1}\n', encoding="utf-8")
     with pytest.raises(ImportRefused, match=r"^node.jsonl:1: parent_id=3 points to no row of node$"):
-        exchange._validate(tmp_path, [plan], {"node": 2})
+        load._validate(tmp_path, [plan], {"node": 2})
 
 
 def test_row_count_must_match_the_manifest(exported, target):
@@ -416,7 +417,7 @@ def test_import_into_a_non_empty_store_is_refused(exported, engine):
 
 def test_database_refusal_rolls_back_everything(exported, target, monkeypatch):
     """If something slips past validation, the database's refusal is reported and nothing stays."""
-    monkeypatch.setattr(exchange, "_validate", lambda *args: None)
+    monkeypatch.setattr(load, "_validate", lambda *args: None)
     edit_line(exported / "contact.jsonl", 2, _with(collectivite_id=999))
     assert_refused(target, exported, "contact.jsonl:1-3: the database refused these rows", "nothing was imported")
 

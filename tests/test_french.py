@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from mailbot import grammar
-from mailbot.render import make_environment, render_parts
+from mailbot.outbound.render import make_environment, render_parts
 from store.models import collectivite_code
 from store.refdata import ARTICLES_CSV, read_collectivites
 

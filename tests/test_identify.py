@@ -1,10 +1,10 @@
-"""Identifying a collectivité from a message without a token (pure: mailbot.identify), against the
+"""Identifying a collectivité from a message without a token (pure: mailbot.replies.identify), against the
 real reference data (every commune, EPCI, département and région)."""
 from __future__ import annotations
 
 import pytest
 
-from mailbot.identify import (
+from mailbot.replies.identify import (
     Directory,
     Entry,
     MessageText,

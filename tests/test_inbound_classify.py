@@ -7,8 +7,8 @@ import time
 import pytest
 
 from tests.inbound_support import BOT, SECRET, fixture, mail
-from mailbot.classify import DEFAULT_LIMITS, Envelope, classify
-from mailbot.outbox import verp_address
+from mailbot.inbound.classify import DEFAULT_LIMITS, Envelope, classify
+from mailbot.outbound.outbox import verp_address
 from mailbot.tokens import make_token
 
 TOKEN = make_token(SECRET, "c2012", "COM-35238", 42)

@@ -19,9 +19,9 @@ from imapclient import IMAPClient
 from sqlalchemy import select, text
 
 from mailbot.config import parse_imap_url
-from mailbot.imap_poll import PROCESSED_FOLDER, PROCESSED_KEYWORD, ImapPoller
-from mailbot.inbound import process_pending, store_arrivals
-from mailbot.receive import GroupCommit, start_listener
+from mailbot.inbound.imap_poll import PROCESSED_FOLDER, PROCESSED_KEYWORD, ImapPoller
+from mailbot.inbound.queue import process_pending, store_arrivals
+from mailbot.inbound.receive import GroupCommit, start_listener
 from store.inbound_models import ImapState, InboundMessage
 from tests.inbound_support import BOT, free_port, mail, make_config
 

@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from tests.inbound_support import BOT, SECRET, fixture, mail, make_config, outbound_count, send_form
-from mailbot import pipeline
-from mailbot.classify import Classification
+from mailbot.inbound import route as pipeline
+from mailbot.inbound.tie import find_form
+from mailbot.replies.answer import answer_refusal
+from mailbot.inbound.classify import Classification
 from mailbot.cli import main
-from mailbot.outbox import Recipient, enqueue, message_verp_address, new_message_id
-from mailbot.inbound import Arrival, claim, process_pending, release_interrupted, reprocess, store_arrival
+from mailbot.outbound.outbox import Recipient, enqueue, message_verp_address, new_message_id
+from mailbot.inbound.queue import Arrival, claim, process_pending, release_interrupted, reprocess, store_arrival
 from mailbot.tokens import make_token
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage
@@ -115,7 +117,7 @@ def test_token_of_one_collectivite_cannot_reach_another(engine, Session, config,
 
 def test_forms_of_two_collectivites_are_a_reply_each_form_tied_by_its_own_token(engine, Session, config, form):
     """One agent answering for two collectivités: the message is a reply, tied to the first form only as
-    its envelope (mailbot.understand ties each form through its own token, tested end to end). The
+    its envelope (mailbot.replies.understand ties each form through its own token, tested end to end). The
     route marks neither target replied: each form marks its own once understood."""
     with Session.begin() as session:
         other = send_form(session, code="COM-29232", name="Quimper", email="contact@quimper.bzh")
@@ -128,8 +130,8 @@ def test_forms_of_two_collectivites_are_a_reply_each_form_tied_by_its_own_token(
         assert session.scalars(select(CampaignTarget.replied_at)).all() == [None, None]
         # A command names one collectivité: tokens of two remain a mismatch there.
         details = {"body_tokens": row.details["body_tokens"]}
-        assert pipeline.find_form(session, config, details).problem == "mismatch"
-        assert pipeline.find_form(session, config, details, several=True).several is True
+        assert find_form(session, config, details).problem == "mismatch"
+        assert find_form(session, config, details, several=True).several is True
 
 
 def test_references_of_two_collectivites_without_a_form_change_nobody(engine, Session, config, form, monkeypatch):
@@ -165,7 +167,7 @@ def test_unknown_mail_from_a_stranger_is_kept_and_not_answered(engine, Session, 
     row = inbound(Session, deliver(engine, config, mail(sender=form.contact_email, body="Nos modifs : ..."),
                                    sender=form.contact_email))
     assert row.kind == "unknown" and answers(Session) == []
-    # a known contact gets their form (mailbot.tokenless), with its token, threaded on their message
+    # a known contact gets their form (mailbot.replies.tokenless), with its token, threaded on their message
     assert (row.collectivite_id, row.trusted) == (form.collectivite_id, True)
     with Session() as session:
         summary = session.get(OutboundMessage, row.response_outbound_id)
@@ -310,7 +312,7 @@ def test_help_answer_once_a_day_and_a_cap_on_all_automatic_answers(engine, Sessi
     assert explained.kind == "invalid_token" and explained.response_outbound_id is not None
     with Session.begin() as session:  # a third kind of answer today would exceed the cap of 2
         inbound_row = session.get(InboundMessage, explained.id)
-        assert pipeline.answer_refusal(session, config, inbound_row, "summary") == \
+        assert answer_refusal(session, config, inbound_row, "summary") == \
             "limite de 2 réponses automatiques par jour atteinte pour cette adresse"
         assert session.scalar(select(AnswerLog.id).where(AnswerLog.address == agent).order_by(AnswerLog.id.desc())) is not None
     help_message = answers(Session)[0]
@@ -319,7 +321,7 @@ def test_help_answer_once_a_day_and_a_cap_on_all_automatic_answers(engine, Sessi
 
 
 def test_fiche_resends_the_current_summary_to_a_known_contact(engine, Session, config, form):
-    pytest.importorskip("mailbot.summary", reason="mailbot.summary (FICHE) is developed separately")
+    pytest.importorskip("mailbot.outbound.summary", reason="mailbot.outbound.summary (FICHE) is developed separately")
     raw = mail(sender=form.contact_email, subject="FICHE")
     row = inbound(Session, deliver(engine, config, raw, sender=form.contact_email))
     assert (row.kind, row.state, row.error) == ("command", "done", None)

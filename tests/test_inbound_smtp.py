@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import func, select, text
 
-from mailbot.inbound import store_arrivals
-from mailbot.receive import GroupCommit, start_listener
+from mailbot.inbound.queue import store_arrivals
+from mailbot.inbound.receive import GroupCommit, start_listener
 from store.inbound_models import InboundMessage
 from tests.inbound_support import BOT, free_port
 

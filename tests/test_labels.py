@@ -8,12 +8,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailbot.acknowledge import sentence
+from mailbot.replies.acknowledge import sentence
 from mailbot.cli import main
 from mailbot.cli.review import describe
-from mailbot.diff import ProposedChange
+from mailbot.replies.diff import ProposedChange
 from mailbot.labels import labels_for, when
-from mailbot.notify import Names, decision_line, snapshot_names
+from mailbot.review.notify import Names, decision_line, snapshot_names
 from mailbot.rules import ReferenceLists, load_rules
 from store.review_models import Change
 from tests.review_support import REVIEWERS, RULES, collectivite_with, make_set

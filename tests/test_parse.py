@@ -9,14 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot.client_shapes import set_field
+from mailbot.devtools.client_shapes import set_field
 from mailbot.config import load_config
-from mailbot.diff import diff_form
-from mailbot.form import FormContext
-from mailbot.outbox import Recipient
-from mailbot.parse import parse_reply, parse_text
+from mailbot.replies.diff import diff_form
+from mailbot.outbound.form import FormContext
+from mailbot.outbound.outbox import Recipient
+from mailbot.replies.parse import parse_reply, parse_text
 from mailbot.rules import ReferenceLists, load_rules
-from mailbot.summary import build_summary
+from mailbot.outbound.summary import build_summary
 from tests import replies
 
 RULES = load_rules(Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml")
@@ -179,7 +179,7 @@ def test_headers_parsed_once_read_exactly_as_the_default_policy_reads_them(clien
     from email import policy
     from email.parser import BytesParser
 
-    from mailbot.parse import parse_message
+    from mailbot.replies.parse import parse_message
 
     raw = replies.CLIENTS[client](summary_for(snapshot()), TYPICAL_EDIT, SENDER)
     for _ in range(2):  # the second time, every header comes from the memo

@@ -20,15 +20,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from mailbot import client_shapes
+from mailbot.devtools import client_shapes
 from mailbot.clock import wait_for
-from mailbot.campaign import campaign_status, create_campaign, get_campaign, render_campaign, target_states
+from mailbot.outbound.campaign import campaign_status, create_campaign, get_campaign, render_campaign, target_states
 from mailbot.cli import main
 from mailbot.config import load_config
-from mailbot.delivery import deliver_pending
+from mailbot.outbound.delivery import deliver_pending
 from mailbot.serve import run_serve
-from mailbot.sink import free_port, start_sink
-from mailbot.form import mask_address
+from mailbot.devtools.sink import free_port, start_sink
+from mailbot.outbound.form import mask_address
 from store.models import Collectivite, Contact, Prefecture
 from store.review_models import Change, ChangeSet
 

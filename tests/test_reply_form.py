@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.diff import diff_form
-from mailbot.form import FormContext, render_form
-from mailbot.parse import parse_text
+from mailbot.replies.diff import diff_form
+from mailbot.outbound.form import FormContext, render_form
+from mailbot.replies.parse import parse_text
 from mailbot.rules import ReferenceLists, load_rules
 from store.refdata import read_toml_list, THEMES_TOML
 

@@ -9,21 +9,19 @@ import pytest
 from sqlalchemy import func, select
 
 from mailbot.config import load_config
-from mailbot.notify import digest, notify_decided
-from mailbot.review import (
-    ReviewError,
+from mailbot.review.notify import digest, notify_decided
+from mailbot.review.decide import (
     approve,
     bulk_approve,
     bulk_candidates,
     edit,
-    history,
-    judge,
     reject,
     require_reviewer,
     resolve,
     revert,
-    settle_status,
 )
+from mailbot.review.history import history
+from mailbot.review.verdict import ReviewError, judge, settle_status
 from store.campaign_models import OutboundMessage
 from store.models import ApdAmount, Collectivite, Contact, Cooperation, Project
 from store.review_models import AuditEntry, Change, ChangeSet
@@ -471,10 +469,10 @@ def test_snapshot_helper_matches_the_store(review_env):
 
 
 def test_amounts_are_told_in_french_format():
-    from mailbot.acknowledge import sentence
-    from mailbot.diff import ProposedChange
+    from mailbot.replies.acknowledge import sentence
+    from mailbot.replies.diff import ProposedChange
+    from mailbot.review.notify import decision_line
     from mailbot.labels import labels_for
-    from mailbot.notify import decision_line
     from mailbot.rules import load_rules
 
     ack = sentence(ProposedChange(op="update", entity="apd", ref="APD-X", field="amount", old="587710.00",

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from mailbot.cli import main
-from mailbot.sink import start_sink
+from mailbot.devtools.sink import start_sink
 from store.models import Contact
 from store.review_models import ChangeSet
 from tests.review_support import REVIEWERS, collectivite_with, contact_snapshot, make_set, update

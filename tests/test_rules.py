@@ -436,7 +436,7 @@ def test_not_toml_or_not_there(tmp_path):
 def test_amounts_are_written_as_babel_writes_them_and_read_back(amount):
     from babel.numbers import format_decimal
 
-    from mailbot.render import euros
+    from mailbot.outbound.render import euros
 
     value = Decimal(amount)
     pattern = "#,##0" if value == value.to_integral_value() else "#,##0.00"

@@ -18,7 +18,11 @@ from store.refdata import (
     read_collectivites,
     region_seats,
 )
-from store.seed import Refs, SeedError, apportion, de, fill, plan_atlas, read_world, seed_atlas, target_figures
+from store.seed import SeedError, seed_atlas, target_figures
+from store.seed.french import de, fill
+from store.seed.plan import plan_atlas
+from store.seed.sampling import Refs, apportion
+from store.seed.world import read_world
 
 SMALL = 0.05
 

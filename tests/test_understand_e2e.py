@@ -15,20 +15,20 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailbot.campaign import create_campaign, render_campaign
+from mailbot.outbound.campaign import create_campaign, render_campaign
 from mailbot.cli import main
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
-from mailbot.delivery import deliver_pending
-from mailbot.review import approve
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.review.decide import approve
 from mailbot.serve import run_serve
-from mailbot.sink import free_port, start_sink
+from mailbot.devtools.sink import free_port, start_sink
 from store.campaign_models import CampaignTarget
 from store.inbound_models import InboundMessage
 from store.models import Collectivite, Contact
 from store.review_models import Change
 from tests import replies
-from mailbot.client_shapes import set_field as _set
+from mailbot.devtools.client_shapes import set_field as _set
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
 

@@ -8,6 +8,7 @@ import click
 from mailbot.cli import emit_json, main, pass_app
 from store import exchange, queries
 from store.db import upgrade
+from store.seed import SeedError, seed_atlas
 
 
 @main.command()
@@ -26,7 +27,6 @@ def init(app) -> None:
 @pass_app
 def seed(app, scale: float, rng_seed: int, as_json: bool) -> None:
     """Build a deterministic, realistic national Atlas from the real collectivités."""
-    from store.seed import SeedError, seed_atlas
 
     upgrade(app.engine)
     try:

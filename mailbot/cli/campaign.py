@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 
-from mailbot.campaign import (
+from mailbot.outbound.campaign import (
     STATUS_COLUMNS,
     CampaignError,
     campaign_status,
@@ -21,9 +21,11 @@ from mailbot.campaign import (
     send_campaign,
 )
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.delivery import deliver_pending
+from mailbot.outbound.delivery import deliver_pending
 from mailbot.rules import RulesFileError
-from store.campaign_models import Campaign, CampaignTarget
+from store.campaign_models import Campaign, CampaignTarget, OutboundMessage
+from mailbot.outbound.campaign import RenderReport, _render_batch, campaign_rules, get_campaign, pending_targets
+from mailbot.outbound.summary import reference_lists
 
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules" / "campagne-2012.toml"
 
@@ -121,16 +123,12 @@ def _progress_pair(total: int, quiet: bool):
 
 
 def _pending(session, name, only, limit):
-    from mailbot.campaign import get_campaign, pending_targets
 
     return pending_targets(session, get_campaign(session, name), only, limit)
 
 
 def _dry_run(app, name: str, only, limit, directory: Path) -> None:
     """Render inside a transaction that is rolled back: the files show exactly what would be sent."""
-    from mailbot.campaign import _render_batch, RenderReport, campaign_rules, get_campaign, pending_targets
-    from mailbot.summary import reference_lists
-    from store.campaign_models import OutboundMessage
 
     directory.mkdir(parents=True, exist_ok=True)
     session = app.sessions()
@@ -195,7 +193,6 @@ def remind_cmd(app, name: str, after: str, quiet: bool) -> None:
 def status_cmd(app, name: str, by: str | None, as_json: bool) -> None:
     """Per territory: sent, delivered, bounced, unreachable, replied, confirmed, pending review, approved."""
     app.require_store()
-    from mailbot.campaign import get_campaign
 
     try:
         with app.sessions() as session:

@@ -21,6 +21,23 @@ import click
 from mailbot.cli import main
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
+from mailbot.serve import run_serve
+from mailbot.devtools.sink import free_port, start_sink
+from store import queries
+from store.db import make_engine, session_factory, upgrade
+from store.seed import seed_atlas
+from mailbot.outbound.campaign import campaign_status, create_campaign, get_campaign, render_campaign
+from mailbot.outbound.delivery import deliver_pending
+from mailbot.devtools.client_shapes import chain, gmail, outlook_html_only, plain_answer, set_field, thunderbird_flowed
+from store.inbound_models import InboundMessage
+from mailbot.cli.review import describe
+from store.review_queries import QueueFilter, get_changeset, list_changesets
+from mailbot.review.decide import approve, reject
+from mailbot.review.history import history
+from mailbot.review.verdict import ReviewError
+from mailbot.review.notify import notify_decided, reading_aids
+from store.campaign_models import OutboundMessage
+from store.queries import collectivite_record, format_record
 
 DEMO_SCALE = 0.05
 DEMO_CAMPAIGN = "campagne-2012"
@@ -55,8 +72,6 @@ class Summary:
               help="How many collectivités receive their summary in the demo.")
 def demo(out_dir: Path, scale: float, send_count: int) -> None:
     """The whole loop: seed, campaign, agents' replies through SMTP, review, notices, history."""
-    from mailbot.serve import run_serve
-    from mailbot.sink import free_port, start_sink
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -94,9 +109,6 @@ def demo(out_dir: Path, scale: float, send_count: int) -> None:
 # --- 1-3: seed and campaign ------------------------------------------------------------------------------
 
 def _seed(out_dir: Path, db_url: str, scale: float):
-    from store import queries
-    from store.db import make_engine, session_factory, upgrade
-    from store.seed import seed_atlas
 
     step(1, f"A local Atlas (SQLite {out_dir / 'atlas.sqlite'}) seeded at scale {scale}")
     engine = make_engine(db_url)
@@ -111,8 +123,6 @@ def _seed(out_dir: Path, db_url: str, scale: float):
 
 
 def _campaign(engine, sessions, config, sink, send_count: int, out_dir: Path) -> list[Summary]:
-    from mailbot.campaign import create_campaign, render_campaign
-    from mailbot.delivery import deliver_pending
 
     step(2, f"Campaign {DEMO_CAMPAIGN} (rules/campagne-2012.toml), sent to {send_count} collectivités")
     rules = Path(__file__).resolve().parents[2] / "rules" / "campagne-2012.toml"
@@ -177,7 +187,6 @@ class Reply:
 
 
 def _agents_reply(summaries: list[Summary], port: int) -> list[Reply]:
-    from mailbot.client_shapes import chain, gmail, outlook_html_only, plain_answer, set_field, thunderbird_flowed
 
     step(5, "Agents reply from their own mail clients, through real SMTP to the server")
     a, b, c, d = _pick(summaries)
@@ -221,7 +230,6 @@ def _crlf(raw: bytes) -> bytes:
 def _acknowledgements(sessions, sink, replies: list[Reply]) -> None:
     from sqlalchemy import func, select
 
-    from store.inbound_models import InboundMessage
 
     step(6, "The server stores each reply, parses it and answers the agent with what it understood")
 
@@ -257,9 +265,6 @@ def _gist(text: str) -> list[str]:
 # --- 7-9: the reviewers' queue, decisions, notices -------------------------------------------------------
 
 def _queue(sessions) -> list[int]:
-    from mailbot.cli.review import describe
-    from mailbot.notify import reading_aids
-    from store.review_queries import QueueFilter, get_changeset, list_changesets
 
     step(7, "The reviewers' queue: `mailbot review list`, then `review show` of each set")
     with sessions() as session:
@@ -271,8 +276,6 @@ def _queue(sessions) -> list[int]:
 
 
 def _review(config, sessions, set_ids: list[int]) -> None:
-    from mailbot.review import ReviewError, approve, reject
-    from store.review_queries import get_changeset
 
     step(8, f"The reviewer ({DEMO_REVIEWER}) decides")
     for set_id in set_ids:
@@ -299,8 +302,6 @@ def _review(config, sessions, set_ids: list[int]) -> None:
 
 
 def _notices(config, sessions, sink) -> None:
-    from mailbot.notify import notify_decided
-    from store.campaign_models import OutboundMessage
 
     step(9, "Each agent is told what was approved and what was not (threaded on their reply)")
     outbound_ids = notify_decided(sessions, config)
@@ -310,9 +311,6 @@ def _notices(config, sessions, sink) -> None:
 
 
 def _result(sessions, replies: list[Reply]) -> None:
-    from mailbot.campaign import campaign_status, get_campaign
-    from mailbot.review import history
-    from store.queries import collectivite_record, format_record
 
     step(10, "The Atlas now: `mailbot show CODE` and `mailbot history CODE`")
     with sessions() as session:

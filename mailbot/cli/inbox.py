@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from mailbot.cli import emit_json, main, pass_app
 from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
+from mailbot.serve import run_serve
+from mailbot.inbound.queue import InboxError, reprocess as reprocess_message
 
 LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subject", "reason")
 
@@ -21,7 +23,6 @@ LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subje
 @pass_app
 def serve(app, workers: int, log_level: str) -> None:
     """Receive mail (SMTP, and IMAP when MAILBOT_IMAP is set), process it, and send the outbox."""
-    from mailbot.serve import run_serve
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level != "DEBUG":
@@ -87,7 +88,6 @@ def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
 @pass_app
 def reprocess(app, inbound_id: int) -> None:
     """Classify and route one message again, now (after a fix, or to retry an error)."""
-    from mailbot.inbound import InboxError, reprocess as reprocess_message
 
     app.require_store()
     try:

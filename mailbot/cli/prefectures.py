@@ -5,17 +5,11 @@ from pathlib import Path
 
 import click
 
-from mailbot.campaign import STATUS_COLUMNS, CampaignError, get_campaign
+from mailbot.outbound.campaign import STATUS_COLUMNS, CampaignError, get_campaign
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.prefectures import (
-    PrefectureError,
-    import_directory,
-    list_directory,
-    parse_directory,
-    send_circulars,
-    send_reports,
-    territory_reports,
-)
+from mailbot.prefectures.circular import send_circulars
+from mailbot.prefectures.directory import PrefectureError, import_directory, list_directory, parse_directory
+from mailbot.prefectures.report import send_reports, territory_reports
 
 
 @main.group()

@@ -11,10 +11,13 @@ import click
 
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.labels import SET_STATES, Labels, change_lines, when
-from mailbot.notify import Names, reading_aids
-from mailbot.review import ReviewError
+from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, edit, reject, require_reviewer, resolve, revert
+from mailbot.review.history import history
+from mailbot.review.verdict import ReviewError
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
+from mailbot.review.notify import Names, digest, notify_decided, reading_aids, send_digest
+from mailbot.outbound.delivery import deliver_pending
 
 STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "all"]
 
@@ -109,7 +112,6 @@ def describe(row: dict, labels: Labels | None = None, names: Names | None = None
 
 
 def _reviewer(app, name: str | None) -> str:
-    from mailbot.review import require_reviewer
 
     try:
         return require_reviewer(app.config, name)
@@ -128,7 +130,6 @@ def _report(outcome) -> None:
 
 def _tell_agents(app, send: bool) -> None:
     """Queue the messages of every decided set, and try to deliver them now."""
-    from mailbot.notify import notify_decided
 
     outbound = notify_decided(app.sessions, app.config)
     if not outbound:
@@ -136,7 +137,6 @@ def _tell_agents(app, send: bool) -> None:
     if not send:
         click.echo(f"{len(outbound)} message(s) aux agents en file (envoyés par `mailbot serve`).")
         return
-    from mailbot.delivery import deliver_pending
 
     report = deliver_pending(app.engine, app.config, only_outbound=set(outbound), connections=1)
     line = f"{len(outbound)} message(s) aux agents : {report.sent} envoyé(s)"
@@ -171,7 +171,6 @@ send_option = click.option("--send/--no-send", default=True, show_default=True,
 @pass_app
 def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
     """Apply a set (or the changes named by --only) to the Atlas."""
-    from mailbot.review import BULK_FILTER, approve, bulk_approve, bulk_candidates
 
     if bulk == (changeset_id is not None):
         raise click.ClickException("donnez un numéro d'ensemble, ou --all-trusted-without-errors")
@@ -213,7 +212,6 @@ def _bulk(app, name, ids, bulk_approve):
 @pass_app
 def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
     """Reject a set (or the changes named by --only), with a reason for the agent."""
-    from mailbot.review import reject
 
     _decide(app, reviewer, send,
             lambda name: reject(app.sessions, app.config, changeset_id, name, reason, only=list(only) or None))
@@ -227,7 +225,6 @@ def reject_cmd(app, changeset_id, only, reason, reviewer, send) -> None:
 @pass_app
 def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
     """Correct a change's value before approving it; the rules check the correction."""
-    from mailbot.review import edit
 
     app.require_store()
     name = _reviewer(app, reviewer)
@@ -251,7 +248,6 @@ def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
 @pass_app
 def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
     """Settle a conflict one way or the other."""
-    from mailbot.review import resolve
 
     _decide(app, reviewer, send,
             lambda name: resolve(app.sessions, app.config, change_id, name, take=take, reason=reason))
@@ -263,7 +259,6 @@ def resolve_cmd(app, change_id, take, reason, reviewer, send) -> None:
 @pass_app
 def revert_cmd(app, changeset_id, reviewer) -> None:
     """Undo an approved set, as a new audited set (its changes are conflict-checked too)."""
-    from mailbot.review import revert
 
     app.require_store()
     name = _reviewer(app, reviewer)
@@ -281,7 +276,6 @@ def revert_cmd(app, changeset_id, reviewer) -> None:
 @pass_app
 def digest_cmd(app, send, as_json) -> None:
     """The queue in figures, for the reviewers' daily digest."""
-    from mailbot.notify import digest, send_digest
 
     app.require_store()
     if send:
@@ -289,7 +283,6 @@ def digest_cmd(app, send, as_json) -> None:
         if not to:
             raise click.ClickException("aucun destinataire : renseignez le réglage digest_to (MAILBOT_DIGEST_TO)")
         outbound_id = send_digest(app.sessions, app.config, to)
-        from mailbot.delivery import deliver_pending
 
         report = deliver_pending(app.engine, app.config, only_outbound={outbound_id}, connections=1)
         click.echo(f"synthèse envoyée à {', '.join(to)} ({report.sent} envoi(s), {report.deferred} en attente)")
@@ -315,7 +308,6 @@ def digest_cmd(app, send, as_json) -> None:
 @pass_app
 def history_cmd(app, code, as_json) -> None:
     """Every change applied to a collectivité's record: who, when, from which message, old → new."""
-    from mailbot.review import history
 
     app.require_store()
     with app.sessions() as session:

@@ -1,0 +1,1 @@
+"""The journey out: a campaign's summaries rendered into the outbox, then delivered to the relay."""

@@ -1,0 +1,585 @@
+"""The delivery worker: sends what the outbox holds, each envelope exactly once.
+
+A delivery is one recipient of one stored message. The deliveries of a message claimed together
+go in one SMTP transaction (one DATA for all its recipients: a relay's work, and ours, is mostly
+per DATA, and a summary has 1.7 recipients on average):
+1. claim them (state `sending`, committed) — a crash from here to step 3 leaves `sending`, which
+   `release_interrupted` turns back into `queued`: the relay never saw a complete DATA, because a
+   connection dropped before the final dot aborts the SMTP transaction;
+2. MAIL FROM (our VERP return path, see `mailbot.outbound.outbox`), one RCPT TO per recipient — a refused
+   recipient gets its own outcome, the others go on —, DATA, then the message without its final dot;
+3. mark the accepted recipients `sent`, all or none, and commit, *then* send the final dot. The only
+   window left is between that commit and one socket write;
+4. read the relay's answer, which is every accepted recipient's: 2xx done; 4xx or a lost connection
+   → `deferred` with backoff; 5xx → `failed`, recorded per recipient.
+
+TLS and AUTH (`MAILBOT_SMTP`, see `mailbot.config.parse_smtp_url`): the relay's certificate is always
+verified, against the system's CAs or only the configured `cafile`; with `starttls=1` a relay that
+does not offer STARTTLS is refused before MAIL FROM, so nothing ever goes out in clear. When the
+relay itself refuses us (no STARTTLS, certificate not trusted, AUTH rejected) no recipient is at
+fault: the one envelope being tried records the error (an attempt, so the backoff schedule bounds
+the retries), the rest of the claim goes back to the queue, and every worker of the run stops,
+instead of trying — and failing, and hammering the relay's AUTH — each envelope in turn.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Callable, NamedTuple, Sequence
+
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy.exc import OperationalError
+
+from mailbot.clock import utcnow
+from mailbot.config import Config, SmtpTarget
+from mailbot.outbound.outbox import return_path
+from store.campaign_models import Delivery, OutboundMessage
+from store.queries import address_bouncing
+from store.db import one_line
+
+log = logging.getLogger("mailbot.delivery")
+
+BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600)
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+CLAIM_BATCH = 100
+CONNECT_TIMEOUT = 30
+POLL_SECONDS = 0.1  # while a campaign is still rendering into the outbox
+
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    relay_error: str | None = None  # the relay refused us (TLS, AUTH): the run stopped there
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.deferred + self.failed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # sent | deferred | failed | lost (claim taken by another worker) | relay (RelayError)
+    code: int | None
+    detail: str
+    at_rcpt: bool = False  # refused at RCPT TO: about this address, not the message or the relay
+
+
+class RelayError(Exception):
+    """The relay refused the connection itself (TLS or AUTH), whatever the recipient."""
+
+    def __init__(self, detail: str, code: int | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+
+def tls_context(target: SmtpTarget) -> ssl.SSLContext:
+    """A verifying client context: the system's CAs, or only `target.cafile` when it is set."""
+    return ssl.create_default_context(cafile=target.cafile)
+
+
+class RelayConnection:
+    """One reusable SMTP connection to the configured relay (STARTTLS and AUTH when configured)."""
+
+    def __init__(self, target: SmtpTarget, local_hostname: str | None = None):
+        self.target = target
+        self.local_hostname = local_hostname
+        self.smtp: smtplib.SMTP | None = None
+
+    def ensure(self) -> smtplib.SMTP:
+        """The open connection, or a new one: TLS verified, authenticated. Raises RelayError."""
+        if self.smtp is not None:
+            return self.smtp
+        target = self.target
+        try:
+            if target.ssl:
+                # smtplib.SMTP_SSL without a context does not verify the certificate: always pass one
+                smtp = smtplib.SMTP_SSL(target.host, target.port, local_hostname=self.local_hostname,
+                                        timeout=CONNECT_TIMEOUT, context=tls_context(target))
+            else:
+                smtp = smtplib.SMTP(target.host, target.port, local_hostname=self.local_hostname,
+                                    timeout=CONNECT_TIMEOUT)
+        except ssl.SSLCertVerificationError as exc:
+            raise RelayError(_certificate_refused(target, exc)) from None
+        try:
+            self._open_session(smtp)
+        except BaseException:
+            smtp.close()
+            raise
+        self.smtp = smtp
+        return smtp
+
+    def _open_session(self, smtp: smtplib.SMTP) -> None:
+        target = self.target
+        # The final dot goes in a write of its own (see send_transaction): without TCP_NODELAY, Nagle's
+        # algorithm holds it until the relay's delayed ACK, some 40 ms per envelope.
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        smtp.ehlo()
+        if target.starttls:
+            if not smtp.has_extn("starttls"):
+                raise RelayError(f"le relais {target.host}:{target.port} n'offre pas STARTTLS alors que "
+                                 "starttls=1 est configuré : rien n'a été envoyé en clair")
+            try:
+                smtp.starttls(context=tls_context(target))
+            except ssl.SSLCertVerificationError as exc:
+                raise RelayError(_certificate_refused(target, exc)) from None
+            smtp.ehlo()
+        if target.user:
+            try:
+                _login(smtp, target.user, target.password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                raise RelayError(f"le relais {target.host}:{target.port} refuse l'authentification de "
+                                 f"{target.user!r} ({exc.smtp_code} {_decode(exc.smtp_error)}) : vérifiez "
+                                 "l'identifiant et le mot de passe de MAILBOT_SMTP", exc.smtp_code) from None
+            except smtplib.SMTPNotSupportedError:
+                raise RelayError(f"le relais {target.host}:{target.port} n'offre pas AUTH alors que des "
+                                 "identifiants sont configurés") from None
+            except smtplib.SMTPException as exc:  # "No suitable authentication method found."
+                raise RelayError(f"authentification impossible sur le relais {target.host}:{target.port} : "
+                                 f"{exc}") from None
+
+    def reset(self) -> None:
+        """After an error mid-transaction: RSET if the connection still answers, else drop it."""
+        if self.smtp is None:
+            return
+        try:
+            self.smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def abort(self) -> None:
+        """Drop the socket without QUIT: mid-DATA, that is what cancels the transaction."""
+        if self.smtp is not None:
+            self.smtp.close()
+            self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.smtp = None
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN (RFC 4616: UTF-8, one round trip, always inside TLS here) when the relay offers it;
+    otherwise smtplib's login. Not smtplib's login first: it cannot encode a non-ASCII password
+    (it raises UnicodeEncodeError) and, refused, it retries with every other mechanism."""
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    if "PLAIN" not in smtp.esmtp_features["auth"].upper().split():
+        smtp.login(user, password)
+        return
+    response = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode("ascii")
+    code, message = smtp.docmd("AUTH", f"PLAIN {response}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, message)
+
+
+def _certificate_refused(target: SmtpTarget, exc: ssl.SSLCertVerificationError) -> str:
+    trusted = f"l'autorité {target.cafile}" if target.cafile else "les autorités du système"
+    return (f"certificat du relais {target.host}:{target.port} refusé ({exc.verify_message}) : il n'est pas "
+            f"signé par {trusted} ou ne porte pas ce nom ; pour un certificat privé, ajoutez ?cafile=CHEMIN "
+            "à MAILBOT_SMTP")
+
+
+_BARE_EOL = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _data_bytes(raw: bytes) -> bytes:
+    """The DATA payload without the final dot: CRLF line ends, dot-stuffed (RFC 5321 4.5.2)."""
+    # the usual case (the email package writes \n line ends, no line starts with a dot) without
+    # regular expressions: two bytes.replace are some ten times faster on a 20 KB summary
+    data = raw.replace(b"\n", b"\r\n") if b"\r" not in raw else _BARE_EOL.sub(b"\r\n", raw)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _classify_code(code: int, detail: str) -> Outcome:
+    if 200 <= code < 300:
+        return Outcome("sent", code, detail)
+    if 400 <= code < 500:
+        return Outcome("deferred", code, detail)
+    return Outcome("failed", code, detail)
+
+
+def _decode(message) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[str], raw: bytes,
+                     mark_sent: Callable[[list[int]], bool]) -> list[Outcome]:
+    """Run one SMTP transaction for one message; an Outcome per recipient, in their order.
+
+    `mark_sent(accepted)` (the indexes of the recipients the relay accepted) commits just before the
+    final dot. If it returns False our claim was taken from us (another worker released and re-took
+    it): the connection is dropped mid-DATA, which aborts the transaction at the relay.
+    """
+    smtp, (code, msg) = _mail_from(conn, sender, recipients)
+    if code != 250:
+        conn.reset()
+        return [_refused(code, _decode(msg))] * len(recipients)
+    outcomes: list[Outcome | None] = []
+    for recipient in recipients:
+        code, msg = smtp.rcpt(recipient)
+        outcomes.append(None if code in (250, 251) else _refused(code, _decode(msg), at_rcpt=True))
+    accepted = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    if not accepted:
+        conn.reset()
+        return outcomes
+    code, msg = smtp.docmd("DATA")
+    if code != 354:
+        conn.reset()
+        return _for_accepted(outcomes, _refused(code, _decode(msg)))
+    smtp.send(_data_bytes(raw))
+    if not mark_sent(accepted):
+        conn.abort()
+        return _for_accepted(outcomes, Outcome("lost", None, "claim lost to another worker"))
+    smtp.send(b".\r\n")
+    code, msg = smtp.getreply()
+    return _for_accepted(outcomes, _classify_code(code, _decode(msg)))
+
+
+def _mail_from(conn: RelayConnection, sender: str, recipients: Sequence[str]):
+    """MAIL FROM, on the open connection or a new one. A relay closes a connection left idle (its
+    timeout, say while the worker waited for summaries to be rendered): found closed at this first
+    command, before anything of the message was sent, it is opened again once, not a deferral."""
+    def mail(smtp: smtplib.SMTP):
+        return smtp.mail(sender, ["SMTPUTF8"] if _needs_smtputf8(sender, recipients, smtp) else [])
+
+    reused = conn.smtp is not None
+    smtp = conn.ensure()
+    try:
+        return smtp, mail(smtp)
+    except (smtplib.SMTPServerDisconnected, OSError):
+        conn.abort()
+        if not reused:
+            raise
+    smtp = conn.ensure()
+    return smtp, mail(smtp)
+
+
+def _refused(code: int, detail: str, *, at_rcpt: bool = False) -> Outcome:
+    """A refusal before DATA: a 2xx there other than the expected one is no delivery either."""
+    outcome = _classify_code(code, detail) if code >= 300 else Outcome("deferred", code, detail)
+    return replace(outcome, at_rcpt=at_rcpt)
+
+
+def _for_accepted(outcomes: list[Outcome | None], outcome: Outcome) -> list[Outcome]:
+    return [outcome if known is None else known for known in outcomes]
+
+
+def _needs_smtputf8(sender: str, recipients: Sequence[str], smtp: smtplib.SMTP) -> bool:
+    return not all(address.isascii() for address in (sender, *recipients)) and smtp.has_extn("smtputf8")
+
+
+def release_interrupted(engine: Engine) -> int:
+    """Deliveries claimed by a worker that died before reaching the final dot go back to the queue.
+
+    Safe even if that worker is alive: it will fail to mark the delivery sent and abort (see
+    `send_transaction`), so at most one worker ever sends the final dot.
+    """
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(Delivery).where(Delivery.state == "sending").values(state="queued", claimed_at=None)
+        )
+    return result.rowcount or 0
+
+
+class Claimed(NamedTuple):
+    delivery_id: int
+    outbound_id: int
+    recipient: str
+    attempts: int
+    claimed_at: datetime
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """The claimed deliveries of one outbound message: one SMTP transaction."""
+    raw: bytes
+    deliveries: list[Claimed]
+
+
+def _claim(db: Connection, limit: int, campaign_id: int | None, only_ids: set[int] | None) -> list[Transaction]:
+    """Claim up to `limit` due deliveries, grouped by message (in the order of their first delivery)."""
+    now = utcnow()
+    due = and_(
+        Delivery.state.in_(("queued", "deferred")),
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+    )
+    query = select(Delivery.id).where(due).order_by(Delivery.id).limit(limit)
+    if campaign_id is not None:
+        query = query.join(OutboundMessage).where(OutboundMessage.campaign_id == campaign_id)
+    if only_ids is not None:
+        query = query.where(Delivery.outbound_id.in_(only_ids))
+    if db.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Delivery)
+    with db.begin():
+        ids = list(db.scalars(query))
+        if not ids:
+            return []
+        db.execute(
+            update(Delivery).where(Delivery.id.in_(ids), due).values(state="sending", claimed_at=now)
+        )
+        rows = db.execute(
+            select(Delivery.id, Delivery.outbound_id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at)
+            .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
+            .order_by(Delivery.id)
+        ).all()
+        by_message: dict[int, list[Claimed]] = {}
+        for row in rows:
+            by_message.setdefault(row.outbound_id, []).append(Claimed(*row))
+        raws = dict(db.execute(select(OutboundMessage.id, OutboundMessage.raw)
+                                 .where(OutboundMessage.id.in_(by_message))).all())
+    return [Transaction(raws[outbound_id], claimed) for outbound_id, claimed in by_message.items()]
+
+
+def _record(db: Connection, delivery_id: int, recipient: str, attempts: int, outcome: Outcome) -> Outcome:
+    """Store a recipient's outcome; the outcome as recorded (a deferral out of attempts is a failure).
+
+    An address the relay refuses for good at RCPT is marked bouncing on its contacts, as a bounce
+    report would: it leaves the collectivité's usable addresses (reminders, later summaries)."""
+    values: dict = {"attempts": attempts + 1, "smtp_code": outcome.code, "detail": outcome.detail[:2000]}
+    if outcome.state == "deferred" and attempts + 1 >= MAX_ATTEMPTS:
+        outcome = replace(outcome, state="failed", detail=f"abandon après {attempts + 1} tentatives : {outcome.detail}")
+        values["detail"] = outcome.detail[:2000]
+    values["state"] = outcome.state
+    if outcome.state == "deferred":
+        values["next_attempt_at"] = utcnow() + timedelta(seconds=BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)])
+        values["claimed_at"] = None
+    with db.begin():
+        db.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+        if outcome.state == "failed" and outcome.at_rcpt:
+            db.execute(address_bouncing(recipient, f"refusé par le relais : {outcome.code} {outcome.detail}", utcnow()))
+    return outcome
+
+
+@lru_cache(maxsize=16)
+def _mark_sent_statement(count: int):
+    """UPDATE marking `count` deliveries sent, built once per count: SQLAlchemy spends more CPU
+    building, keying (and, for an expanding IN, rewriting) a statement than SQLite running it,
+    and this one runs once per message. Parameters: b_id0…, b_claimed_at, b_sent_at."""
+    return (
+        update(Delivery)
+        .where(Delivery.id.in_([bindparam(f"b_id{index}") for index in range(count)]),
+               Delivery.state == "sending", Delivery.claimed_at == bindparam("b_claimed_at"))
+        .values(state="sent", sent_at=bindparam("b_sent_at"), smtp_code=250)
+    )
+
+
+def _mark_sent(db: Connection, deliveries: list[Claimed]) -> Callable[[list[int]], bool]:
+    """Mark the accepted deliveries (indexes into `deliveries`) sent, all of them or none, on `db`:
+    the delivery thread's own connection."""
+    def mark(accepted: list[int]) -> bool:
+        params = {f"b_id{n}": deliveries[index].delivery_id for n, index in enumerate(accepted)}
+        params.update(b_claimed_at=deliveries[0].claimed_at, b_sent_at=utcnow())
+        with db.begin() as transaction:
+            if db.execute(_mark_sent_statement(len(accepted)), params).rowcount != len(accepted):
+                transaction.rollback()  # one of them was taken from us: send to none of them
+                return False
+        return True
+    return mark
+
+
+class RateLimiter:
+    """At most `per_second` envelopes a second across all delivery threads (0: no limit)."""
+
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.clock, self.sleep = clock, sleep  # injectable: the tests check the waits on a fake clock
+        self.next_at = clock()
+        self.lock = threading.Lock()
+
+    def wait(self, envelopes: int = 1) -> None:
+        """Wait for the slot of `envelopes` more (the recipients of one transaction)."""
+        if not self.interval:
+            return
+        with self.lock:
+            now = self.clock()
+            slot = max(now, self.next_at)
+            self.next_at = slot + self.interval * envelopes
+        if slot > now:
+            self.sleep(slot - now)
+
+
+def deliver_pending(
+    engine: Engine,
+    config: Config,
+    *,
+    campaign_id: int | None = None,
+    only_outbound: set[int] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    relay: SmtpTarget | None = None,
+    connections: int | None = None,
+    until: threading.Event | None = None,
+) -> DeliveryReport:
+    """Send every delivery that is due now, then return. Safe to run from several processes.
+
+    `connections` SMTP connections work in parallel threads (default: the `smtp_connections`
+    setting); each claims its own batches, so no envelope is handled by two of them. With `until`,
+    an empty queue is looked at again every POLL_SECONDS until that event is set (a campaign still
+    rendering into the outbox).
+    """
+    report = DeliveryReport()
+    lock = threading.Lock()
+    limiter = RateLimiter(float(config.rate_limit or 0))
+    count = max(1, int(connections or config.smtp_connections or 1))
+    halt = _Halt(stop)
+
+    def worker() -> None:
+        conn = RelayConnection(relay or config.smtp_target)
+        try:
+            # one store connection per thread, kept for the run: claims, marks and records (no pool
+            # checkout per message, and never more connections than threads)
+            with engine.connect() as db:
+                _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_outbound, halt, on_progress,
+                              until)
+        finally:
+            conn.close()
+
+    if count == 1:
+        worker()
+        return report
+    threads = [threading.Thread(target=worker, name=f"delivery-{i}", daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return report
+
+
+class _Halt:
+    """The caller's stop event, or this run's own stop when the relay refused us."""
+
+    def __init__(self, stop: threading.Event | None):
+        self.stop = stop
+        self.relay_refused = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.relay_refused.is_set() or bool(self.stop and self.stop.is_set())
+
+
+def _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress,
+                  until: threading.Event | None = None) -> None:
+    while not stop.is_set():
+        # read before claiming: once `until` is set, everything to send is committed, so an empty
+        # claim after that really means the end
+        last_look = until is None or until.is_set()
+        try:
+            batch = _claim(db, CLAIM_BATCH, campaign_id, only_outbound)
+        except OperationalError as exc:  # the store is busy or away: wait, never lose the thread
+            log.warning("cannot claim deliveries now: %s", one_line(exc.orig))
+            time.sleep(1.0)
+            continue
+        if not batch:
+            if last_look:
+                return
+            until.wait(POLL_SECONDS)
+            continue
+        for index, transaction in enumerate(batch):
+            if stop.is_set():
+                _unclaim(db, [d.delivery_id for later in batch[index:] for d in later.deliveries])
+                return
+            limiter.wait(len(transaction.deliveries))
+            outcomes = _attempt(conn, config, db, transaction)
+            if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
+                first, *others = transaction.deliveries
+                _relay_refused(db, stop, report, lock, first, outcomes[0],
+                               [d.delivery_id for d in others] +
+                               [d.delivery_id for later in batch[index + 1:] for d in later.deliveries])
+                return
+            for delivery, outcome in zip(transaction.deliveries, outcomes):
+                _account(db, report, lock, delivery, outcome)
+            if on_progress:
+                on_progress(sum(outcome.state != "lost" for outcome in outcomes))
+
+
+def _account(db: Connection, report: DeliveryReport, lock: threading.Lock, delivery: Claimed,
+             outcome: Outcome) -> None:
+    """Record one recipient's outcome (a plain 250 was recorded before the final dot) and count it."""
+    if outcome.state == "lost":
+        return
+    if outcome.state != "sent" or outcome.code != 250:
+        outcome = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts, outcome)
+    with lock:
+        setattr(report, outcome.state, getattr(report, outcome.state) + 1)
+        if outcome.state != "sent":
+            report.errors.append(f"{delivery.recipient}: {outcome.code or ''} {outcome.detail}".strip())
+
+
+def _relay_refused(db: Connection, halt: _Halt, report: DeliveryReport, lock, delivery: Claimed,
+                   outcome: Outcome, rest: list[int]) -> None:
+    """Record the refusal on the envelope tried (deferred, or failed once out of attempts), give the
+    rest of the claim back, and stop every worker of this run."""
+    log.error("relay refused: %s", outcome.detail)
+    halt.relay_refused.set()
+    recorded = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts,
+                       Outcome("deferred", outcome.code, outcome.detail))
+    if rest:
+        _unclaim(db, rest)
+    with lock:
+        setattr(report, recorded.state, getattr(report, recorded.state) + 1)
+        report.relay_error = outcome.detail
+        report.errors.append(f"relais : {outcome.detail}")
+
+
+def _attempt(conn: RelayConnection, config: Config, db: Connection, transaction: Transaction) -> list[Outcome]:
+    """Send one transaction; an Outcome per delivery. An error of the connection is every recipient's."""
+    deliveries = transaction.deliveries
+    sender = return_path(config.secret, config.from_address, deliveries[0].outbound_id,
+                         [d.delivery_id for d in deliveries])
+    try:
+        return send_transaction(conn, sender, [d.recipient for d in deliveries], transaction.raw,
+                                _mark_sent(db, deliveries))
+    except RelayError as exc:
+        conn.close()
+        outcome = Outcome("relay", exc.code, exc.detail)
+    except smtplib.SMTPResponseException as exc:
+        conn.close()
+        outcome = _refused(exc.smtp_code, _decode(exc.smtp_error))
+    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        conn.close()
+        log.warning("relay %s:%s unreachable: %s", conn.target.host, conn.target.port, exc)
+        outcome = Outcome("deferred", None, f"relais injoignable : {exc.__class__.__name__}: {exc}")
+    return [outcome] * len(deliveries)
+
+
+def _unclaim(db: Connection, ids: list[int]) -> None:
+    with db.begin():
+        db.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
+                     .values(state="queued", claimed_at=None))
+
+
+def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_seconds: float = 1.0) -> None:
+    """The long-running form used by `mailbot serve`: deliver, sleep while idle, until `stop` is set."""
+    release_interrupted(engine)
+    refusals = 0
+    while not stop.is_set():
+        report = deliver_pending(engine, config, stop=stop)
+        if report.relay_error:
+            # the relay refused us: try again on the backoff schedule, not every idle second
+            stop.wait(BACKOFF_SECONDS[min(refusals, len(BACKOFF_SECONDS) - 1)])
+            refusals += 1
+            continue
+        refusals = 0
+        if report.attempted == 0:
+            stop.wait(idle_seconds)
