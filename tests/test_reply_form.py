@@ -90,3 +90,35 @@ def test_the_old_unaccented_form_and_commas_between_themes_still_read(form_text)
     changes = {(c.op, c.entity, c.field): c.new for c in _changes(old)}
     assert changes[("update", "projet", "themes")] == ["education", "sante"]
     assert ("create", "reseau", None) in changes
+
+
+def test_the_html_part_is_a_letter_with_a_table_per_part_and_the_form_below_it():
+    from datetime import date
+
+    from mailbot.config import Config
+    from mailbot.outbound.render_pool import CampaignInfo
+    from mailbot.outbound.outbox import Recipient
+    from mailbot.outbound.summary import build_summary
+    from mailbot.replies.parse import html_to_text
+
+    record = {**SNAPSHOT, "kind": "commune", "apd": [{"ref": "AP-1", "year": 2009, "amount": "12500"}]}
+    config = Config(values={"secret": "s", "from_address": "atlas@cncd.example.fr"})
+    message, token = build_summary(config, campaign=CampaignInfo(1, "c2012", 2012, 2010, date(2012, 6, 30)),
+                                   form_context=FormContext(RULES, REFERENCES), record=record,
+                                   recipients=[Recipient("marie@rennes.fr")], outbound_id=5)
+    html = message.get_body(("html",)).get_content()
+    titles = ["1. Élus et cadres territoriaux", "2. Associations et réseaux internationaux",
+              "3. Aide publique au développement", "4. Coopérations décentralisées (par pays)",
+              "5. Autres actions extérieures (par pays)"]
+    positions = [html.index(title) for title in titles]
+    assert positions == sorted(positions) and positions[-1] < html.index("DÉBUT DU FORMULAIRE ATLAS")
+    letter = html[:html.index("DÉBUT DU FORMULAIRE ATLAS")]
+    assert letter.count("<table") >= 4  # contacts, APD, cooperations, the project
+    for shown in ("<td", "Marie", "Élu", "Sénégal", "Thiès", "Éducation, formation ; Eau et assainissement",
+                  "En cours", "12 500 €", "non modifiable", "Aucune adhésion", "astérisque (*)"):
+        assert shown in letter, shown
+    for code in ("en_cours", "eau_assainissement", ">elu<", "None"):
+        assert code not in letter
+    # the form read from the HTML part alone (a client that replies in HTML) changes nothing
+    [form] = parse_text(html_to_text(html)).forms
+    assert form.token == token and diff_form(form, record, RULES, REFERENCES).changes == ()

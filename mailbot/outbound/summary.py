@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.config import Config
 from mailbot.outbound.form import FormContext, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
+from mailbot.outbound.letter import record_sections
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id, plus_address
 from mailbot.outbound.render import Sender, build_message, make_environment, sender_of
 from mailbot.rules import ReferenceLists, Rules
@@ -85,6 +86,7 @@ def build_summary(
         "campaign": campaign,
         "collectivite": record,
         "form_lines": render_form(shown, token, form_context),
+        "sections": record_sections(shown, form_context),
         "contact": form_context.rules.contact,
         "missing": missing or [],
         "reminder_number": reminder_number,
