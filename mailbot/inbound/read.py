@@ -121,13 +121,22 @@ def header_text(value) -> str:
     `email.header.decode_header` dropped (« Mise àjour »). Undeclared 8-bit bytes (which the
     lenient compat32 parser hands over as surrogates, or in a `Header`) are read as UTF-8, else
     Windows-1252, first."""
-    text = _unsurrogate(_raw_header(value)[:MAX_HEADER_TEXT])
+    text = _unsurrogate(_bounded(_raw_header(value)))
     unfolded = _LINE_BREAKS.sub("", text)  # RFC 5322 unfolding: the line breaks go, the spaces stay
     try:
         decoded = str(policy.default.header_factory("subject", unfolded))
     except Exception:  # the parser answers for any input, but a header must never stop a message
         decoded = unfolded
     return " ".join(decoded.split())
+
+
+def _bounded(text: str) -> str:
+    """At most MAX_HEADER_TEXT characters, cut at a space so that no encoded-word is cut in two."""
+    if len(text) <= MAX_HEADER_TEXT:
+        return text
+    cut = text[:MAX_HEADER_TEXT]
+    space = max(cut.rfind(" "), cut.rfind("\t"))
+    return cut[:space] if space > 0 else cut
 
 
 def _raw_header(value) -> str:
