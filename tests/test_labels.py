@@ -117,3 +117,12 @@ def test_review_show_on_the_command_line_has_no_codes(seeded_db_url, seeded_sess
     assert result.exit_code == 0, result.output
     assert "→ Terminé" in result.output and "termine" not in result.output.replace("Terminé", "")
     assert "en attente" in result.output and "pending" not in result.output
+
+
+def test_a_reminder_names_whose_record_misses_a_field():
+    from mailbot.outbound.summary import missing_items
+
+    record = {"contacts": [{"ref": "CT-AAAAAA", "first_name": "Marie", "last_name": "Dupont", "title": "",
+                            "email": "marie@rennes.fr"}], "apd": [], "cooperations": [], "actions": []}
+    missing = missing_items(load_rules(RULES), record, REFERENCES)
+    assert "Titre de Marie Dupont (CT-AAAAAA)" in missing

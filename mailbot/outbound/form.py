@@ -129,6 +129,20 @@ def record_value(part: str, field: FieldRule, record: dict):
     return record.get(field.key)
 
 
+def describe(part: str, record: dict) -> str:
+    """Whose record, in words (« Marie Dupont », « Thiès (Sénégal) », a project's title): how the
+    acknowledgement, the decision notice and the reminder name it."""
+    if part == "contact":
+        return f"{record.get('first_name', '')} {record.get('last_name', '')}".strip()
+    if part == "reseau":
+        return record.get("name") or record.get("network") or ""
+    if part in ("cooperation", "action"):
+        return f"{record.get('partner') or ''} ({record.get('country') or ''})".strip()
+    if part == "projet":
+        return record.get("title") or ""
+    return ""
+
+
 def mask_address(address: str) -> str:
     """`marie.dupont@ville.fr` → `m•••@ville.fr`: shown to senders not yet known as contacts."""
     local, _, domain = address.partition("@")

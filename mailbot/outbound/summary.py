@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.config import Config
-from mailbot.outbound.form import FormContext, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
+from mailbot.outbound.form import FormContext, describe, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
 from mailbot.outbound.letter import record_sections
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id, plus_address
 from mailbot.outbound.render import Sender, build_message, make_environment, sender_of
@@ -53,8 +53,9 @@ def missing_items(rules: Rules, record: dict, references: ReferenceLists) -> lis
 
 
 def _missing_fields(rules: Rules, part: str, item: dict, ref: str) -> list[str]:
+    whose = describe(part, item)
     return [
-        f"{field.label} ({ref})"
+        f"{field.label} de {whose} ({ref})" if whose else f"{field.label} ({ref})"
         for field in rules.parts[part].fields
         if field.mandatory and record_value(part, field, item) in (None, "", [])
     ]

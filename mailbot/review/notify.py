@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailbot.replies.acknowledge import NEW_NAMES
-from mailbot.replies.diff import describe
-from mailbot.outbound.form import SNAPSHOT_KEYS
+from mailbot.outbound.form import SNAPSHOT_KEYS, describe
 from mailbot.labels import ENTITY_NAMES, Labels, labels_for
 from mailbot.clock import aware, utcnow
 from mailbot.config import Config
