@@ -57,7 +57,9 @@ def test_allowed_values_stand_next_to_their_fields_and_the_asterisk_is_explained
     after_status = lines[lines.index("Statut* : En cours") + 1]
     assert after_status == "Valeurs possibles (Statut) : En cours ; En sommeil ; Terminé"
     themes_at = lines.index("Thématiques* : Éducation, formation ; Eau et assainissement")
-    listed = " ".join(line.strip() for line in lines[themes_at + 1:themes_at + 12]
+    assert lines[themes_at + 1] == "Valeurs possibles (Thématiques) : celles du bloc NOUVEAU-PROJET"
+    new_themes_at = lines.index("Thématiques* :")  # in the NOUVEAU-PROJET block: the whole list
+    listed = " ".join(line.strip() for line in lines[new_themes_at + 1:new_themes_at + 12]
                       if not line.startswith("Statut"))
     assert all(label in listed for label in THEMES.values())
     assert all(len(line) <= 80 for line in lines if line.startswith(("Valeurs", "    ")))

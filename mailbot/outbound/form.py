@@ -158,7 +158,19 @@ def masked_snapshot(record: dict) -> dict:
     return masked
 
 
-def render_form(snapshot: dict, token: str, ctx: FormContext) -> list[str]:
+def shown_values(part: str, record: dict, ctx: FormContext, memo: dict | None = None) -> tuple[str, ...]:
+    """How each field of a record is written (`display_value`), in the part's field order. `memo`
+    (ref → values, for one summary) lets the letter's tables reuse what the form computed."""
+    values = memo.get(record["ref"]) if memo is not None else None
+    if values is None:
+        values = tuple(display_value(field, record_value(part, field, record), ctx.references)
+                       for field in _fields(ctx, part))
+        if memo is not None:
+            memo[record["ref"]] = values
+    return values
+
+
+def render_form(snapshot: dict, token: str, ctx: FormContext, memo: dict | None = None) -> list[str]:
     """The form's lines, in the circular's order, for one collectivité's snapshot."""
     lines = [FORM_START.format(token=token), "", MANDATORY_NOTE, ""]
     for part, title in SECTIONS:
@@ -167,10 +179,10 @@ def render_form(snapshot: dict, token: str, ctx: FormContext) -> list[str]:
             lines += _apd_block(snapshot, ctx)
             continue
         if part in ("cooperation", "action"):
-            lines += _by_country(part, snapshot[SNAPSHOT_KEYS[part]], ctx)
+            lines += _by_country(part, snapshot[SNAPSHOT_KEYS[part]], ctx, memo)
         else:
             for record in snapshot[SNAPSHOT_KEYS[part]]:
-                lines += _record_block(part, record, ctx)
+                lines += _record_block(part, record, ctx, memo)
         if part in ("cooperation", "action") and snapshot[SNAPSHOT_KEYS[part]]:
             lines += _new_block("projet", ctx)  # a project goes under an existing cooperation or action
         lines += _new_block(part, ctx)
@@ -178,19 +190,24 @@ def render_form(snapshot: dict, token: str, ctx: FormContext) -> list[str]:
     return lines
 
 
-def _by_country(part: str, records: list[dict], ctx: FormContext) -> list[str]:
+def by_country(records: list[dict]) -> list[dict]:
+    """Cooperations and actions in the circular's order: by country, then partner, in French order."""
+    return sorted(records, key=lambda r: (fold(r.get("country") or ""), fold(r.get("partner") or "")))
+
+
+def _by_country(part: str, records: list[dict], ctx: FormContext, memo: dict | None) -> list[str]:
     """Sections 4 and 5 list their records by country, as the circular does: a heading line per
     country (no colon and after a blank line, so the parser passes over it), each record followed
     by its projects."""
     lines: list[str] = []
     country = None
-    for record in sorted(records, key=lambda r: (fold(r.get("country") or ""), fold(r.get("partner") or ""))):
+    for record in by_country(records):
         if record.get("country") != country:
             country = record.get("country")
             lines += [COUNTRY_HEADING.format(country=country or "Pays non renseigné"), ""]
-        lines += _record_block(part, record, ctx)
+        lines += _record_block(part, record, ctx, memo)
         for project in record["projects"]:
-            lines += _project_block(project, record["ref"], ctx)
+            lines += _project_block(project, record["ref"], ctx, memo)
     return lines
 
 
@@ -198,13 +215,19 @@ def _fields(ctx: FormContext, part: str) -> tuple[FieldRule, ...]:
     return ctx.rules.parts[part].fields
 
 
-def hint_lines(field: FieldRule, ctx: FormContext, *, new: bool) -> tuple[str, ...]:
+def hint_lines(part: str, field: FieldRule, ctx: FormContext, *, new: bool) -> tuple[str, ...]:
     """The allowed values of a choice or yes/no field, for the lines after it (none: nothing to list).
-    A long reference list chosen once per record (the network of a membership) is listed only in
-    the block that adds a record; statuses, roles and themes in every block."""
+    Statuses, roles and yes/no are listed in every block; a long reference list (networks, themes)
+    only in the block that adds a record, the other blocks pointing to it (a summary lists the
+    themes once per section, not under each of a collectivité's projects)."""
     if field.type not in ("one-of", "several-of", "yesno") or \
             (field.choices_from and field.type == "one-of" and not new):
         return ()
+    if field.choices_from and not new:  # a long list (the themes): in full in the block that adds a record
+        pointer = ("see", part, field.key)
+        if pointer not in ctx.hints:
+            ctx.hints[pointer] = (HINT_LINE.format(label=field.label, values=f"celles du bloc {NEW_KEYWORDS[part]}"),)
+        return ctx.hints[pointer]
     key = (field.key, field.label, field.type, field.choices_from)
     hint = ctx.hints.get(key)
     if hint is None:
@@ -217,23 +240,23 @@ def hint_lines(field: FieldRule, ctx: FormContext, *, new: bool) -> tuple[str, .
 
 
 def _field_lines(part: str, field: FieldRule, value: str, ctx: FormContext, *, new: bool = False) -> list[str]:
-    return [field_line(field, value), *hint_lines(field, ctx, new=new)]
+    return [field_line(field, value), *hint_lines(part, field, ctx, new=new)]
 
 
-def _record_block(part: str, record: dict, ctx: FormContext) -> list[str]:
+def _record_block(part: str, record: dict, ctx: FormContext, memo: dict | None = None) -> list[str]:
     lines = [marker(record["ref"], BLOCK_TITLES[part])]
-    for field in _fields(ctx, part):
-        lines += _field_lines(part, field, display_value(field, record_value(part, field, record), ctx.references), ctx)
+    for field, value in zip(_fields(ctx, part), shown_values(part, record, ctx, memo)):
+        lines += _field_lines(part, field, value, ctx)
     if part == "action":
         lines.append(f"{MOVE_LABEL} : non")
     lines += [f"{DELETE_LABEL} : non", ""]
     return lines
 
 
-def _project_block(project: dict, parent_ref: str, ctx: FormContext) -> list[str]:
+def _project_block(project: dict, parent_ref: str, ctx: FormContext, memo: dict | None = None) -> list[str]:
     lines = [marker(project["ref"], f"Projet de {parent_ref}")]
-    for field in _fields(ctx, "projet"):
-        lines += _field_lines("projet", field, display_value(field, project.get(field.key), ctx.references), ctx)
+    for field, value in zip(_fields(ctx, "projet"), shown_values("projet", project, ctx, memo)):
+        lines += _field_lines("projet", field, value, ctx)
     lines += [f"{DELETE_LABEL} : non", ""]
     return lines
 

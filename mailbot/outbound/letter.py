@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailbot.outbound.form import SECTIONS, SNAPSHOT_KEYS, FormContext, display_value, record_value
+from markupsafe import Markup, escape
+
+from mailbot.outbound.form import SECTIONS, SNAPSHOT_KEYS, FormContext, by_country, display_value, shown_values
 
 EMPTY = "—"
 REF_COLUMN = "Réf."
@@ -30,6 +32,30 @@ class Table:
     vertical: bool = False  # one record, a row per field (label, value)
 
 
+    def html(self) -> Markup:
+        """The table as HTML: built here rather than by a template loop, and escaped in one call
+        for all its cells (like `mailbot.outbound.render.html_form`), since a summary has some fifty
+        cells and rendering summaries is the campaign's hot path. Styled by the template's
+        stylesheet; a row a line (`compact_html` packs them)."""
+        if self.vertical:
+            head, start, cell_end, row_end = "", '<tr><th class="v">', "</th><td>", "</td></tr>\n"
+        else:
+            head = "<tr><th>" + "</th><th>".join(map(str, map(escape, self.columns))) + "</th></tr>\n"
+            start, cell_end, row_end = "<tr><td>", "</td><td>", "</td></tr>\n"
+        text = _ROW.join(_CELL.join(_plain(cell) for cell in row) for row in self.rows)
+        body = str(escape(text)).replace(_CELL, cell_end).replace(_ROW, row_end + start)
+        caption = f'<p class="c">{escape(self.caption)}</p>\n' if self.caption else ""
+        return Markup(f"{caption}<table>\n{head}{start}{body}{row_end}</table>" if self.rows
+                      else f"{caption}<table>\n{head}</table>")
+
+
+_CELL, _ROW = "\x1f", "\x1e"  # unit and record separators: never in a value (_plain sees to it)
+
+
+def _plain(cell: str) -> str:
+    return cell.replace(_CELL, " ").replace(_ROW, " ") if "\x1e" in cell or "\x1f" in cell else cell
+
+
 @dataclass(frozen=True)
 class Section:
     title: str
@@ -37,8 +63,8 @@ class Section:
     empty: str = ""  # what to say when the part has no record
 
 
-def record_sections(snapshot: dict, ctx: FormContext) -> list[Section]:
-    """The five parts of the record, in the circular's order."""
+def record_sections(snapshot: dict, ctx: FormContext, memo: dict | None = None) -> list[Section]:
+    """The five parts of the record, in the circular's order (`memo`: the values the form wrote)."""
     sections = []
     for part, _ in SECTIONS:
         title = SECTION_TITLES[part]
@@ -46,28 +72,29 @@ def record_sections(snapshot: dict, ctx: FormContext) -> list[Section]:
             sections.append(Section(title, (_apd_table(snapshot, ctx),)))
             continue
         records = snapshot[SNAPSHOT_KEYS[part]]
-        tables = [_records_table(part, records, ctx)] if records else []
         if part in ("cooperation", "action"):
-            tables += [_project_table(project, record, ctx) for record in records for project in record["projects"]]
+            records = by_country(records)  # in the form's order
+        tables = [_records_table(part, records, ctx, memo)] if records else []
+        if part in ("cooperation", "action"):
+            tables += [_project_table(project, record, ctx, memo) for record in records
+                       for project in record["projects"]]
         sections.append(Section(title, tuple(tables), "" if records else NOTHING[part]))
     return sections
 
 
-def _value(part: str, field, record: dict, ctx: FormContext) -> str:
-    return display_value(field, record_value(part, field, record), ctx.references) or EMPTY
+def _values(part: str, record: dict, ctx: FormContext, memo: dict | None) -> tuple[str, ...]:
+    return tuple(value or EMPTY for value in shown_values(part, record, ctx, memo))
 
 
-def _records_table(part: str, records: list[dict], ctx: FormContext) -> Table:
-    fields = ctx.rules.parts[part].fields
-    columns = tuple(field.label for field in fields) + (REF_COLUMN,)
-    rows = tuple(tuple(_value(part, field, record, ctx) for field in fields) + (record["ref"],) for record in records)
+def _records_table(part: str, records: list[dict], ctx: FormContext, memo: dict | None) -> Table:
+    columns = tuple(field.label for field in ctx.rules.parts[part].fields) + (REF_COLUMN,)
+    rows = tuple(_values(part, record, ctx, memo) + (record["ref"],) for record in records)
     return Table(columns, rows)
 
 
-def _project_table(project: dict, parent: dict, ctx: FormContext) -> Table:
-    fields = ctx.rules.parts["projet"].fields
-    rows = tuple((field.label, _value("projet", field, project, ctx)) for field in fields) + \
-        ((REF_COLUMN, project["ref"]),)
+def _project_table(project: dict, parent: dict, ctx: FormContext, memo: dict | None) -> Table:
+    labels = (field.label for field in ctx.rules.parts["projet"].fields)
+    rows = tuple(zip(labels, _values("projet", project, ctx, memo))) + ((REF_COLUMN, project["ref"]),)
     caption = f"Projet « {project.get('title') or EMPTY} » ({parent.get('partner') or EMPTY}, " \
               f"{parent.get('country') or EMPTY})"
     return Table(("", ""), rows, caption, vertical=True)

@@ -15,7 +15,7 @@ from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from io import BytesIO
 from pathlib import Path
 import re
@@ -227,7 +227,7 @@ class Sender:
     name: str = ""
     dkim: DkimKey | None = None
 
-    @property
+    @cached_property  # written once per campaign, not per message (a frozen dataclass keeps a __dict__)
     def from_header(self) -> str:
         # Address quotes a name that needs it; the same text for every message (see _REPEATED)
         return str(Address(display_name=self.name, addr_spec=self.address)) if self.name else self.address

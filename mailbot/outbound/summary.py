@@ -82,12 +82,13 @@ def build_summary(
     Sent of the bot's own accord (auto-generated), or as the answer to a « FICHE » (auto-replied)."""
     shown = masked_snapshot(record) if masked else record
     token = make_token(config.secret, campaign.name, record["code"], outbound_id)
+    memo: dict = {}  # each record's values, written once for the form and the letter
     context = {
         "kind": kind,
         "campaign": campaign,
         "collectivite": record,
-        "form_lines": render_form(shown, token, form_context),
-        "sections": record_sections(shown, form_context),
+        "form_lines": render_form(shown, token, form_context, memo),
+        "sections": record_sections(shown, form_context, memo),
         "contact": form_context.rules.contact,
         "missing": missing or [],
         "reminder_number": reminder_number,
