@@ -85,9 +85,11 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "MAILBOT_DB": f"sqlite:///{db_path}", "MAILBOT_LISTEN": f"127.0.0.1:{port}",
            "MAILBOT_SMTP": f"smtp://127.0.0.1:{free_port()}", "PYTHONPATH": str(ROOT)}
+    # `serve` needs a store `mailbot init` created (the development secret is fine here: --dev)
+    subprocess.run([sys.executable, "-m", "mailbot", "init"], env=env, cwd=workdir, check=True, capture_output=True)
     log = open(workdir / "serve.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "mailbot", "serve", "--workers", str(args.workers),
-                                "--log-level", "WARNING"], env=env, cwd=workdir, stdout=log, stderr=log)
+                                "--log-level", "WARNING", "--dev"], env=env, cwd=workdir, stdout=log, stderr=log)
     try:
         wait_for_port(port, process)
         accepted: list[int] = []

@@ -45,7 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dkim_domain", "MAILBOT_DKIM_DOMAIN", "",
             "Domain that signs (d=); empty: the domain of from_address."),
     Setting("secret", "MAILBOT_SECRET", "dev-secret-change-me", "Key that signs the reply-form tokens."),
-    Setting("rules", "MAILBOT_RULES", "", "Default rules file (empty: rules/campagne-2012.toml)."),
+    Setting("rules", "MAILBOT_RULES", "", "Default rules file (empty: the shipped rules/campagne-2012.toml)."),
+    Setting("templates_dir", "MAILBOT_TEMPLATES_DIR", "",
+            "Folder of mail templates that replace the shipped ones of the same name (empty: none)."),
     Setting("reviewers", "MAILBOT_REVIEWERS", "", "Comma-separated names allowed to review."),
     Setting("reviewer", "MAILBOT_REVIEWER", "", "Name used for review decisions when --as is absent."),
     Setting("digest_to", "MAILBOT_DIGEST_TO", "", "Comma-separated addresses that receive the reviewers' digest."),
@@ -116,6 +118,11 @@ class Config:
         return self.values.get("dkim_domain") or self.values.get("from_address", "").rpartition("@")[2]
 
     @property
+    def templates_override(self) -> str | None:
+        """The `templates_dir` folder, or None (also for the partial configs worker processes build)."""
+        return self.values.get("templates_dir") or None
+
+    @property
     def reviewer_names(self) -> list[str]:
         return _names(self.values["reviewers"])
 
@@ -130,13 +137,16 @@ def _names(raw) -> list[str]:
     return [name.strip() for name in items if name.strip()]
 
 
+_KIND_WORDS = {int: "un nombre entier", float: "un nombre", str: "un texte"}
+
+
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
     if setting.kind is str and isinstance(raw, list):
         return raw
     try:
         return setting.kind(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{origin}: {setting.name} must be a {setting.kind.__name__}, got {raw!r}") from None
+        raise ConfigError(f"{origin} : {setting.name} doit être {_KIND_WORDS.get(setting.kind, setting.kind.__name__)}, pas {raw!r}") from None
 
 
 def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
@@ -146,15 +156,15 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     source = "defaults"
     file = Path(path) if path else Path("mailbot.toml")
     if path and not file.exists():
-        raise ConfigError(f"configuration file not found: {file}")
+        raise ConfigError(f"fichier de configuration introuvable : {file}")
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+            raise ConfigError(f"{file} : TOML invalide ({exc})") from None
         unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
         if unknown:
-            raise ConfigError(f"{file}: unknown setting(s) {', '.join(unknown)}")
+            raise ConfigError(f"{file} : réglage(s) inconnu(s) {', '.join(unknown)} (voir la liste dans le README)")
         for name, raw in data.items():
             values[name] = _coerce(SETTINGS_BY_NAME[name], raw, str(file))
         source = str(file)
@@ -167,22 +177,22 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
 def parse_host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise ConfigError(f"expected host:port, got {text!r}")
+        raise ConfigError(f"adresse attendue sous la forme hôte:port, pas {text!r}")
     return host.strip("[]"), int(port)
 
 
 def parse_smtp_url(url: str) -> SmtpTarget:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ConfigError(f"bad SMTP URL {url!r}: expected smtp://[user:pass@]host:port[?starttls=1]")
+        raise ConfigError(f"adresse du relais SMTP illisible {url!r} : attendu smtp://[utilisateur:mot-de-passe@]hôte:port[?starttls=1]")
     query = parse_qs(parts.query)
     try:
         port = parts.port or (465 if parts.scheme == "smtps" else 25)
     except ValueError:
-        raise ConfigError(f"bad SMTP URL {url!r}: port is not a number") from None
+        raise ConfigError(f"adresse du relais SMTP illisible {url!r} : le port n'est pas un nombre") from None
     unknown = sorted(set(query) - {"starttls", "cafile"})
     if unknown:
-        raise ConfigError(f"bad SMTP URL {url!r}: unknown option(s) {', '.join(unknown)} (starttls, cafile)")
+        raise ConfigError(f"adresse du relais SMTP {url!r} : option(s) inconnue(s) {', '.join(unknown)} (starttls, cafile)")
     target = SmtpTarget(
         host=parts.hostname,
         port=port,
@@ -193,23 +203,23 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         cafile=query["cafile"][0] if "cafile" in query else None,
     )
     if target.ssl and target.starttls:
-        raise ConfigError(f"bad SMTP URL {url!r}: smtps:// is already TLS, starttls=1 makes no sense with it")
+        raise ConfigError(f"adresse du relais SMTP {url!r} : smtps:// est déjà en TLS, starttls=1 n'a pas de sens avec lui")
     # AUTH PLAIN/LOGIN send the password as is: never over a connection an eavesdropper can read
     if target.user and not target.tls:
-        raise ConfigError(f"bad SMTP URL {url!r}: credentials need TLS (add ?starttls=1 or use smtps://)")
+        raise ConfigError(f"adresse du relais SMTP {url!r} : un identifiant exige TLS (ajoutez ?starttls=1 ou utilisez smtps://)")
     if target.cafile and not target.tls:
-        raise ConfigError(f"bad SMTP URL {url!r}: cafile without TLS (add ?starttls=1 or use smtps://)")
+        raise ConfigError(f"adresse du relais SMTP {url!r} : cafile sans TLS (ajoutez ?starttls=1 ou utilisez smtps://)")
     return target
 
 
 def parse_imap_url(url: str) -> ImapTarget:
     parts = urlsplit(url)
     if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
-        raise ConfigError(f"bad IMAP URL {url!r}: expected imap[s]://user:pass@host:port/FOLDER")
+        raise ConfigError(f"adresse IMAP illisible {url!r} : attendu imap[s]://utilisateur:mot-de-passe@hôte:port/DOSSIER")
     try:
         port = parts.port or (993 if parts.scheme == "imaps" else 143)
     except ValueError:
-        raise ConfigError(f"bad IMAP URL {url!r}: port is not a number") from None
+        raise ConfigError(f"adresse IMAP illisible {url!r} : le port n'est pas un nombre") from None
     return ImapTarget(
         host=parts.hostname,
         port=port,

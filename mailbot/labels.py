@@ -26,7 +26,7 @@ ENTITY_NAMES = {
 OPERATIONS = {"update": "modification", "create": "ajout", "delete": "suppression", "move": "déplacement"}
 CHANGE_STATES = {"pending": "en attente", "applied": "appliquée", "rejected": "rejetée", "conflict": "en conflit",
                  "superseded": "remplacée"}
-SET_STATES = {"pending": "en attente", "approved": "approuvé", "rejected": "rejeté", "partial": "approuvé en partie",
+SET_STATES = {"pending": "en attente", "approved": "approuvé", "rejected": "rejeté", "partial": "en partie approuvé",
               "superseded": "remplacé", "reverted": "annulé"}
 YES_NO = {True: "oui", False: "non"}
 # snapshot keys that are not form fields, and how they read (store.queries.record_data)

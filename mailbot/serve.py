@@ -6,6 +6,7 @@ finish its message and release the rest of its claim, let the delivery worker fi
 """
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from mailbot.inbound import queue
-from mailbot.config import Config
+from mailbot.config import SETTINGS_BY_NAME, Config
 from mailbot.inbound.imap_poll import ImapPoller
 from mailbot.inbound.receive import GroupCommit, InboundController, start_listener
 from store.db import make_engine, upgrade
@@ -26,6 +27,10 @@ STORE_THREADS = 8  # concurrent SMTP sessions whose message is being written
 DRAIN_SECONDS = 30.0  # how long a clean stop waits for messages being stored
 
 
+class ServeError(RuntimeError):
+    """`serve` cannot start; the message (French, one line) is for the operator."""
+
+
 @dataclass
 class Services:
     """What `run_serve` started, for tests that drive it in-process."""
@@ -36,8 +41,13 @@ class Services:
 
 
 def run_serve(config: Config, *, stop_event: threading.Event | None = None, workers: int = DEFAULT_WORKERS,
-              services: Services | None = None, install_signals: bool | None = None) -> int:
-    """Run until stopped; returns the exit status (0 after a clean stop)."""
+              services: Services | None = None, install_signals: bool | None = None, dev: bool = False) -> int:
+    """Run until stopped; returns the exit status (0 after a clean stop). ServeError when it cannot
+    start: the development secret without `dev`, the listening port taken."""
+    if config.secret == SETTINGS_BY_NAME["secret"].default and not dev:
+        # its tokens can be forged by anyone who read the source: a form would accept anybody's changes
+        raise ServeError("le secret de développement est en place : définissez MAILBOT_SECRET (ou `secret` dans "
+                         "mailbot.toml), ou ajoutez --dev pour un essai local")
     stop = stop_event or threading.Event()
     services = services or Services()
     if install_signals is None:
@@ -56,8 +66,7 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
         # SQLite has one writer: writers of this process take turns on a lock (see queue.run_worker).
         write_lock = threading.Lock() if sqlite else None
         store = GroupCommit(lambda arrivals: queue.store_arrivals(engine, arrivals), write_lock=write_lock)
-        services.controller = start_listener(store, host=host, port=port, max_size=int(config.max_message_size),
-                                             executor=executor, on_stored=wake.set)
+        services.controller = _listen(store, host, port, config, executor, wake)
         handler = services.controller.handler
         # Senders wait for their 250, the queue can wait: on SQLite the workers give way to acceptance.
         pressure = (lambda: handler.in_flight > 0) if sqlite else None
@@ -82,6 +91,20 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
         engine.dispose()
     log.info("stopped cleanly")
     return 0
+
+
+def _listen(store, host: str, port: int, config: Config, executor, wake: threading.Event) -> InboundController:
+    try:
+        return start_listener(store, host=host, port=port, max_size=int(config.max_message_size),
+                              executor=executor, on_stored=wake.set)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(f"le port {host}:{port} est déjà utilisé (un autre `mailbot serve` ?) : arrêtez-le ou "
+                             "choisissez un autre port avec MAILBOT_LISTEN") from None
+        if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise ServeError(f"impossible d'écouter sur {host}:{port} ({exc.strerror}) : choisissez une autre "
+                             "adresse avec MAILBOT_LISTEN") from None
+        raise
 
 
 def _start(services: Services, name: str, count: int, target) -> None:

@@ -6,14 +6,18 @@ begin (BEGIN IMMEDIATE) so two writers queue instead of failing with « database
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic announces each of its autogenerate plugins at INFO when first imported: seven lines at every
+# `mailbot serve` start that say nothing about the store. Its migration lines are kept.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -25,7 +29,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(f"bad database URL {url!r}") from None
+        raise StoreError(f"adresse de base de données illisible : {url!r} (par exemple sqlite:///mailbot.sqlite)") from None
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(
@@ -35,7 +39,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         else:
             engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
-        raise StoreError(f"unsupported database URL {url!r}: {exc}") from None
+        raise StoreError(f"adresse de base de données non prise en charge : {url!r} ({exc})") from None
     return engine
 
 
@@ -71,13 +75,43 @@ def alembic_config(engine: Engine):
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema (what `mailbot init` does)."""
+    """Create or upgrade the schema (what `mailbot init` does).
+
+    A store already at `head` is left alone without starting Alembic, which logs its set-up at
+    INFO on every run: its lines are worth reading only when a migration actually runs."""
     from alembic import command
 
     try:
+        if revision == "head" and current_revisions(engine) == head_revisions(engine):
+            return
         command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:
-        raise StoreError(f"cannot reach the database: {one_line(exc.orig)}") from None
+        raise StoreError(f"base de données injoignable : {one_line(exc.orig)}") from None
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """The revisions the store's alembic_version table names (empty for a new store)."""
+    if not inspect(engine).has_table("alembic_version"):
+        return set()
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def head_revisions(engine: Engine) -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+
+
+def sqlite_file_missing(engine: Engine) -> Path | None:
+    """The file a SQLite URL names when it does not exist (connecting would create it empty)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return None if path.exists() else path
 
 
 def one_line(error) -> str:
@@ -92,7 +126,10 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def is_initialised(engine: Engine) -> bool:
+    """Whether the schema exists; a SQLite file that does not exist is not created to find out."""
+    if sqlite_file_missing(engine):
+        return False
     try:
         return inspect(engine).has_table("alembic_version")
     except OperationalError as exc:
-        raise StoreError(f"cannot reach the database: {one_line(exc.orig)}") from None
+        raise StoreError(f"base de données injoignable : {one_line(exc.orig)}") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Update, distinct, func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -46,6 +47,13 @@ def atlas_stats(session: Session) -> dict[str, int]:
         "adhesions": count(select(func.count(Membership.id))),
         "montants_apd": count(select(func.count(ApdAmount.id)).where(ApdAmount.amount.is_not(None))),
     }
+
+
+def territory_names(session: Session, level: str) -> dict[str, str]:
+    """`level` = departement | region: its numbers → names (« 35 » → « Ille-et-Vilaine »), for the
+    tables people read (a number alone says little, and 53 is both a département and a région)."""
+    rows = session.execute(select(Collectivite.code, Collectivite.name).where(Collectivite.kind == level))
+    return {code.split("-", 1)[1]: name for code, name in rows}
 
 
 def find_collectivite(session: Session, code: str) -> Collectivite | None:
@@ -191,18 +199,29 @@ def _project(p, themes: list[str]) -> dict:
     return {**values, "themes": themes}
 
 
+KIND_WORDS = {"commune": "commune", "epci": "intercommunalité", "departement": "département", "region": "région"}
+
+
+def _euros(amount) -> str:
+    """« 740 820 € » (French grouping, cents only when there are some); — when unknown."""
+    if amount is None or amount == "":
+        return "—"
+    value = Decimal(str(amount))
+    text = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    return text.replace(",", "\u202f").replace(".", ",") + " €"
+
+
 def format_record(record: dict) -> str:
     """A plain-text view for `mailbot show` (the mail templates have their own, richer rendering)."""
-    lines = [f"{record['name']} ({record['code']}, {record['kind']}, dép. {record['departement']}, "
-             f"rég. {record['region']})"]
+    lines = [f"{record['name']} ({record['code']}, {KIND_WORDS.get(record['kind'], record['kind'])}, "
+             f"dép. {record['departement']}, rég. {record['region']})"]
     lines.append("Élus et cadres:")
     lines += [f"  [{c['ref']}] {c['first_name']} {c['last_name']}, {c['title']} <{c['email'] or '—'}>"
               for c in record["contacts"]]
     lines.append("Associations et réseaux:")
     lines += [f"  [{m['ref']}] {m['name']}" for m in record["reseaux"]]
     lines.append("Aide publique au développement:")
-    lines += [f"  [{a['ref']}] {a['year']}: {a['amount'] if a['amount'] is not None else '—'} €"
-              for a in record["apd"]]
+    lines += [f"  [{a['ref']}] {a['year']}: {_euros(a['amount'])}" for a in record["apd"]]
     for key, title in (("cooperations", "Coopérations décentralisées:"), ("actions", "Autres actions extérieures:")):
         lines.append(title)
         for c in record[key]:

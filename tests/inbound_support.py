@@ -146,7 +146,7 @@ def start_serve(env: dict, cwd: Path, log: Path, *, workers: int = 2) -> subproc
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     handle = open(log, "ab")
     process = subprocess.Popen([sys.executable, "-m", "mailbot", "serve", "--workers", str(workers),
-                                "--log-level", "WARNING"], env=full_env, cwd=cwd, stdout=handle, stderr=handle)
+                                "--log-level", "WARNING", "--dev"], env=full_env, cwd=cwd, stdout=handle, stderr=handle)
     handle.close()
     host, _, port = env["MAILBOT_LISTEN"].rpartition(":")
     deadline = time.monotonic() + 60

@@ -130,7 +130,7 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
     assert f"Montant {year} en euros : {shown}".rstrip() in text
     assert f"APD {year}" not in text and f"Montant {year - 1}" not in text  # one editable year, the rules file's
     assert "Date limite de réponse : 30 juin 2012" in text
-    assert "maurille.berou@diplomatie.gouv.fr" in text
+    assert "contact-atlas@daect.example.fr" in text
     # hostile values: escaped in HTML, intact in text, accents kept
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
     assert '"Cie"' not in html and "&#34;Cie&#34; d&#39;Hélène" in html  # quotes escaped too
@@ -383,13 +383,14 @@ def test_an_address_the_relay_refused_gets_no_reminder_the_others_do(atlas, Sess
 def test_cli_errors_are_one_line(atlas, db_url):
     env = {"MAILBOT_DB": db_url}
     result = CliRunner().invoke(main, ["campaign", "send", "nope"], env=env)
-    assert result.exit_code != 0 and "unknown campaign" in result.output and "Traceback" not in result.output
+    assert result.exit_code != 0 and "campagne inconnue « nope »" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(main, ["campaign", "send", "c2012", "--only", "COM-99999"], env=env)
-    assert result.exit_code != 0 and "unknown collectivité" in result.output
-    result = CliRunner().invoke(main, ["campaign", "create", "c2012", "--deadline", "2012-06-30"], env=env)
-    assert result.exit_code != 0 and "already exists" in result.output
+    assert result.exit_code != 0 and "code(s) de collectivité inconnu(s) : COM-99999" in result.output
+    result = CliRunner().invoke(main, ["campaign", "create", "c2012", "--deadline", "2012-06-30", "--allow-past"],
+                                env=env)
+    assert result.exit_code != 0 and "une campagne nommée « c2012 » existe déjà" in result.output
     result = CliRunner().invoke(main, ["campaign", "create", "x", "--deadline", "demain?"], env=env)
-    assert result.exit_code != 0 and "bad deadline" in result.output
+    assert result.exit_code != 0 and "date illisible « demain? »" in result.output
 
 
 def test_large_campaign_renders_in_worker_processes_while_delivering(atlas, Session, db_url, sink, monkeypatch):

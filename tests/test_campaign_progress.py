@@ -38,8 +38,8 @@ def send(env, *options):
 
 
 def final_counts(stdout: str) -> tuple[int, int, int]:
-    match = re.search(r"^(\d+) summaries rendered, (\d+) collectivités unreachable; (\d+) sent, 0 deferred "
-                      r"\(retried later\), 0 failed$", stdout, re.MULTILINE)
+    match = re.search(r"^(\d+) fiches préparées, (\d+) collectivités sans adresse utilisable ; (\d+) envois acceptés "
+                      r"par le relais, 0 différés \(nouvel essai plus tard\), 0 en échec$", stdout, re.MULTILINE)
     assert match, stdout
     return tuple(int(group) for group in match.groups())
 

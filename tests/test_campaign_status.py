@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from mailbot.outbound.campaign import STATUS_COLUMNS, create_campaign, render_campaign
+from mailbot.outbound.campaign import STATUS_COLUMNS, STATUS_LABELS, create_campaign, render_campaign
 from mailbot.cli import main
 from mailbot.devtools.client_shapes import gmail, plain_answer, set_field
 from mailbot.clock import utcnow
@@ -26,6 +26,7 @@ from mailbot.inbound.queue import Arrival, process_pending, store_arrival
 from mailbot.review.decide import approve, require_reviewer
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage, ReminderLog
 from store.models import Collectivite
+from store.queries import territory_names
 from store.review_models import ChangeSet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,19 +175,38 @@ def run(env: dict, *args: str):
     return CliRunner().invoke(main, ["campaign", *args], env=env)
 
 
-def table(output: str) -> dict:
-    """The text table: a header, then one line per territory."""
-    header, *lines = output.strip().splitlines()
-    assert header.split() == ["territoire"] + [c[:12] for c in STATUS_COLUMNS]
-    rows = {}
+def table(output: str, by: str | None, names: dict[str, str]) -> dict:
+    """The text table: a header of whole French labels, one line per territory named next to its
+    number (« 35 Ille-et-Vilaine »), and a total line when there are several territories."""
+    header, *lines = [line.strip() for line in output.strip().splitlines() if line.strip().strip("─")]
+    labels = [STATUS_LABELS[c] for c in STATUS_COLUMNS]
+    first = {"departement": "Département", "region": "Région", None: "Territoire"}[by]
+    assert header.startswith(first) and all(f"  {label}" in header for label in labels), header
+    assert "pending" not in output and "envelopes" not in output
+    rows, total = {}, None
     for line in lines:
-        territory, *numbers = line.split()
-        rows[territory] = dict(zip(STATUS_COLUMNS, map(int, numbers)))
+        words = line.split()
+        label, numbers = " ".join(words[:-len(STATUS_COLUMNS)]), list(map(int, words[-len(STATUS_COLUMNS):]))
+        if label == "Total":
+            total = dict(zip(STATUS_COLUMNS, numbers))
+            continue
+        key = label.split(" ", 1)[0] if by else label
+        if by:
+            assert label == f"{key} {names[key]}", label
+        rows[key] = dict(zip(STATUS_COLUMNS, numbers))
+    if by:
+        assert total == {c: sum(row[c] for row in rows.values()) for c in STATUS_COLUMNS}
+    else:
+        assert total is None
     return rows
 
 
-def test_status_counts_every_state_by_territory_in_json_and_text(campaign_in_every_state, db_url):
+def test_status_counts_every_state_by_territory_in_json_and_text(campaign_in_every_state, db_url, Session):
     _engine, _config, roles, _handler, port = campaign_in_every_state
+
+    def names(by: str | None) -> dict[str, str]:
+        with Session() as session:
+            return territory_names(session, by) if by else {}
     env = env_for(db_url, port)
     national = {"collectivites": 8, "sent": 6, "delivered": 5, "bounced": 2, "unreachable": 3, "replied": 3,
                 "confirmed": 1, "pending_review": 1, "approved": 1}
@@ -198,7 +218,7 @@ def test_status_counts_every_state_by_territory_in_json_and_text(campaign_in_eve
         assert json.loads(as_json.output) == expected_counts(roles, by), by
         as_text = run(env, "status", "c2012", *options)
         assert as_text.exit_code == 0, as_text.output
-        assert table(as_text.output) == expected_counts(roles, by), by
+        assert table(as_text.output, by, names(by)) == expected_counts(roles, by), by
     by_region = json.loads(run(env, "status", "c2012", "--json", "--by", "region").output)
     by_departement = json.loads(run(env, "status", "c2012", "--json", "--by", "departement").output)
     assert len(by_region) < len(by_departement)
@@ -224,20 +244,26 @@ def test_remind_from_the_command_line_reminds_exactly_the_silent_ones(campaign_i
         before = len(handler.messages)
         result = run(env, "remind", "c2012", "--after", after)
         assert result.exit_code == 0, result.output
-        assert not handler.messages[before:] or result.output.strip().endswith(f"{len(handler.messages) - before} sent")
+        assert not handler.messages[before:] or result.output.strip().endswith(
+            f"{len(handler.messages) - before} envoyées")
         return result.output.strip()
 
+    def reminders(queued: int, recent: int, sent: int) -> str:
+        return (f"{queued} relances préparées ({recent} relancées trop récemment, 0 déjà au nombre maximal de "
+                f"relances) ; {sent} envoyées")
+
+    quiet = reminders(0, 0, 0)
     # elapsed time shorter than --after: nobody, not even counted as skipped
-    assert remind("14d") == "0 reminders queued (0 reminded too recently, 0 at the maximum); 0 sent"
+    assert remind("14d") == quiet
     at(timedelta(days=1))
-    assert remind("36h").startswith("0 reminders queued (0 reminded too recently")
+    assert remind("36h").startswith("0 relances préparées (0 relancées trop récemment")
     at(timedelta(days=15))
-    assert remind("16d").startswith("0 reminders queued (0 reminded too recently")
+    assert remind("16d").startswith("0 relances préparées (0 relancées trop récemment")
     assert reminded(Session) == Counter()
     # long enough: the two silent ones, not those who answered, bounced, were refused or have no address
     at(timedelta(days=2))
     before = len(handler.messages)
-    assert remind("36h") == "2 reminders queued (0 reminded too recently, 0 at the maximum); 2 sent"
+    assert remind("36h") == reminders(2, 0, 2)
     silent = {roles[role]["id"] for role in SILENT}
     assert reminded(Session) == Counter({cid: 1 for cid in silent})
     sent_to = sorted(r for m in handler.messages[before:] for r in m.rcpt_tos)
@@ -245,10 +271,10 @@ def test_remind_from_the_command_line_reminds_exactly_the_silent_ones(campaign_i
     assert all("rappel" in parse(m.content).get_body(("plain",)).get_content() for m in handler.messages[before:])
     # too soon after that reminder (rules: 7 days between), then again once the spacing has passed
     at(timedelta(days=8))
-    assert remind("14d") == "0 reminders queued (0 reminded too recently, 0 at the maximum); 0 sent"
-    assert remind("5d") == "0 reminders queued (2 reminded too recently, 0 at the maximum); 0 sent"
+    assert remind("14d") == quiet
+    assert remind("5d") == reminders(0, 2, 0)
     at(timedelta(days=15))
-    assert remind("14d") == "2 reminders queued (0 reminded too recently, 0 at the maximum); 2 sent"
+    assert remind("14d") == reminders(2, 0, 2)
     assert reminded(Session) == Counter({cid: 2 for cid in silent})
     with Session() as session:
         targets = {t.collectivite_id: t.reminders_sent for t in session.scalars(select(CampaignTarget))}
@@ -265,5 +291,5 @@ def test_remind_with_a_bad_duration_is_a_one_line_error(Session, db_url, after):
     result = run(env_for(db_url, 1), "remind", "c2012", "--after", after)
     assert result.exit_code != 0 and "Traceback" not in result.output
     [line] = result.output.strip().splitlines()
-    assert line.startswith("Error: bad duration") and repr(after) in line and "14d" in line
+    assert line.startswith("Error: durée illisible") and f"« {after} »" in line and "14d" in line
     assert reminded(Session) == Counter()

@@ -47,13 +47,13 @@ def test_errors_are_one_line_without_traceback(db_url, tmp_path):
     assert result.exit_code != 0 and "mailbot init" in result.output
     run(["init"], db_url)
     result = CliRunner().invoke(main, ["show", "COM-00000"], env={"MAILBOT_DB": db_url})
-    assert result.exit_code != 0 and "unknown collectivité code" in result.output
+    assert result.exit_code != 0 and "code de collectivité inconnu" in result.output
     result = CliRunner().invoke(main, ["stats"], env={"MAILBOT_DB": "nonsense://"})
-    assert result.exit_code != 0 and "database URL" in result.output
+    assert result.exit_code != 0 and "adresse de base de données" in result.output
     bad = tmp_path / "bad.toml"
     bad.write_text("db = [unclosed")
     result = CliRunner().invoke(main, ["--config", str(bad), "stats"])
-    assert result.exit_code != 0 and "not valid TOML" in result.output
+    assert result.exit_code != 0 and "TOML invalide" in result.output
     for output in (result.output,):
         assert "Traceback" not in output and output.count("\n") <= 2
 
@@ -73,10 +73,10 @@ def test_settings_come_from_file_then_environment(tmp_path):
     assert config.db == "sqlite:///from-file.sqlite"
     assert config.secret == "env-secret"
     assert config.listen_address == ("0.0.0.0", 2525)
-    with pytest.raises(ConfigError, match="unknown setting"):
+    with pytest.raises(ConfigError, match="réglage\\(s\\) inconnu"):
         conf.write_text('nope = 1\n')
         load_config(conf, environ={})
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="introuvable"):
         load_config(tmp_path / "absent.toml", environ={})
 
 

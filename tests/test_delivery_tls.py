@@ -307,10 +307,10 @@ def test_relay_url_options():
     assert parse_smtp_url("smtps://u:p@relay.example").port == 465
     assert parse_smtp_url("smtp://127.0.0.1:8026").cafile is None
     for bad, why in [
-        ("smtp://u:p@relay.example:25", "credentials need TLS"),
-        ("smtp://relay.example:25?cafile=/x.pem", "cafile without TLS"),
-        ("smtps://relay.example?starttls=1", "already TLS"),
-        ("smtp://relay.example?starttls=1&verify=0", "unknown option"),
+        ("smtp://u:p@relay.example:25", "un identifiant exige TLS"),
+        ("smtp://relay.example:25?cafile=/x.pem", "cafile sans TLS"),
+        ("smtps://relay.example?starttls=1", "déjà en TLS"),
+        ("smtp://relay.example?starttls=1&verify=0", "option\\(s\\) inconnue"),
     ]:
         with pytest.raises(ConfigError, match=why):
             parse_smtp_url(bad)

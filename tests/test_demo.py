@@ -15,7 +15,8 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mailbot", "demo", "--out", str(out)], capture_output=True,
                             text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    for heading in ("seeded", "Agents reply", "answers the agent", "queue", "decides", "is told", "The Atlas now"):
+    for heading in ("Un Atlas local", "Des agents répondent", "répond à l'agent", "La file des relecteurs", "décide",
+                    "Chaque agent apprend", "L'Atlas maintenant"):
         assert heading in result.stdout
     engine = create_engine(f"sqlite:///{out / 'atlas.sqlite'}")
     with engine.connect() as conn:

@@ -444,11 +444,11 @@ def test_cli_export_then_import_round_trip(engine, Session, db_url, second_db_ur
     build_atlas(Session)
     exported = run_cli(db_url, "export", str(tmp_path / "a"))
     assert exported.exit_code == 0, exported.output
-    assert exported.output.startswith(f"Exported {sum(row_counts(engine).values())} rows in ")
+    assert exported.output.startswith(f"{sum(row_counts(engine).values())} lignes exportées dans ")
 
     imported = run_cli(second_db_url, "import", str(tmp_path / "a"))  # import initialises the store
     assert imported.exit_code == 0, imported.output
-    assert imported.output.startswith("Imported ")
+    assert " lignes importées de " in imported.output
     assert run_cli(second_db_url, "export", str(tmp_path / "b")).exit_code == 0
     assert directory_bytes(tmp_path / "a") == directory_bytes(tmp_path / "b")
 
@@ -457,7 +457,7 @@ def test_cli_export_then_import_round_trip(engine, Session, db_url, second_db_ur
 
 def test_cli_failures_are_one_line(engine, Session, db_url, second_db_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert_one_line_failure(run_cli(second_db_url, "export", str(tmp_path / "x")), "run `mailbot init`")
+    assert_one_line_failure(run_cli(second_db_url, "export", str(tmp_path / "x")), "`mailbot init`")
 
     build_atlas(Session)
     assert run_cli(db_url, "export", str(tmp_path / "a")).exit_code == 0

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from mailbot.serve import Services, run_serve
 from store.campaign_models import OutboundMessage
-from store.db import make_engine
+from store.db import make_engine, upgrade
 from store.inbound_models import AnswerLog, InboundMessage
 from tests.inbound_support import BOT, SECRET, free_port, make_config, start_serve
 
@@ -150,6 +150,7 @@ def test_sigterm_stops_cleanly_with_an_empty_queue(tmp_path):
     db = tmp_path / "serve.sqlite"
     port = free_port()
     env = {"MAILBOT_DB": f"sqlite:///{db}", "MAILBOT_LISTEN": f"127.0.0.1:{port}", "MAILBOT_SMTP": f"smtp://127.0.0.1:{free_port()}"}
+    upgrade(make_engine(env["MAILBOT_DB"]))  # `serve` refuses a store that `mailbot init` has not created
     server = start_serve(env, tmp_path, tmp_path / "serve.log")
     with smtplib.SMTP("127.0.0.1", port) as client:
         client.sendmail("a@ville.fr", [BOT], b"Subject: bonjour\r\n\r\nbonjour\r\n")

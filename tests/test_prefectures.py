@@ -29,6 +29,7 @@ from mailbot.outbound.delivery import deliver_pending
 from mailbot.serve import run_serve
 from mailbot.devtools.sink import free_port, start_sink
 from mailbot.outbound.form import mask_address
+from store.campaign_models import Campaign, OutboundMessage
 from store.models import Collectivite, Contact, Prefecture
 from store.review_models import Change, ChangeSet
 
@@ -148,7 +149,7 @@ def test_directory_import_updates_departements_and_region_seats_all_or_nothing(l
                     "REG-44;Préfecture de la région Grand Est;\"5 place de la République\n67073 STRASBOURG\";\n"
                     "2A;Préfecture de Corse-du-Sud;\"Palais Lantivy\n20188 AJACCIO\";pref-2a@interieur.gouv.fr\n",
                     encoding="utf-8")
-    assert "0 préfectures created, 3 updated" in loop.cli("prefectures", "import", str(good))
+    assert "0 préfectures créées, 3 mises à jour" in loop.cli("prefectures", "import", str(good))
     rows = {row["departement"]: row for row in json.loads(loop.cli("prefectures", "list", "--json"))}
     assert len(rows) == 109
     assert rows["35"]["email"] == "pref-35@interieur.gouv.fr" and rows["35"]["address"].endswith("RENNES CEDEX 9")
@@ -161,7 +162,7 @@ def test_directory_import_updates_departements_and_region_seats_all_or_nothing(l
     bad.write_text("code,name,address,email\n29,Préfecture du Finistère,Quimper,pref-29@interieur.gouv.fr\n"
                    "99,Nulle part,Ici,x@y.fr\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["prefectures", "import", str(bad)], env=loop.env)
-    assert result.exit_code == 1 and "line 3" in result.output and "99" in result.output
+    assert result.exit_code == 1 and "ligne 3" in result.output and "99" in result.output
     rows = {row["departement"]: row for row in json.loads(loop.cli("prefectures", "list", "--json"))}
     assert rows["29"]["email"] == "prefecture-29@prefectures.example.fr"  # nothing written
 
@@ -170,7 +171,7 @@ def test_directory_import_updates_departements_and_region_seats_all_or_nothing(l
 
 def test_each_prefecture_receives_exactly_one_circular_with_its_territory(loop):
     loop.cli("circular", "send", "c2012")
-    assert "0 circulars queued (109 already sent" in loop.cli("circular", "send", "c2012")
+    assert "0 circulaires préparées (109 déjà envoyées" in loop.cli("circular", "send", "c2012")
     loop.arrived_circulars()
     circulars = [m for m in loop.sink.messages if "Circulaire" in parse(m.content)["Subject"]]
     with loop.sessions() as session:
@@ -210,6 +211,20 @@ def test_a_forwarded_circular_from_a_known_contact_yields_their_summary(loop):
     assert message["In-Reply-To"] and message["Auto-Submitted"] == "auto-replied"
     body = text_of(summary)
     assert "#### DÉBUT DU FORMULAIRE ATLAS" in body and agent in body  # a known contact sees the addresses
+
+
+def test_mail_without_a_token_goes_to_the_newest_open_campaign_never_to_a_closed_one(loop):
+    """A newer campaign (a test one), once closed, no longer receives the mail that carries no token."""
+    loop.cli("campaign", "create", "essai", "--deadline", "2099-01-31")
+    assert "close" in loop.cli("campaign", "close", "essai")
+    agent = contact_of(loop.sessions, "COM-35085")
+    before = loop.send(agent, "Bonjour,\nJe souhaite mettre à jour notre fiche de l'Atlas.\nCordialement")
+    summary = parse(loop.answer_to(agent, before).content)
+    message_id = str(summary["Message-ID"])
+    with loop.sessions() as session:
+        campaign_id = session.scalar(select(OutboundMessage.campaign_id).where(
+            OutboundMessage.message_id.in_([message_id, message_id.strip("<>")])))
+        assert session.get(Campaign, campaign_id).name == "c2012"
 
 
 def test_a_stranger_naming_a_commune_and_its_postcode_gets_the_masked_summary_and_is_proposed(loop):
@@ -344,7 +359,7 @@ def test_the_report_matches_the_campaign_status_and_lists_the_unreachable(loop):
 
     before = len(loop.sink.messages)
     # "N sent" counts what the command delivered; the server's delivery worker may take some of them
-    assert f"{len(report)} reports queued, " in loop.cli("prefectures", "report", "c2012", "--send")
+    assert f"{len(report)} rapports préparés, " in loop.cli("prefectures", "report", "c2012", "--send")
 
     def all_reports():
         found = {m.rcpt_tos[0]: m for m in loop.sink.messages[before:]

@@ -65,7 +65,9 @@ def test_the_queue_filters_and_pages_oldest_first(queue):
     assert ids["clean"] in listed(env, "--kind", places["clean"][3])
     assert listed(env, "--limit", "2", "--page", "2") == [ids["wrong"]]
     text = run(env, "review", "list").output
-    assert "expéditeur non reconnu" in text and "1 erreur(s)" in text
+    assert "(non reconnu)" in text and all(h in text for h in ("Collectivité", "Changements", "Erreurs", "Conflits"))
+    wrong = next(line.split() for line in text.splitlines() if line.strip().startswith(f"{ids['wrong']} "))
+    assert "à examiner" in " ".join(wrong) and "pending" not in text
 
 
 def test_show_gives_the_changes_the_note_and_the_raw_message(queue):

@@ -59,7 +59,7 @@ def test_the_2012_rules_file_loads_with_the_five_parts_in_the_circulars_order(ru
     assert rules.parts["projet"].within == ("cooperation", "action")
     assert rules.apd_editable_year == 2010 and rules.apd_shown_years == (2007, 2008, 2009, 2010)
     assert (rules.reminder_min_days, rules.reminder_max_count) == (7, 3)
-    assert rules.contact.email == "maurille.berou@diplomatie.gouv.fr" and "BEROU" in rules.contact.name
+    assert rules.contact.email == "contact-atlas@daect.example.fr" and rules.contact.name == "Prénom NOM"
 
 
 def test_the_2012_rules_carry_the_circulars_fields_and_asterisks(rules):
@@ -397,7 +397,7 @@ def refused(tmp_path, text: str) -> str:
     ("shown_years = [2007, 2008, 2009, 2010]", 'shown_years = "2010"', "`shown_years` must be a list"),
     ("editable_year = 2010", "editable_year = 2013\n", "editable_year: 2013 is after the campaign year 2012"),
     ("max_count = 3", "max_count = -1", "cannot be negative"),
-    ('email = "maurille.berou@diplomatie.gouv.fr"', 'email = "maurille.berou"', "[contact] email"),
+    ('email = "contact-atlas@daect.example.fr"', 'email = "contact-atlas"', "[contact] email"),
     ('mandatory_when = { status = "termine" }', 'mandatory_when = { status = "fini" }', "mandatory_when codes"),
     ('mandatory_when = { status = "termine" }', 'mandatory_when = { statut = "termine" }', "mandatory_when names"),
     ('key = "reseau"', 'key = "associations"', "part 'associations': unknown part"),

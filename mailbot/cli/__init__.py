@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from mailbot.config import Config, ConfigError, load_config
-from store.db import StoreError, is_initialised, make_engine, session_factory
+from store.db import StoreError, is_initialised, make_engine, session_factory, sqlite_file_missing
 
 
 @dataclass
@@ -40,7 +40,11 @@ class AppContext:
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None
         if not ready:
-            raise click.ClickException(f"the store at {self.config.db} is not initialised: run `mailbot init`")
+            missing = sqlite_file_missing(self.engine)
+            if missing:
+                raise click.ClickException(f"pas de base de données à {missing} (MAILBOT_DB = {self.config.db}) : "
+                                           "vérifiez l'adresse, ou créez-la avec `mailbot init`")
+            raise click.ClickException(f"la base {self.config.db} n'est pas initialisée : lancez `mailbot init`")
         return self.engine
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.tables import Column, echo_text, print_table
 from store import exchange, queries
 from store.db import upgrade
 from store.seed import SeedError, seed_atlas
@@ -16,7 +17,7 @@ from store.seed import SeedError, seed_atlas
 def init(app) -> None:
     """Create or upgrade the store's schema."""
     upgrade(app.engine)
-    click.echo(f"Store ready: {app.config.db}")
+    click.echo(f"Base prête : {app.config.db}")
 
 
 @main.command()
@@ -47,7 +48,7 @@ def seed(app, scale: float, rng_seed: int, as_json: bool) -> None:
 def export_cmd(app, directory: Path) -> None:
     """Write the whole store as JSON Lines files, one per table (see docs/export-format.md)."""
     counts = exchange.export_atlas(app.require_store(), directory)
-    click.echo(f"Exported {sum(counts.values())} rows in {len(counts)} files to {directory}")
+    click.echo(f"{sum(counts.values())} lignes exportées dans {len(counts)} fichiers, dans {directory}")
 
 
 @main.command("import")
@@ -60,7 +61,7 @@ def import_cmd(app, directory: Path) -> None:
         counts = exchange.import_atlas(app.engine, directory)
     except exchange.ImportRefused as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Imported {sum(counts.values())} rows from {len(counts)} files")
+    click.echo(f"{sum(counts.values())} lignes importées de {len(counts)} fichiers")
 
 
 @main.command()
@@ -87,11 +88,11 @@ def show(app, code: str, as_json: bool) -> None:
     with app.sessions() as session:
         record = queries.collectivite_record(session, code)
     if record is None:
-        raise click.ClickException(f"unknown collectivité code {code!r} (expected e.g. COM-35238, DEP-35, REG-53)")
+        raise click.ClickException(f"code de collectivité inconnu « {code} » (par exemple COM-35238, DEP-35, REG-53)")
     if as_json:
         emit_json(record)
     else:
-        click.echo(queries.format_record(record))
+        echo_text(queries.format_record(record))
 
 
 STAT_LABELS = {
@@ -109,6 +110,5 @@ STAT_LABELS = {
 
 
 def _print_stats(figures: dict) -> None:
-    for key, label in STAT_LABELS.items():
-        if key in figures:
-            click.echo(f"{label:<40} {figures[key]:>8}")
+    print_table([Column("L'Atlas"), Column("Nombre", numeric=True)],
+                [(label, figures[key]) for key, label in STAT_LABELS.items() if key in figures])

@@ -1,4 +1,4 @@
-"""Campaign commands: create, list, send, remind, status."""
+"""Campaign commands: create, list, close, send, remind, status."""
 from __future__ import annotations
 
 import re
@@ -7,27 +7,31 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from dateutil import parser as dateparser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 
 from mailbot.outbound.campaign import (
     STATUS_COLUMNS,
+    STATUS_LABELS,
     CampaignError,
     campaign_status,
+    close_campaign,
     create_campaign,
     remind_campaign,
     send_campaign,
 )
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.outbound.delivery import deliver_pending
+from mailbot.cli.tables import Column, print_table
+from mailbot.clock import utcnow
+from mailbot.outbound.deadlines import DeadlineError, check_not_past, french_date, parse_deadline
+from mailbot.outbound.delivery import DeliveryReport, deliver_pending
 from mailbot.rules import RulesFileError
+from mailbot.shipped import default_rules_path
 from store.campaign_models import Campaign, CampaignTarget, OutboundMessage
 from mailbot.outbound.campaign import RenderReport, _render_batch, campaign_rules, get_campaign, pending_targets
 from mailbot.outbound.summary import reference_lists
-
-DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules" / "campagne-2012.toml"
+from store.queries import territory_names
 
 
 @main.group()
@@ -38,44 +42,82 @@ def campaign() -> None:
 @campaign.command("create")
 @click.argument("name")
 @click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Rules file (default: rules/campagne-2012.toml).")
-@click.option("--deadline", required=True, help="Reply deadline, e.g. 2012-06-30.")
+              help="Rules file (default: the `rules` setting, else the shipped rules/campagne-2012.toml).")
+@click.option("--deadline", required=True,
+              help="Reply deadline: 2012-06-30 or « 30 juin 2012 » (1/2/2013 is ambiguous and refused).")
+@click.option("--allow-past", is_flag=True, help="Accept a deadline already over (a replay, a test).")
 @pass_app
-def create_cmd(app, name: str, rules_path: Path | None, deadline: str) -> None:
+def create_cmd(app, name: str, rules_path: Path | None, deadline: str, allow_past: bool) -> None:
     """Create campaign NAME over every collectivité of the Atlas."""
-    rules_path = rules_path or Path(app.config.rules or DEFAULT_RULES)
-    if not rules_path.exists():
-        raise click.ClickException(f"rules file not found: {rules_path}")
     try:
-        deadline_date = dateparser.parse(deadline, dayfirst=True).date()
-    except (ValueError, OverflowError):
-        raise click.ClickException(f"bad deadline {deadline!r}: expected a date such as 2012-06-30") from None
+        deadline_date = parse_deadline(deadline)
+        check_not_past(deadline_date, utcnow().date(), allow_past=allow_past)
+    except DeadlineError as exc:
+        raise click.ClickException(f"--deadline : {exc}") from None
+    rules_path = rules_path or (Path(app.config.rules) if app.config.rules else None)
+    if rules_path is not None and not rules_path.exists():
+        raise click.ClickException(f"fichier de règles introuvable : {rules_path}")
     app.require_store()
     try:
-        with app.sessions.begin() as session:
-            created = create_campaign(session, name, rules_path, deadline_date)
-            targets = session.query(CampaignTarget).filter_by(campaign_id=created.id).count()
+        if rules_path is None:
+            with default_rules_path() as shipped_rules:
+                targets = _create(app, name, shipped_rules, deadline_date)
+        else:
+            targets = _create(app, name, rules_path, deadline_date)
     except (CampaignError, RulesFileError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Campaign {name} created: {targets} collectivités, deadline {deadline_date.isoformat()}")
+    click.echo(f"Campagne {name} créée : {targets} collectivités, date limite le {french_date(deadline_date)}.")
+
+
+def _create(app, name: str, rules_path: Path, deadline) -> int:
+    with app.sessions.begin() as session:
+        created = create_campaign(session, name, rules_path, deadline)
+        return session.query(CampaignTarget).filter_by(campaign_id=created.id).count()
+
+
+def campaign_state(campaign: Campaign, today) -> str:
+    if campaign.closed:
+        return "close"
+    return "ouverte, date limite passée" if campaign.deadline < today else "ouverte"
 
 
 @campaign.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def list_cmd(app, as_json: bool) -> None:
-    """List campaigns."""
+    """List campaigns: open or closed, deadline, rules."""
     app.require_store()
+    today = utcnow().date()
     with app.sessions() as session:
-        rows = [
-            {"name": c.name, "year": c.year, "deadline": c.deadline.isoformat(), "rules": c.rules_path}
-            for c in session.scalars(select(Campaign).order_by(Campaign.id))
-        ]
+        campaigns = list(session.scalars(select(Campaign).order_by(Campaign.id)))
     if as_json:
-        emit_json(rows)
+        emit_json([{"name": c.name, "year": c.year, "deadline": c.deadline.isoformat(), "rules": c.rules_path,
+                    "closed": bool(c.closed)} for c in campaigns])
+        return
+    if not campaigns:
+        click.echo("Aucune campagne : `mailbot campaign create NOM --deadline DATE` en crée une.")
+        return
+    print_table([Column("Campagne"), Column("Année", numeric=True), Column("Date limite"), Column("État"),
+                 Column("Règles")],
+                [(c.name, c.year, french_date(c.deadline), campaign_state(c, today), c.rules_path) for c in campaigns])
+
+
+@campaign.command("close")
+@click.argument("name")
+@pass_app
+def close_cmd(app, name: str) -> None:
+    """Close campaign NAME: no more reminders, and mail without a token no longer goes to it."""
+    app.require_store()
+    try:
+        with app.sessions.begin() as session:
+            closed = close_campaign(session, name)
+    except CampaignError as exc:
+        raise click.ClickException(str(exc)) from None
+    if closed:
+        click.echo(f"Campagne {name} close : plus aucune relance ; le courrier sans jeton va désormais à la "
+                   "campagne ouverte la plus récente, s'il y en a une.")
     else:
-        for row in rows:
-            click.echo(f"{row['name']}\t{row['year']}\tdeadline {row['deadline']}")
+        click.echo(f"La campagne {name} était déjà close.")
 
 
 @campaign.command("send")
@@ -100,17 +142,31 @@ def send_cmd(app, name: str, only: tuple[str, ...], limit: int | None, dry_run: 
                                    on_rendered=rendered_advance, on_sent=sent_advance)
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{report.render.rendered} summaries rendered, {report.render.unreachable} collectivités unreachable; "
-               f"{report.sent} sent, {report.deferred} deferred (retried later), {report.failed} failed")
+    click.echo(f"{report.render.rendered} fiches préparées, {report.render.unreachable} collectivités sans adresse "
+               f"utilisable ; {report.sent} envois acceptés par le relais, {report.deferred} différés (nouvel essai "
+               f"plus tard), {report.failed} en échec")
+    relay_trouble(app, report)
+
+
+def relay_trouble(app, report: DeliveryReport | None) -> None:
+    """One line when the relay refused us or could not be reached, else the first failures."""
+    if report is None:
+        return
+    target = app.config.smtp_target
+    if report.relay_error:
+        raise click.ClickException(f"envoi interrompu, le relais {target.host}:{target.port} nous refuse : "
+                                   f"{report.relay_error}")
+    if report.relay_unreachable and not report.sent:
+        raise click.ClickException(f"le relais {target.host}:{target.port} est injoignable "
+                                   f"({report.relay_unreachable}) : les messages restent en file, `mailbot serve` "
+                                   "les enverra (vérifiez MAILBOT_SMTP)")
     for error in report.errors[:10]:
         click.echo(f"  {error}", err=True)
-    if report.relay_error:
-        raise click.ClickException(f"sending stopped, the relay refused us: {report.relay_error}")
 
 
 @contextmanager
 def _progress_pair(total: int, quiet: bool):
-    """Two bars: summaries rendered, envelopes sent (rendering and sending run together)."""
+    """Two bars: summaries rendered, messages sent (rendering and sending run together)."""
     if quiet or total == 0:
         yield (lambda n: None), (lambda n: None)
         return
@@ -147,8 +203,8 @@ def _dry_run(app, name: str, only, limit, directory: Path) -> None:
     finally:
         session.rollback()
         session.close()
-    click.echo(f"{len(report.outbound_ids)} messages written to {directory} "
-               f"({report.unreachable} collectivités without a usable address); nothing was sent")
+    click.echo(f"{len(report.outbound_ids)} messages écrits dans {directory} ({report.unreachable} collectivités "
+               "sans adresse utilisable) ; rien n'a été envoyé")
 
 
 def _safe(text: str) -> str:
@@ -162,8 +218,8 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         # a one-line error like the others (a BadParameter raised here prints the usage too)
-        raise click.ClickException(f"bad duration {text!r} for --after: expected a number of days such as 14d "
-                                   "(or of hours, such as 36h)")
+        raise click.ClickException(f"durée illisible « {text} » pour --after : un nombre de jours comme 14d "
+                                   "(ou 14j), ou d'heures comme 36h")
     number, unit = int(match.group(1)), match.group(2) or "d"
     return timedelta(hours=number) if unit == "h" else timedelta(days=number)
 
@@ -181,8 +237,13 @@ def remind_cmd(app, name: str, after: str, quiet: bool) -> None:
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     delivery = deliver_pending(engine, app.config, only_outbound=set(report.outbound_ids)) if report.outbound_ids else None
-    click.echo(f"{report.reminded} reminders queued ({report.skipped_recent} reminded too recently, "
-               f"{report.skipped_max} at the maximum); {delivery.sent if delivery else 0} sent")
+    click.echo(f"{report.reminded} relances préparées ({report.skipped_recent} relancées trop récemment, "
+               f"{report.skipped_max} déjà au nombre maximal de relances) ; {delivery.sent if delivery else 0} "
+               "envoyées")
+    relay_trouble(app, delivery)
+
+
+TERRITORY_HEADERS = {None: "Territoire", "departement": "Département", "region": "Région"}
 
 
 @campaign.command("status")
@@ -197,15 +258,16 @@ def status_cmd(app, name: str, by: str | None, as_json: bool) -> None:
     try:
         with app.sessions() as session:
             status = campaign_status(session, get_campaign(session, name), by=by)
+            names = territory_names(session, by) if by else {}
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from None
+    rows = [(f"{key} {names[key]}" if key in names else key, counts) for key, counts in status.items()]
     if as_json:
         emit_json(status)
         return
-    header = f"{'territoire':<12}" + "".join(f"{c[:12]:>13}" for c in STATUS_COLUMNS)
-    click.echo(header)
-    for territory, counts in status.items():
-        click.echo(f"{territory:<12}" + "".join(f"{counts[c]:>13}" for c in STATUS_COLUMNS))
+    print_table([Column(TERRITORY_HEADERS[by])] + [Column(STATUS_LABELS[c], numeric=True) for c in STATUS_COLUMNS],
+                [[label] + [counts[c] for c in STATUS_COLUMNS] for label, counts in rows],
+                totals=["Total"] + [sum(counts[c] for _, counts in rows) for c in STATUS_COLUMNS] if by else None)
 
 
 __all__ = ["campaign", "RulesFileError"]

@@ -18,15 +18,19 @@ from pathlib import Path
 
 import click
 
+
 from mailbot.cli import main
+from mailbot.cli.atlas import STAT_LABELS
+from mailbot.cli.tables import echo_text
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
+from mailbot.shipped import default_rules_path
 from mailbot.serve import run_serve
 from mailbot.devtools.sink import free_port, start_sink
 from store import queries
 from store.db import make_engine, session_factory, upgrade
 from store.seed import seed_atlas
-from mailbot.outbound.campaign import campaign_status, create_campaign, get_campaign, render_campaign
+from mailbot.outbound.campaign import STATUS_LABELS, campaign_status, create_campaign, get_campaign, render_campaign
 from mailbot.outbound.delivery import deliver_pending
 from mailbot.devtools.client_shapes import chain, gmail, outlook_html_only, plain_answer, set_field, thunderbird_flowed
 from store.inbound_models import InboundMessage
@@ -42,6 +46,8 @@ from store.queries import collectivite_record, format_record
 DEMO_SCALE = 0.05
 DEMO_CAMPAIGN = "campagne-2012"
 DEMO_REVIEWER = "Claire Martin (DAECT)"
+DECISION_LABELS = {"approved": "approuvé", "partial": "en partie approuvé", "rejected": "refusé", "pending": "en attente"}
+OP_LABELS = {"update": "modification", "create": "ajout", "delete": "suppression"}
 
 
 def step(number: int, text: str) -> None:
@@ -88,8 +94,9 @@ def demo(out_dir: Path, scale: float, send_count: int) -> None:
     try:
         engine, sessions = _seed(out_dir, db_url, scale)
         summaries = _campaign(engine, sessions, config, sink, send_count, out_dir)
-        step(4, f"`mailbot serve` starts: SMTP listener on 127.0.0.1:{listen}, workers, delivery to the sink")
-        server = threading.Thread(target=run_serve, args=(config,), kwargs={"stop_event": stop}, daemon=True)
+        step(4, f"`mailbot serve` démarre : écoute SMTP sur 127.0.0.1:{listen}, traitement, envoi vers le puits local")
+        server = threading.Thread(target=run_serve, args=(config,), kwargs={"stop_event": stop, "dev": True},
+                                  daemon=True)
         server.start()
         _wait_listening(listen)
         replies = _agents_reply(summaries, listen)
@@ -103,14 +110,14 @@ def demo(out_dir: Path, scale: float, send_count: int) -> None:
         if server is not None:
             server.join(timeout=30)
         controller.stop()
-    click.secho(f"\nDone. Store: {db_url} — every message of the loop: {out_dir / 'eml'}/*.eml", fg="green")
+    click.secho(f"\nTerminé. Base : {db_url} — chaque message de la boucle : {out_dir / 'eml'}/*.eml", fg="green")
 
 
 # --- 1-3: seed and campaign ------------------------------------------------------------------------------
 
 def _seed(out_dir: Path, db_url: str, scale: float):
 
-    step(1, f"A local Atlas (SQLite {out_dir / 'atlas.sqlite'}) seeded at scale {scale}")
+    step(1, f"Un Atlas local (SQLite {out_dir / 'atlas.sqlite'}) rempli à l'échelle {scale}")
     engine = make_engine(db_url)
     upgrade(engine)
     seed_atlas(engine, scale=scale, seed=2012)
@@ -118,23 +125,22 @@ def _seed(out_dir: Path, db_url: str, scale: float):
     with sessions() as session:
         figures = queries.atlas_stats(session)
     for key, value in figures.items():
-        click.echo(f"   {key:<22} {value:>7}")
+        click.echo(f"   {STAT_LABELS.get(key, key):<40} {value:>7}")
     return engine, sessions
 
 
 def _campaign(engine, sessions, config, sink, send_count: int, out_dir: Path) -> list[Summary]:
 
-    step(2, f"Campaign {DEMO_CAMPAIGN} (rules/campagne-2012.toml), sent to {send_count} collectivités")
-    rules = Path(__file__).resolve().parents[2] / "rules" / "campagne-2012.toml"
-    with sessions.begin() as session:
+    step(2, f"Campagne {DEMO_CAMPAIGN} (rules/campagne-2012.toml), envoyée à {send_count} collectivités")
+    with default_rules_path() as rules, sessions.begin() as session:
         create_campaign(session, DEMO_CAMPAIGN, rules, date(2012, 6, 30))
     rendered = render_campaign(engine, sessions, config, DEMO_CAMPAIGN, limit=send_count)
     report = deliver_pending(engine, config)
-    click.echo(f"   {rendered.rendered} summaries rendered, {report.sent} envelopes accepted by the local "
-               f"SMTP sink on port {config.smtp_target.port}")
-    click.echo(f"   open them in a mail client: {out_dir / 'eml'}/*.eml")
+    click.echo(f"   {rendered.rendered} fiches préparées, {report.sent} envois acceptés par le puits SMTP local "
+               f"sur le port {config.smtp_target.port}")
+    click.echo(f"   à ouvrir dans un logiciel de messagerie : {out_dir / 'eml'}/*.eml")
     summaries = _summaries(sink.messages)
-    step(3, "One summary, as the agent reads it (text part, first lines)")
+    step(3, "Une fiche, telle que l'agent la lit (partie texte, premières lignes)")
     _print_text(summaries[0], lines=32)
     return summaries
 
@@ -152,13 +158,13 @@ def _summaries(messages) -> list[Summary]:
 
 
 def _print_text(summary: Summary, lines: int) -> None:
-    click.echo(f"   Subject: {summary.subject}")
-    click.echo(f"   Reply-To: {summary.reply_to}")
+    echo_text(f"   Objet : {summary.subject}")
+    echo_text(f"   Répondre à : {summary.reply_to}")
     body = summary.text.splitlines()
     for line in body[:lines]:
-        click.echo(f"   | {line}")
+        echo_text(f"   | {line}")
     if len(body) > lines:
-        click.echo(f"   | … ({len(body) - lines} more lines)")
+        click.echo(f"   | … ({len(body) - lines} lignes de plus)")
 
 
 def _wait_listening(port: int) -> None:
@@ -169,7 +175,7 @@ def _wait(predicate, seconds: float = 60):
     try:
         return wait_for(predicate, seconds, interval=0.2)
     except TimeoutError:
-        raise click.ClickException("the demo timed out waiting for the server") from None
+        raise click.ClickException("la démonstration a attendu le serveur trop longtemps") from None
 
 
 # --- 5-6: agents reply, the bot acknowledges -------------------------------------------------------------
@@ -188,26 +194,26 @@ class Reply:
 
 def _agents_reply(summaries: list[Summary], port: int) -> list[Reply]:
 
-    step(5, "Agents reply from their own mail clients, through real SMTP to the server")
+    step(5, "Des agents répondent depuis leur propre messagerie, par SMTP, au serveur")
     a, b, c, d = _pick(summaries)
     domain = b.agent.split("@")[1]
     apd_label = next(line.split(":")[0].strip() for line in a.text.splitlines() if line.startswith("Montant "))
     replies = [
-        Reply("Gmail, edits inside the quote", a, gmail(a.raw, chain(
+        Reply("Gmail, corrections dans la citation", a, gmail(a.raw, chain(
             set_field(a.refs("CT")[0], "Titre", "Maire adjointe chargée des relations internationales"),
             set_field("APD", apd_label, "12 500 €")), a.agent),
-            f"contact {a.refs('CT')[0]}: new title; APD: « 12 500 € »"),
-        Reply("Outlook, HTML only, windows-1252", b, outlook_html_only(b.raw, chain(
+            f"contact {a.refs('CT')[0]} : nouveau titre ; APD : « 12 500 € »"),
+        Reply("Outlook, HTML seul, windows-1252", b, outlook_html_only(b.raw, chain(
             set_field("NOUVEAU-CONTACT", "Prénom", "Inès"), set_field("NOUVEAU-CONTACT", "Nom", "Bernard"),
             set_field("NOUVEAU-CONTACT", "Titre", "Chargée de mission coopération"),
             set_field("NOUVEAU-CONTACT", "Courriel", f"ines.bernard@{domain}"),
             set_field("NOUVEAU-CONTACT", "Fonction", "cadre")), b.agent),
-            "a new contact, Inès Bernard"),
+            "un nouveau contact, Inès Bernard"),
         Reply("Thunderbird, format=flowed", c, thunderbird_flowed(c.raw, chain(
             set_field(c.refs("CT")[0], "Titre", "Directeur général des services"),
             set_field(c.refs("CT")[0], "Courriel", "j.martin@@mairie")), c.agent),
-            f"contact {c.refs('CT')[0]}: new title, and an e-mail address with a typo"),
-        Reply("iPhone, one word", d, plain_answer(d.raw, "RAS", d.agent), "« RAS »: nothing to change"),
+            f"contact {c.refs('CT')[0]} : nouveau titre, et une adresse électronique mal tapée"),
+        Reply("iPhone, un mot", d, plain_answer(d.raw, "RAS", d.agent), "« RAS » : rien à changer"),
     ]
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         for reply in replies:
@@ -219,7 +225,7 @@ def _agents_reply(summaries: list[Summary], port: int) -> list[Reply]:
 def _pick(summaries: list[Summary]) -> tuple[Summary, Summary, Summary, Summary]:
     with_contacts = [s for s in summaries if s.refs("CT")]
     if len(with_contacts) < 4:
-        raise click.ClickException("the demo needs four summaries with contacts: raise --send")
+        raise click.ClickException("la démonstration a besoin de quatre fiches avec des contacts : augmentez --send")
     return tuple(with_contacts[:4])  # type: ignore[return-value]
 
 
@@ -231,7 +237,7 @@ def _acknowledgements(sessions, sink, replies: list[Reply]) -> None:
     from sqlalchemy import func, select
 
 
-    step(6, "The server stores each reply, parses it and answers the agent with what it understood")
+    step(6, "Le serveur enregistre chaque réponse, la lit et répond à l'agent ce qu'il a compris")
 
     def processed():
         with sessions() as session:
@@ -248,9 +254,9 @@ def _show_arrivals(sink, header: str, wanted: set[str]) -> None:
         return found if len(found) >= len(wanted) else None
     for envelope in _wait(arrived):
         message = parse(envelope.content)
-        click.echo(f"   → {envelope.rcpt_tos[0]}: {message['Subject']}")
+        echo_text(f"   → {envelope.rcpt_tos[0]} : {message['Subject']}")
         for line in _gist(message.get_body(("plain",)).get_content()):
-            click.echo(f"       {line}")
+            echo_text(f"       {line}")
 
 
 def _gist(text: str) -> list[str]:
@@ -266,44 +272,45 @@ def _gist(text: str) -> list[str]:
 
 def _queue(sessions) -> list[int]:
 
-    step(7, "The reviewers' queue: `mailbot review list`, then `review show` of each set")
+    step(7, "La file des relecteurs : `mailbot review list`, puis `review show` de chaque ensemble")
     with sessions() as session:
         rows = list_changesets(session, where=QueueFilter(status="pending"))
         for row in rows:
             for line in describe(get_changeset(session, row["id"]), *reading_aids(session, row["id"])):
-                click.echo(f"   {line}")
+                echo_text(f"   {line}")
     return [row["id"] for row in rows]
 
 
 def _review(config, sessions, set_ids: list[int]) -> None:
 
-    step(8, f"The reviewer ({DEMO_REVIEWER}) decides")
+    step(8, f"La relectrice ({DEMO_REVIEWER}) décide")
     for set_id in set_ids:
         with sessions() as session:
             row = get_changeset(session, set_id)
         erroneous = [c["id"] for c in row["changes"] if c["errors"]]
         if not erroneous:
             outcome = approve(sessions, config, set_id, DEMO_REVIEWER)
-            click.echo(f"   review approve {set_id}: {len(outcome.applied)} change(s) applied → {outcome.status}")
+            click.echo(f"   review approve {set_id} : {len(outcome.applied)} modification(s) appliquée(s) → "
+                       f"{DECISION_LABELS.get(outcome.status, outcome.status)}")
             continue
         try:
             approve(sessions, config, set_id, DEMO_REVIEWER)
         except ReviewError as exc:
-            click.echo(f"   review approve {set_id}: refused — {exc}")
+            click.echo(f"   review approve {set_id} : refusé — {exc}")
         clean = [c["id"] for c in row["changes"] if not c["errors"]]
         if clean:
             outcome = approve(sessions, config, set_id, DEMO_REVIEWER, only=clean)
-            click.echo(f"   review approve {set_id} --only {' '.join(map(str, clean))}: "
-                       f"{len(outcome.applied)} applied")
+            click.echo(f"   review approve {set_id} --only {' '.join(map(str, clean))} : "
+                       f"{len(outcome.applied)} appliquée(s)")
         reason = "Adresse électronique illisible : renvoyez-nous la bonne adresse en répondant à ce message."
         outcome = reject(sessions, config, set_id, DEMO_REVIEWER, reason, only=erroneous)
         click.echo(f"   review reject {set_id} --only {' '.join(map(str, erroneous))} --reason « {reason} » "
-                   f"→ {outcome.status}")
+                   f"→ {DECISION_LABELS.get(outcome.status, outcome.status)}")
 
 
 def _notices(config, sessions, sink) -> None:
 
-    step(9, "Each agent is told what was approved and what was not (threaded on their reply)")
+    step(9, "Chaque agent apprend ce qui a été approuvé et ce qui ne l'a pas été (en réponse à son message)")
     outbound_ids = notify_decided(sessions, config)
     with sessions() as session:
         ids = {session.get(OutboundMessage, i).message_id for i in outbound_ids}
@@ -312,7 +319,7 @@ def _notices(config, sessions, sink) -> None:
 
 def _result(sessions, replies: list[Reply]) -> None:
 
-    step(10, "The Atlas now: `mailbot show CODE` and `mailbot history CODE`")
+    step(10, "L'Atlas maintenant : `mailbot show CODE` et `mailbot history CODE`")
     with sessions() as session:
         codes = []
         for reply in replies[:3]:
@@ -321,21 +328,31 @@ def _result(sessions, replies: list[Reply]) -> None:
             record = format_record(collectivite_record(session, code)).splitlines()
             contacts_end = next(i for i, line in enumerate(record) if line.startswith("Associations"))
             for line in record[:contacts_end]:
-                click.echo(f"   {line}")
+                echo_text(f"   {line}")
             apd_start = record.index("Aide publique au développement:")
             apd_end = next(i for i in range(apd_start + 1, len(record)) if not record[i].startswith("  "))
             for line in record[apd_start:apd_end]:
-                click.echo(f"   {line}")
+                echo_text(f"   {line}")
         click.echo("")
         for code in codes:
             for entry in history(session, code):
-                click.echo(f"   {entry['at'][:19]}  {code:<12} {entry['reviewer']}  {entry['op']:<6} "
-                           f"{entry['entity']} {entry['ref']}{'.' + entry['field'] if entry['field'] else ''}: "
-                           f"{entry['old']!r} → {entry['new']!r}")
+                echo_text(f"   {entry['at'][:10]} {entry['at'][11:16]}  {code:<12} {entry['reviewer']}  "
+                          f"{OP_LABELS.get(entry['op'], entry['op'])} {entry['ref']}"
+                          f"{' (' + entry['field'] + ')' if entry['field'] else ''} : "
+                          f"{_shown(entry['old'])} → {_shown(entry['new'])}")
         status = campaign_status(session, get_campaign(session, DEMO_CAMPAIGN))
-    click.echo(f"\n   campaign status: {_status_line(status['France'])}")
+    click.echo(f"\n   campaign status : {_status_line(status['France'])}")
 
 
 def _status_line(total: dict) -> str:
     keys = ("sent", "delivered", "replied", "confirmed", "pending_review", "approved")
-    return ", ".join(f"{k} {total[k]}" for k in keys if k in total)
+    return ", ".join(f"{STATUS_LABELS[k].lower()} {total[k]}" for k in keys if k in total)
+
+
+def _shown(value) -> str:
+    """A history value as a person reads it: « texte », or — for nothing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict):  # a record added: what a person would say of it, not its internal fields
+        return ", ".join(str(v) for k, v in value.items() if v and k not in ("ref", "version", "email_state", "role"))
+    return f"« {value} »" if isinstance(value, str) else str(value)

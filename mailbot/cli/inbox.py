@@ -8,11 +8,28 @@ import click
 from sqlalchemy import select
 
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.tables import Column, echo_text, print_table
+from mailbot.serve import ServeError, run_serve
 from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
-from mailbot.serve import run_serve
 from mailbot.inbound.queue import InboxError, reprocess as reprocess_message
 
 LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subject", "reason")
+STATE_LABELS = {"queued": "en file", "processing": "en cours", "done": "traité", "error": "en erreur"}
+KIND_LABELS = {
+    "reply": "réponse", "invalid_token": "jeton invalide", "bounce": "rejet (bounce)", "autoreply": "réponse automatique",
+    "list": "liste de diffusion", "bulk": "envoi en nombre", "command": "commande", "own": "notre propre message",
+    "duplicate": "doublon", "malformed": "illisible", "unknown": "inconnu",
+}
+DETAIL_LABELS = {
+    "id": "Numéro", "received_at": "Reçu le", "source": "Source", "state": "État", "kind": "Nature",
+    "sender": "Expéditeur", "subject": "Objet", "reason": "Motif", "message_id": "Message-ID",
+    "from_header": "En-tête From", "envelope_from": "Enveloppe (MAIL FROM)", "envelope_to": "Enveloppe (RCPT TO)",
+    "peer": "Client SMTP", "imap_ref": "Référence IMAP", "size": "Taille (octets)", "attempts": "Tentatives",
+    "processed_at": "Traité le", "error": "Erreur", "collectivite_id": "Collectivité (id)",
+    "campaign_id": "Campagne (id)", "answered_outbound_id": "Répond au message (id)",
+    "response_outbound_id": "Notre réponse (id)", "trusted": "Expéditeur reconnu", "flag": "Signalement",
+    "parse_state": "Lecture du formulaire", "details": "Détails",
+}
 
 
 @main.command()
@@ -20,14 +37,19 @@ LIST_COLUMNS = ("id", "received_at", "source", "state", "kind", "sender", "subje
               help="Inbound worker threads (classification and routing).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO",
               show_default=True)
+@click.option("--dev", is_flag=True, help="Accept the development secret (never in production).")
 @pass_app
-def serve(app, workers: int, log_level: str) -> None:
+def serve(app, workers: int, log_level: str, dev: bool) -> None:
     """Receive mail (SMTP, and IMAP when MAILBOT_IMAP is set), process it, and send the outbox."""
-
+    app.require_store()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level != "DEBUG":
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
-    sys.exit(run_serve(app.config, workers=workers))
+    try:
+        status = run_serve(app.config, workers=workers, dev=dev)
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(status)
 
 
 @main.group()
@@ -54,9 +76,14 @@ def list_cmd(app, kinds: tuple[str, ...], states: tuple[str, ...], limit: int, a
     if as_json:
         emit_json(rows)
         return
-    for row in rows:
-        click.echo(f"{row['id']:>7}  {row['received_at']:%Y-%m-%d %H:%M}  {row['state']:<10} {row['kind'] or '-':<13} "
-                   f"{row['sender'] or '<>':<32.32} {row['subject'] or '':.50}")
+    if not rows:
+        click.echo("Aucun message reçu ne correspond.")
+        return
+    print_table([Column("N°", numeric=True), Column("Reçu le"), Column("État"), Column("Nature"), Column("Expéditeur"),
+                 Column("Objet")],
+                [(row["id"], f"{row['received_at']:%d/%m/%Y %H:%M}", STATE_LABELS.get(row["state"], row["state"]),
+                  KIND_LABELS.get(row["kind"], row["kind"] or "à classer"), row["sender"] or "<>", row["subject"])
+                 for row in rows])
 
 
 @inbox.command()
@@ -70,7 +97,7 @@ def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
     with app.sessions() as session:
         message = session.get(InboundMessage, inbound_id)
         if message is None:
-            raise click.ClickException(f"no inbound message #{inbound_id} (see `mailbot inbox list`)")
+            raise click.ClickException(f"aucun message reçu n° {inbound_id} (voir `mailbot inbox list`)")
         if raw:
             sys.stdout.buffer.write(message.raw)
             sys.stdout.buffer.flush()
@@ -79,8 +106,10 @@ def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
     if as_json:
         emit_json(record)
         return
-    for key, value in record.items():
-        click.echo(f"{key:<22} {value}")
+    labels = {"state": STATE_LABELS, "kind": KIND_LABELS}
+    print_table([Column("Champ"), Column("Valeur")],
+                [(DETAIL_LABELS.get(key, key), labels[key].get(value, value) if key in labels else _plain(value))
+                 for key, value in record.items()])
 
 
 @inbox.command()
@@ -94,9 +123,19 @@ def reprocess(app, inbound_id: int) -> None:
         message = reprocess_message(app.engine, app.config, inbound_id)
     except InboxError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"#{message.id}: {message.state} · {message.kind} · {message.reason}")
+    echo_text(f"n° {message.id} : {STATE_LABELS.get(message.state, message.state)} · "
+              f"{KIND_LABELS.get(message.kind, message.kind)} · {message.reason}")
     if message.error:
-        click.echo(f"error: {message.error}")
+        echo_text(f"erreur : {message.error}")
+
+
+def _plain(value) -> str:
+    """A value as a person reads it: yes/no, not True/False; nothing, not None."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    return str(value)
 
 
 def _summary(message: InboundMessage) -> dict:

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import click
 
-from mailbot.outbound.campaign import STATUS_COLUMNS, CampaignError, get_campaign
+from mailbot.outbound.campaign import STATUS_COLUMNS, STATUS_LABELS, CampaignError, get_campaign
 from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.tables import Column, print_table
 from mailbot.prefectures.circular import send_circulars
-from mailbot.prefectures.directory import PrefectureError, import_directory, list_directory, parse_directory
+from mailbot.prefectures.directory import (PrefectureError, decode_directory, import_directory, list_directory,
+                                           parse_directory)
 from mailbot.prefectures.report import send_reports, territory_reports
 
 
@@ -24,12 +26,12 @@ def import_cmd(app, file: Path) -> None:
     """Create or update préfectures from FILE (CSV: code, name, address[, email]); all or nothing."""
     app.require_store()
     try:
-        lines = parse_directory(file.read_text(encoding="utf-8"))
+        lines = parse_directory(decode_directory(file.read_bytes()))
         with app.sessions.begin() as session:
             report = import_directory(session, lines)
-    except (PrefectureError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
-    click.echo(f"{report.created} préfectures created, {report.updated} updated")
+    except PrefectureError as exc:
+        raise click.ClickException(f"{file} : {exc}") from None
+    click.echo(f"{report.created} préfectures créées, {report.updated} mises à jour")
 
 
 @prefectures.command("list")
@@ -43,10 +45,12 @@ def list_cmd(app, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    for row in rows:
-        seat = " (région)" if row["is_region_seat"] else ""
-        click.echo(f"{row['departement']:<4}{row['region']:<4}{row['name'] + seat:<60}{row['email']:<44}"
-                   f"{row['in_atlas']:>5}")
+    print_table([Column("Département"), Column("Région"), Column("Préfecture"), Column("Courriel"),
+                 Column("Collectivités dans l'Atlas", numeric=True)],
+                [(row["departement"], row["region"], row["name"] + (" (préfecture de région)" if row["is_region_seat"]
+                                                                   else ""), row["email"], row["in_atlas"])
+                 for row in rows],
+                totals=["Total", "", f"{len(rows)} préfectures", "", sum(row["in_atlas"] for row in rows)])
 
 
 @prefectures.command("report")
@@ -60,7 +64,7 @@ def report_cmd(app, campaign_name: str, send: bool, as_json: bool) -> None:
     try:
         if send:
             queued, sent = send_reports(engine, app.sessions, app.config, campaign_name)
-            click.echo(f"{queued} reports queued, {sent} sent")
+            click.echo(f"{queued} rapports préparés, {sent} envoyés")
             return
         with app.sessions() as session:
             reports = territory_reports(session, get_campaign(session, campaign_name))
@@ -70,11 +74,16 @@ def report_cmd(app, campaign_name: str, send: bool, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    for item in data:
-        click.echo(f"{item['departement']}  {item['prefecture']} <{item['email']}>")
-        click.echo("    " + ", ".join(f"{column} {item['figures'][column]}" for column in STATUS_COLUMNS))
-        for unreachable in item["unreachable"]:
-            click.echo(f"    injoignable : {unreachable['name']} ({unreachable['code']}) — {unreachable['incident'] or ''}")
+    print_table([Column("Département"), Column("Préfecture")] + [Column(STATUS_LABELS[c], numeric=True)
+                                                                 for c in STATUS_COLUMNS],
+                [[item["departement"], item["prefecture"]] + [item["figures"][c] for c in STATUS_COLUMNS]
+                 for item in data],
+                totals=["Total", ""] + [sum(item["figures"][c] for item in data) for c in STATUS_COLUMNS])
+    unreachable = [(item["departement"], u["code"], u["name"], u["incident"]) for item in data
+                   for u in item["unreachable"]]
+    if unreachable:
+        print_table([Column("Département"), Column("Code"), Column("Collectivité injoignable"), Column("Incident")],
+                    unreachable)
 
 
 @main.group()
@@ -92,5 +101,5 @@ def circular_send_cmd(app, campaign_name: str) -> None:
         report = send_circulars(engine, app.sessions, app.config, campaign_name)
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{report.sent} circulars queued ({report.already} already sent for this campaign); "
-               f"{report.delivered} delivered, {report.deferred} deferred, {report.failed} failed")
+    click.echo(f"{report.sent} circulaires préparées ({report.already} déjà envoyées pour cette campagne) ; "
+               f"{report.delivered} acceptées par le relais, {report.deferred} différées, {report.failed} en échec")

@@ -10,7 +10,8 @@ import sys
 import click
 
 from mailbot.cli import emit_json, main, pass_app
-from mailbot.labels import SET_STATES, Labels, change_lines, when
+from mailbot.cli.tables import Column, print_table
+from mailbot.labels import Labels, change_lines, when
 from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, edit, reject, require_reviewer, resolve, revert
 from mailbot.review.history import history
 from mailbot.review.verdict import ReviewError
@@ -58,12 +59,24 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
         return
     if not rows:
         click.echo("Aucun ensemble de modifications ne correspond.")
-    for row in rows:
-        errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
-        conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
-        flags = ("" if row["trusted"] else "  [expéditeur non reconnu]") + (f"  [{conflicts} conflit(s)]" if conflicts else "")
-        click.echo(f"#{row['id']:<6} {row['created_at'][:16]}  {row['collectivite']:<14} {row['collectivite_name'][:28]:<28} "
-                   f"{row['status']:<9} {len(row['changes'])} changement(s), {errors} erreur(s)  {row['sender']}{flags}")
+        return
+    print_table([Column("N°", numeric=True), Column("Reçu le"), Column("Collectivité"), Column("État"),
+                 Column("Changements", numeric=True), Column("Erreurs", numeric=True),
+                 Column("Conflits", numeric=True), Column("Expéditeur")],
+                [_queue_row(row) for row in rows])
+
+
+SET_STATUS_LABELS = {"pending": "à examiner", "approved": "approuvé", "rejected": "refusé",
+                     "partial": "en partie approuvé", "superseded": "remplacé"}
+
+
+def _queue_row(row: dict) -> list:
+    errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
+    conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
+    sender = row["sender"] if row["trusted"] else f"{row['sender']} (non reconnu)"
+    return [row["id"], f"{row['created_at'][8:10]}/{row['created_at'][5:7]}/{row['created_at'][:4]} "
+            f"{row['created_at'][11:16]}", f"{row['collectivite']} {row['collectivite_name']}",
+            SET_STATUS_LABELS.get(row["status"], row["status"]), len(row["changes"]), errors, conflicts, sender]
 
 
 @review.command("show")
@@ -96,7 +109,7 @@ def describe(row: dict, labels: Labels | None = None, names: Names | None = None
     """A change set in French for a reviewer: labels and names, never codes or Python values."""
     labels, names = labels or Labels(), names or Names()
     place = f"dép. {row['departement']}" if row["departement"] else f"rég. {row['region']}"
-    status = SET_STATES.get(row["status"], row["status"])
+    status = SET_STATUS_LABELS.get(row["status"], row["status"])
     lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {status}",
              f"Reçu le {when(row['created_at'])} de {row['sender'] or '(interne)'}"
              + ("" if row["trusted"] else "  (expéditeur non reconnu)")]
@@ -320,7 +333,21 @@ def history_cmd(app, code, as_json) -> None:
         return
     if not entries:
         click.echo("Aucune modification appliquée.")
-    for e in entries:
-        where = f"{e['entity']} {e['ref']}" + (f".{e['field']}" if e["field"] else "")
-        click.echo(f"{e['at'][:16]}  {e['reviewer']:<12} ensemble n° {e['changeset']:<5} {e['op']:<6} {where}: "
-                   f"{e['old']!r} → {e['new']!r}")
+        return
+    print_table([Column("Le"), Column("Relecteur"), Column("Ensemble", numeric=True), Column("Opération"),
+                 Column("Fiche"), Column("Avant"), Column("Après")],
+                [(f"{e['at'][8:10]}/{e['at'][5:7]}/{e['at'][:4]} {e['at'][11:16]}", e["reviewer"], e["changeset"],
+                  OP_LABELS.get(e["op"], e["op"]), e["ref"] + (f" ({e['field']})" if e["field"] else ""),
+                  _value(e["old"]), _value(e["new"])) for e in entries])
+
+
+OP_LABELS = {"update": "modification", "create": "ajout", "delete": "suppression"}
+
+
+def _value(value) -> str:
+    """A stored value as a person reads it: nothing is —, a record added is its own words."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict):
+        return ", ".join(str(v) for k, v in value.items() if v and k not in ("ref", "version", "email_state"))
+    return str(value)

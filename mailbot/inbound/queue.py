@@ -337,13 +337,13 @@ def reprocess(engine: Engine, config: Config, inbound_id: int) -> InboundMessage
     with engine.begin() as conn:
         state = conn.scalar(select(InboundMessage.state).where(InboundMessage.id == inbound_id))
         if state is None:
-            raise InboxError(f"no inbound message #{inbound_id} (see `mailbot inbox list`)")
+            raise InboxError(f"aucun message reçu n° {inbound_id} (voir `mailbot inbox list`)")
         claimed = conn.execute(
             update(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.state != "processing")
             .values(state="processing", claimed_at=utcnow(), attempts=0, error=None)
         )
         if claimed.rowcount != 1:
-            raise InboxError(f"inbound message #{inbound_id} is being processed right now; try again in a moment")
+            raise InboxError(f"le message reçu n° {inbound_id} est en cours de traitement : réessayez dans un instant")
     sessions = session_factory(engine)
     process_claimed(sessions, config, inbound_id)
     with sessions() as session:

@@ -57,7 +57,7 @@ class CampaignError(ValueError):
 def create_campaign(session: Session, name: str, rules_path: Path, deadline: date) -> Campaign:
     """A campaign over every collectivité of the Atlas, with the rules frozen as they are now."""
     if session.scalar(select(Campaign.id).where(Campaign.name == name)):
-        raise CampaignError(f"a campaign named {name!r} already exists")
+        raise CampaignError(f"une campagne nommée « {name} » existe déjà (voir `mailbot campaign list`)")
     rules = load_rules(rules_path)
     campaign = Campaign(
         name=name, rules_path=str(rules_path), rules_text=Path(rules_path).read_text(encoding="utf-8"),
@@ -76,8 +76,23 @@ def create_campaign(session: Session, name: str, rules_path: Path, deadline: dat
 def get_campaign(session: Session, name: str) -> Campaign:
     campaign = session.scalar(select(Campaign).where(Campaign.name == name))
     if campaign is None:
-        raise CampaignError(f"unknown campaign {name!r} (see `mailbot campaign list`)")
+        raise CampaignError(f"campagne inconnue « {name} » (voir `mailbot campaign list`)")
     return campaign
+
+
+def close_campaign(session: Session, name: str) -> bool:
+    """Close campaign `name`: no more reminders, and mail without a token no longer goes to it (a
+    reply carrying one of its tokens is still read). False when it was already closed."""
+    campaign = get_campaign(session, name)
+    if campaign.closed:
+        return False
+    campaign.closed = True
+    return True
+
+
+def require_open(campaign: Campaign, doing: str) -> None:
+    if campaign.closed:
+        raise CampaignError(f"la campagne « {campaign.name} » est close : {doing}")
 
 
 def campaign_rules(campaign: Campaign) -> Rules:
@@ -105,7 +120,7 @@ def pending_targets(session: Session, campaign: Campaign, only: list[str] | None
         known = set(session.scalars(select(Collectivite.code).where(Collectivite.code.in_(codes))))
         unknown = [code for code in codes if code not in known]
         if unknown:
-            raise CampaignError(f"unknown collectivité code(s): {', '.join(unknown)}")
+            raise CampaignError(f"code(s) de collectivité inconnu(s) : {', '.join(unknown)}")
         query = query.where(Collectivite.code.in_(codes))
     if limit is not None:
         query = query.limit(limit)
@@ -134,7 +149,7 @@ def render_campaign(
         campaign = get_campaign(session, campaign_name)
         target_ids = pending_targets(session, campaign, only, limit)
         setup = RenderSetup(config.secret, sender_of(config), CampaignInfo.of(campaign),
-                            campaign_rules(campaign), reference_lists(session))
+                            campaign_rules(campaign), reference_lists(session), config.templates_override)
         sqlite = session.get_bind().dialect.name == "sqlite"
         next_id = _max_outbound_id(session) + 1
     context = _RenderContext(engine.url.render_as_string(hide_password=False), setup, sessions)
@@ -212,7 +227,8 @@ def _store_batch(context: _RenderContext, target_ids: list[int], ids: list[int])
         log.info("outbound ids taken meanwhile: rendering a batch of %d again", len(target_ids))
         with sessions.begin() as session:
             setup = context.setup
-            config = Config(values={"secret": setup.secret, "from_address": setup.sender.address})
+            config = Config(values={"secret": setup.secret, "from_address": setup.sender.address,
+                                    "templates_dir": setup.templates_dir})
             _render_batch(session, config, session.get(Campaign, setup.campaign.id), setup.rules,
                           setup.references, target_ids, report, sender=setup.sender)
     return report
@@ -253,7 +269,8 @@ def _plan_batch(session: Session, target_ids: list[int], take_ids: Callable[[lis
 def _render_batch(session, config, campaign, rules, references, target_ids, report: RenderReport, *,
                   sender: Sender | None = None) -> None:
     """Read, render and write one batch in the caller's transaction (dry runs, and the rare redo)."""
-    setup = RenderSetup(config.secret, sender or sender_of(config), CampaignInfo.of(campaign), rules, references)
+    setup = RenderSetup(config.secret, sender or sender_of(config), CampaignInfo.of(campaign), rules, references,
+                        config.templates_override)
     plan = _plan_batch(session, target_ids, lambda reachable: reserve_ids(session, len(reachable)), lock=True)
     _write_batch(session, campaign.id, plan, render_summaries(setup, plan.jobs), report)
 
@@ -293,6 +310,12 @@ def _write_batch(session: Session, campaign_id: int, plan: _BatchPlan, rendered:
 
 STATUS_COLUMNS = ("collectivites", "sent", "delivered", "bounced", "unreachable", "replied", "confirmed",
                   "pending_review", "approved")
+# what people read for each column (the --json keys stay the names above)
+STATUS_LABELS = {
+    "collectivites": "Collectivités", "sent": "Envoyées", "delivered": "Remises", "bounced": "En erreur",
+    "unreachable": "Injoignables", "replied": "Ont répondu", "confirmed": "Confirmées",
+    "pending_review": "À examiner", "approved": "Approuvées",
+}
 
 
 def campaign_status(session: Session, campaign: Campaign, by: str | None = None) -> dict:
@@ -400,6 +423,7 @@ def remind_campaign(engine, sessions, config: Config, campaign_name: str, *, aft
     report = RemindReport()
     with sessions.begin() as session:
         campaign = get_campaign(session, campaign_name)
+        require_open(campaign, "plus aucune relance n'est envoyée")
         rules = campaign_rules(campaign)
         references = reference_lists(session)
         sent_long_ago = select(Delivery.outbound_id).where(Delivery.state == "sent", Delivery.sent_at <= now - after)
@@ -447,6 +471,7 @@ class SendReport:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     relay_error: str | None = None  # the relay refused us (TLS, AUTH): fix MAILBOT_SMTP and rerun
+    relay_unreachable: str | None = None  # why the relay could not be reached, when it could not
 
 
 def send_campaign(
@@ -470,6 +495,7 @@ def send_campaign(
     release_interrupted(engine)
     with sessions() as session:
         campaign = get_campaign(session, campaign_name)
+        require_open(campaign, "ses fiches ne sont plus envoyées")
         pending_targets(session, campaign, only, limit)  # a bad --only fails before anything is sent
         campaign_id = campaign.id
     rendering_done = threading.Event()
@@ -486,4 +512,5 @@ def send_campaign(
         rendering_done.set()
         sender.join()
     report = delivered[0] if delivered else DeliveryReport(errors=["delivery stopped unexpectedly (see the log)"])
-    return SendReport(rendered, report.sent, report.deferred, report.failed, report.errors, report.relay_error)
+    return SendReport(rendered, report.sent, report.deferred, report.failed, report.errors, report.relay_error,
+                      report.relay_unreachable)

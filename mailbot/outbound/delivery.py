@@ -63,6 +63,7 @@ class DeliveryReport:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     relay_error: str | None = None  # the relay refused us (TLS, AUTH): the run stopped there
+    relay_unreachable: str | None = None  # why the relay could not be reached, when it could not
 
     @property
     def attempted(self) -> int:
@@ -75,6 +76,7 @@ class Outcome:
     code: int | None
     detail: str
     at_rcpt: bool = False  # refused at RCPT TO: about this address, not the message or the relay
+    relay_down: bool = False  # no answer from the relay at all: about the relay, not this message
 
 
 class RelayError(Exception):
@@ -518,19 +520,34 @@ def _account(db: Connection, report: DeliveryReport, lock: threading.Lock, deliv
     """Record one recipient's outcome (a plain 250 was recorded before the final dot) and count it."""
     if outcome.state == "lost":
         return
+    relay_down = outcome.relay_down
     if outcome.state != "sent" or outcome.code != 250:
         outcome = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts, outcome)
+    log_outcome(delivery, outcome)
     with lock:
+        if relay_down:
+            report.relay_unreachable = outcome.detail.removeprefix("relais injoignable : ")
         setattr(report, outcome.state, getattr(report, outcome.state) + 1)
         if outcome.state != "sent":
             report.errors.append(f"{delivery.recipient}: {outcome.code or ''} {outcome.detail}".strip())
+
+
+OUTCOME_WORDS = {"sent": "accepté par le relais", "deferred": "différé", "failed": "en échec"}
+
+
+def log_outcome(delivery: Claimed, outcome: Outcome) -> None:
+    """One line per recipient and attempt, for whoever watches `mailbot serve`."""
+    log.info("envoi %d (message %d) à %s, tentative %d : %s%s%s", delivery.delivery_id, delivery.outbound_id,
+             delivery.recipient, delivery.attempts + 1, OUTCOME_WORDS.get(outcome.state, outcome.state),
+             f" ({outcome.code})" if outcome.code else "",
+             f" — {outcome.detail}" if outcome.state != "sent" and outcome.detail else "")
 
 
 def _relay_refused(db: Connection, halt: _Halt, report: DeliveryReport, lock, delivery: Claimed,
                    outcome: Outcome, rest: list[int]) -> None:
     """Record the refusal on the envelope tried (deferred, or failed once out of attempts), give the
     rest of the claim back, and stop every worker of this run."""
-    log.error("relay refused: %s", outcome.detail)
+    log.error("le relais nous refuse : %s", outcome.detail)
     halt.relay_refused.set()
     recorded = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts,
                        Outcome("deferred", outcome.code, outcome.detail))
@@ -558,9 +575,21 @@ def _attempt(conn: RelayConnection, config: Config, db: Connection, transaction:
         outcome = _refused(exc.smtp_code, _decode(exc.smtp_error))
     except (smtplib.SMTPException, OSError, socket.timeout) as exc:
         conn.close()
-        log.warning("relay %s:%s unreachable: %s", conn.target.host, conn.target.port, exc)
-        outcome = Outcome("deferred", None, f"relais injoignable : {exc.__class__.__name__}: {exc}")
+        log.warning("relais %s:%s injoignable : %s ; nouvel essai plus tard", conn.target.host, conn.target.port,
+                    _reason(exc))
+        outcome = Outcome("deferred", None, f"relais injoignable : {_reason(exc)}", relay_down=True)
     return [outcome] * len(deliveries)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few French words when the cause is a common one."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connexion refusée"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "pas de réponse (délai dépassé)"
+    if isinstance(exc, socket.gaierror):
+        return "nom d'hôte inconnu"
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 def _unclaim(db: Connection, ids: list[int]) -> None:

@@ -1,7 +1,8 @@
 """Rendering mail from templates (pure: data in, an EmailMessage out).
 
 One template per kind of message, named by audience and purpose (`agent_summary`, `agent_help`…),
-each made of `<name>.subject.j2`, `<name>.txt.j2` and optionally `<name>.html.j2` under `templates/`.
+each made of `<name>.subject.j2`, `<name>.txt.j2` and optionally `<name>.html.j2`, shipped with the
+package (`mailbot.shipped`); a file of the same name in the `templates_dir` setting's folder wins.
 The environment is built explicitly (StrictUndefined: a missing value is a bug, not a blank), and
 HTML is autoescaped.
 """
@@ -25,15 +26,16 @@ from typing import Iterable
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, parse_pattern
-from jinja2 import Environment, TemplateNotFound, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, FunctionLoader, StrictUndefined, TemplateNotFound,
+                    select_autoescape)
 from markupsafe import Markup, escape
 
+from mailbot import shipped
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.grammar import FILTERS as GRAMMAR_FILTERS
 from mailbot.outbound.signing import DkimKey, key_from_settings, sign
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 
 _FRENCH = Locale.parse("fr_FR")
@@ -170,9 +172,13 @@ def reply_subject(subject: str, fallback: str = "votre message") -> str:
 
 
 @lru_cache(maxsize=4)
-def make_environment(templates_dir: str | Path = TEMPLATES_DIR) -> Environment:
+def make_environment(templates_dir: str | Path | None = None) -> Environment:
+    """The templates environment: the shipped templates, each overridden by a file of the same name in
+    `templates_dir` when one is given (the `templates_dir` setting)."""
+    shipped_loader = FunctionLoader(shipped.template_source)
+    loader = ChoiceLoader([FileSystemLoader(str(templates_dir)), shipped_loader]) if templates_dir else shipped_loader
     env = Environment(
-        loader=FileSystemLoader(str(templates_dir)),
+        loader=loader,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         trim_blocks=True,

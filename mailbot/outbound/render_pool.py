@@ -54,6 +54,7 @@ class RenderSetup:
     campaign: CampaignInfo
     rules: Rules
     references: ReferenceLists
+    templates_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class RenderedSummary:
 
 def render_summaries(setup: RenderSetup, jobs: list[SummaryJob]) -> list[RenderedSummary]:
     """The finished bytes of each job's summary, in order."""
-    config = Config(values={"secret": setup.secret, "from_address": setup.sender.address})
+    config = Config(values={"secret": setup.secret, "from_address": setup.sender.address,
+                            "templates_dir": setup.templates_dir})
     form_context = FormContext(setup.rules, setup.references)
     rendered = []
     for job in jobs:

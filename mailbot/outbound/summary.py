@@ -96,7 +96,7 @@ def build_summary(
         "subject_hint": f"Atlas {campaign.year} — {record['name']}",
     }
     message = build_message(
-        make_environment(), TEMPLATE, context,
+        make_environment(config.templates_override), TEMPLATE, context,
         sender=sender or sender_of(config),
         to=[r.address for r in recipients],
         message_id=new_message_id(config.from_address),

@@ -37,7 +37,7 @@ def build_circular(config: Config, campaign: Campaign, prefecture: Prefecture, r
         "bot_address": config.from_address, "rows": rows, "kind_labels": KIND_LABELS,
         "attachment": csv_name("collectivites", campaign, prefecture),
     }
-    return build_message(make_environment(), CIRCULAR_TEMPLATE, context, sender=sender_of(config),
+    return build_message(make_environment(config.templates_override), CIRCULAR_TEMPLATE, context, sender=sender_of(config),
                          to=[prefecture.email], message_id=new_message_id(config.from_address),
                          auto_submitted="auto-generated",
                          attachments=[(context["attachment"], status_csv(rows))])

@@ -40,6 +40,21 @@ _COLUMNS = {
 }
 
 
+def decode_directory(data: bytes) -> str:
+    """A directory file's text: UTF-8 (with or without the BOM Excel writes), else windows-1252 (what
+    French Excel saves as « CSV (séparateur : point-virgule) »). UTF-8 is tried first because a
+    windows-1252 accented letter is almost never valid UTF-8, while the reverse always decodes."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise PrefectureError("fichier illisible : ni UTF-8 ni windows-1252 (enregistrez-le depuis Excel en "
+                              "« CSV UTF-8 » ou « CSV (séparateur : point-virgule) »)") from None
+
+
 def parse_directory(text: str) -> list[DirectoryLine]:
     """The lines of a directory CSV (header row; `,` or `;`), or PrefectureError naming every bad line.
 
@@ -54,8 +69,8 @@ def parse_directory(text: str) -> list[DirectoryLine]:
     header = [_COLUMNS.get(h.strip().lower()) for h in next(reader, [])]
     problems: list[str] = []
     if not {"name", "address"} <= set(header) or not {"code", "departement", "region"} & set(header):
-        raise PrefectureError("the directory needs a header row with code (or departement/region), name, address "
-                              "and optionally email")
+        raise PrefectureError("l'annuaire doit commencer par une ligne d'en-tête : code (ou departement / region), "
+                              "nom, adresse et, si vous le souhaitez, courriel")
     lines = []
     for number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -64,7 +79,7 @@ def parse_directory(text: str) -> list[DirectoryLine]:
         try:
             lines.append(_directory_line(number, values))
         except PrefectureError as exc:
-            problems.append(f"line {number}: {exc}")
+            problems.append(f"ligne {number} : {exc}")
     if problems:
         raise PrefectureError("; ".join(problems))
     return lines
@@ -74,9 +89,9 @@ def _directory_line(number: int, values: dict) -> DirectoryLine:
     level, code = _level_and_code(values)
     name, address, email = values.get("name", ""), values.get("address", ""), values.get("email") or None
     if not name or not address:
-        raise PrefectureError("name and address are required")
+        raise PrefectureError("le nom et l'adresse sont obligatoires")
     if email is not None and not _EMAIL.match(email):
-        raise PrefectureError(f"{email!r} is not an e-mail address")
+        raise PrefectureError(f"« {email} » n'est pas une adresse électronique")
     return DirectoryLine(number, level, code, name, address.replace("\r\n", "\n"), email)
 
 
@@ -88,7 +103,8 @@ def _level_and_code(values: dict) -> tuple[str, str]:
         return "region", raw.removeprefix("REG-")
     code = raw.removeprefix("DEP-")
     if not re.fullmatch(r"\d{2,3}|2[AB]", code):
-        raise PrefectureError(f"{raw or '(empty)'!r} is neither a département code (35, 2A, 971) nor a région (REG-53)")
+        raise PrefectureError(f"« {raw} » n'est ni un code de département (35, 2A, 971) ni une région (REG-53)"
+                              if raw else "code de département ou de région manquant")
     return "departement", code.zfill(2)
 
 
@@ -112,17 +128,17 @@ def import_directory(session: Session, lines: list[DirectoryLine]) -> ImportRepo
             found = session.scalar(select(Prefecture).where(Prefecture.region == line.code,
                                                              Prefecture.is_region_seat.is_(True)))
             if found is None:
-                problems.append(f"line {line.line}: no préfecture de région known for région {line.code}")
+                problems.append(f"ligne {line.line} : aucune préfecture de région connue pour la région {line.code}")
                 continue
         else:
             found = session.scalar(select(Prefecture).where(Prefecture.departement == line.code))
             if found is None:
                 dep = departements.get(line.code)
                 if dep is None:
-                    problems.append(f"line {line.line}: unknown département {line.code}")
+                    problems.append(f"ligne {line.line} : département inconnu {line.code}")
                     continue
                 if line.email is None:
-                    problems.append(f"line {line.line}: a new préfecture needs an e-mail address")
+                    problems.append(f"ligne {line.line} : une nouvelle préfecture a besoin d'une adresse électronique")
                     continue
                 found = Prefecture(ref=new_ref(REF_PREFIX["prefecture"]), departement=line.code, region=dep.region or "",
                                    is_region_seat=False, name=line.name, email=line.email, address=line.address)

@@ -98,7 +98,7 @@ def build_report(config: Config, campaign: Campaign, report: TerritoryReport) ->
         "contact": campaign_rules(campaign).contact, "attachment": csv_name("avancement", campaign, report.prefecture),
     }
     known = {item["code"]: item for item in report.unreachable}
-    return build_message(make_environment(), REPORT_TEMPLATE, context, sender=sender_of(config),
+    return build_message(make_environment(config.templates_override), REPORT_TEMPLATE, context, sender=sender_of(config),
                          to=[report.prefecture.email], message_id=new_message_id(config.from_address),
                          auto_submitted="auto-generated",
                          attachments=[(context["attachment"], status_csv(report.rows, known))])

@@ -104,7 +104,7 @@ def answer(session: Session, config: Config, inbound: InboundMessage, *, templat
         return None
     in_reply_to, references = thread_headers(inbound)
     message = build_message(
-        make_environment(), template,
+        make_environment(config.templates_override), template,
         {"from_address": config.from_address, "original_subject": inbound.subject or "", **context},
         sender=sender_of(config), to=[inbound.sender], message_id=new_message_id(config.from_address),
         in_reply_to=in_reply_to, references=references, auto_submitted="auto-replied",

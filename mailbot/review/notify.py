@@ -137,7 +137,7 @@ def _notice(session: Session, config: Config, changeset: ChangeSet, rules_cache:
     }
     in_reply_to = inbound.message_id if inbound is not None else None
     message = build_message(
-        make_environment(), "agent_decision", context, sender=sender_of(config), to=[changeset.sender],
+        make_environment(config.templates_override), "agent_decision", context, sender=sender_of(config), to=[changeset.sender],
         message_id=new_message_id(config.from_address), in_reply_to=in_reply_to,
         references=_references(inbound), auto_submitted="auto-generated")
     return enqueue(session, message, [Recipient(changeset.sender, None)], kind="decision",
@@ -216,7 +216,7 @@ def send_digest(sessions, config: Config, to: list[str], *, now=None) -> int:
     now = now or utcnow()
     with sessions.begin() as session:
         context = {"digest": digest(session, now=now), "day": french_date(now.date())}
-        message = build_message(make_environment(), "reviewer_digest", context, sender=sender_of(config),
+        message = build_message(make_environment(config.templates_override), "reviewer_digest", context, sender=sender_of(config),
                                 to=to, message_id=new_message_id(config.from_address), auto_submitted="auto-generated")
         outbound = enqueue(session, message, [Recipient(a, None) for a in to], kind="digest")
         return outbound.id
