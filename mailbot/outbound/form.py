@@ -190,9 +190,16 @@ def render_form(snapshot: dict, token: str, ctx: FormContext, memo: dict | None 
     return lines
 
 
-def by_country(records: list[dict]) -> list[dict]:
-    """Cooperations and actions in the circular's order: by country, then partner, in French order."""
-    return sorted(records, key=lambda r: (fold(r.get("country") or ""), fold(r.get("partner") or "")))
+def by_country(records: list[dict], memo: dict | None = None) -> list[dict]:
+    """Cooperations and actions in the circular's order: by country, then partner, in French order
+    (sorted once per summary when a `memo` is given: the form and the letter both list them)."""
+    key = ("by_country", id(records))
+    ordered = memo.get(key) if memo is not None else None
+    if ordered is None:
+        ordered = sorted(records, key=lambda r: (fold(r.get("country") or ""), fold(r.get("partner") or "")))
+        if memo is not None:
+            memo[key] = ordered
+    return ordered
 
 
 def _by_country(part: str, records: list[dict], ctx: FormContext, memo: dict | None) -> list[str]:
@@ -201,7 +208,7 @@ def _by_country(part: str, records: list[dict], ctx: FormContext, memo: dict | N
     by its projects."""
     lines: list[str] = []
     country = None
-    for record in by_country(records):
+    for record in by_country(records, memo):
         if record.get("country") != country:
             country = record.get("country")
             lines += [COUNTRY_HEADING.format(country=country or "Pays non renseigné"), ""]

@@ -73,7 +73,7 @@ def record_sections(snapshot: dict, ctx: FormContext, memo: dict | None = None) 
             continue
         records = snapshot[SNAPSHOT_KEYS[part]]
         if part in ("cooperation", "action"):
-            records = by_country(records)  # in the form's order
+            records = by_country(records, memo)  # in the form's order
         tables = [_records_table(part, records, ctx, memo)] if records else []
         if part in ("cooperation", "action"):
             tables += [_project_table(project, record, ctx, memo) for record in records
