@@ -39,6 +39,8 @@ class ChangeSet(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     reverts_id: Mapped[int | None] = mapped_column(ForeignKey("change_set.id"))
+    # a later reply of the same sender to the same form replaced this set (docs/review.md, several agents)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("change_set.id"), index=True)
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the agent was told the decision
     notice_outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_message.id"))
 
@@ -49,6 +51,8 @@ class ChangeSet(Base):
 
 class Change(Base):
     __tablename__ = "change"
+    # competing changes: the same record of the same collectivité asked for by two pending sets
+    __table_args__ = (Index("ix_change_entity_ref", "entity", "ref"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     changeset_id: Mapped[int] = mapped_column(ForeignKey("change_set.id", ondelete="CASCADE"), index=True)
     op: Mapped[str] = mapped_column(String(8))

@@ -1,14 +1,28 @@
-"""Read access to change sets, as the review queue shows them (oldest first)."""
+"""Read access to change sets, as the review queue shows them (oldest first); which pending changes
+compete for the same record; and the one write of the queue itself, superseding a sender's earlier set.
+
+Several agents (docs/review.md): sets from different senders never replace each other. Two pending
+sets that change the same field of the same record (or one deletes or moves a record the other
+changes) are *competing*: reviewers see both and choose. A later reply of the same sender to the
+same form supersedes that sender's earlier pending set, which stays reachable (`superseded_by`).
+"""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, selectinload
 
-from store.models import Collectivite
-from store.review_models import ChangeSet
 from store.inbound_models import InboundMessage
+from store.models import Collectivite
+from store.review_models import Change, ChangeSet
+
+# references the form invents for records that do not exist yet: two of them are two new records
+NEW_RECORD_PREFIXES = ("NOUVEAU", "NOUVELLE")
+WHOLE_RECORD_OPS = ("delete", "move")  # compete with any change to the record
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,7 @@ class QueueFilter:
     with_errors: bool | None = None
     with_conflicts: bool | None = None
     collectivite: str | None = None  # a code
+    competing: bool | None = None  # sets with a pending change another pending set competes with
 
 
 def changeset_data(changeset: ChangeSet, collectivite: Collectivite | str) -> dict:
@@ -41,6 +56,7 @@ def changeset_data(changeset: ChangeSet, collectivite: Collectivite | str) -> di
         "decided_at": changeset.decided_at.isoformat() if changeset.decided_at else None,
         "reason": changeset.reason,
         "reverts": changeset.reverts_id,
+        "superseded_by": changeset.superseded_by_id,
         "changes": [
             {"id": c.id, "op": c.op, "entity": c.entity, "ref": c.ref, "field": c.field, "old": c.old,
              "new": c.new, "errors": c.errors, "matches": c.matches, "parent_ref": c.parent_ref,
@@ -68,6 +84,7 @@ def _filtered(query, f: QueueFilter):
         (f.with_errors, lambda v: ChangeSet.has_errors.is_(v)),
         (f.with_conflicts, lambda v: ChangeSet.has_conflicts.is_(v)),
         (f.collectivite, lambda v: Collectivite.code == v.strip().upper()),
+        (f.competing, lambda v: _has_competitor() if v else ~_has_competitor()),
     ]
     for value, condition in conditions:
         if value is not None:
@@ -85,8 +102,8 @@ def list_changesets(session: Session, *, status: str | None = "pending", limit: 
     rows = session.execute(
         select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
         .options(selectinload(ChangeSet.changes)).where(ChangeSet.id.in_(ids))
-        .order_by(ChangeSet.created_at, ChangeSet.id))
-    return [changeset_data(cs, coll) for cs, coll in rows]
+        .order_by(ChangeSet.created_at, ChangeSet.id)).all()
+    return _with_links(session, [changeset_data(cs, coll) for cs, coll in rows], [cs for cs, _ in rows])
 
 
 def changeset_ids(session: Session, where: QueueFilter, *, limit: int | None = None, offset: int = 0) -> list[int]:
@@ -101,7 +118,125 @@ def get_changeset(session: Session, changeset_id: int) -> dict | None:
         select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
         .options(selectinload(ChangeSet.changes)).where(ChangeSet.id == changeset_id)
     ).first()
-    return changeset_data(*row) if row else None
+    return _with_links(session, [changeset_data(*row)], [row[0]])[0] if row else None
+
+
+def _with_links(session: Session, rows: list[dict], changesets: list[ChangeSet]) -> list[dict]:
+    """Each set's data with what links it to others: the sets it superseded, and for each change the
+    pending changes of other sets that compete with it."""
+    rivals = competitors(session, changesets)
+    replaced: dict[int, list[int]] = defaultdict(list)
+    for old, new in session.execute(select(ChangeSet.id, ChangeSet.superseded_by_id)
+                                    .where(ChangeSet.superseded_by_id.in_([cs.id for cs in changesets]))
+                                    .order_by(ChangeSet.id)):
+        replaced[new].append(old)
+    for row in rows:
+        row["supersedes"] = replaced.get(row["id"], [])
+        for change in row["changes"]:
+            change["competing"] = [_rival_data(r) for r in rivals.get(change["id"], [])]
+        row["competing"] = sorted({r["changeset"] for c in row["changes"] for r in c["competing"]})
+    return rows
+
+
+def _rival_data(rival: Rival) -> dict:
+    return {"changeset": rival.changeset_id, "change": rival.change_id, "sender": rival.sender,
+            "trusted": rival.trusted, "created_at": rival.created_at.isoformat(), "op": rival.op,
+            "field": rival.field, "new": rival.new}
+
+
+# --- several agents: competing changes, superseded sets ----------------------------------------------------
+
+def is_new_record(ref: str | None) -> bool:
+    return not ref or ref.startswith(NEW_RECORD_PREFIXES)
+
+
+def compete(a: Change, b: Change) -> bool:
+    """Two changes ask for the same thing of one existing record (pure: the caller matched the
+    collectivité, the entity and the reference)."""
+    return a.field == b.field or a.op in WHOLE_RECORD_OPS or b.op in WHOLE_RECORD_OPS
+
+
+class Rival(NamedTuple):
+    """A pending change of another pending set that competes with one of ours (plain data: a queue
+    page reads them for every change it shows)."""
+
+    change_id: int
+    changeset_id: int
+    sender: str
+    trusted: bool
+    created_at: datetime
+    op: str
+    field: str | None
+    new: object
+
+
+def competitors(session: Session, changesets: list[ChangeSet]) -> dict[int, list[Rival]]:
+    """change id → the pending changes of *other* pending sets of the same collectivité that compete
+    with it, oldest set first, for every pending change of `changesets`."""
+    return rivals_of(session, [(cs, c) for cs in changesets for c in cs.changes if c.status == "pending"])
+
+
+def rivals_of(session: Session, changes: list[tuple[ChangeSet, Change]], *, lock: bool = False
+              ) -> dict[int, list[Rival]]:
+    """`competitors` for the given (set, change) pairs, whatever their state. With `lock`, the other
+    sets are locked too, those already locked by someone being skipped (PostgreSQL's SKIP LOCKED: the
+    reviewer deciding them will find the record changed, through the version check)."""
+    mine = [(cs, c) for cs, c in changes if not is_new_record(c.ref)]
+    if not mine:
+        return {}
+    pairs = {(cs.collectivite_id, c.entity, c.ref) for cs, c in mine}
+    # by reference through the (entity, ref) index, then matched to the collectivité here: a
+    # reference is one record, so other collectivités rarely come back
+    query = (select(Change.id, Change.changeset_id, ChangeSet.sender, ChangeSet.trusted, ChangeSet.created_at,
+                    Change.op, Change.field, Change.new, ChangeSet.collectivite_id, Change.entity, Change.ref)
+             .join(ChangeSet, Change.changeset_id == ChangeSet.id)
+             .where(Change.entity.in_(sorted({e for _, e, _ in pairs})), Change.ref.in_(sorted({r for _, _, r in pairs})),
+                    ChangeSet.status == "pending", Change.status == "pending")
+             .order_by(ChangeSet.created_at, ChangeSet.id, Change.id))
+    if lock:
+        query = query.with_for_update(of=ChangeSet.__table__, skip_locked=True)
+    by_record = defaultdict(list)
+    for row in session.execute(query):
+        if (row.collectivite_id, row.entity, row.ref) in pairs:
+            by_record[(row.collectivite_id, row.entity, row.ref)].append(row)
+    result: dict[int, list[Rival]] = {}
+    for cs, change in mine:
+        rivals = [Rival(*row[:8]) for row in by_record.get((cs.collectivite_id, change.entity, change.ref), [])
+                  if row.changeset_id != cs.id and compete(change, row)]
+        if rivals:
+            result[change.id] = rivals
+    return result
+
+
+def _has_competitor():
+    """SQL: the set (ChangeSet of the enclosing query) has a pending change that competes (see
+    `compete`) with a pending change of another pending set of its collectivité."""
+    mine, other, other_set = aliased(Change), aliased(Change), aliased(ChangeSet)
+    same_thing = or_(other.field == mine.field, mine.op.in_(WHOLE_RECORD_OPS), other.op.in_(WHOLE_RECORD_OPS))
+    return exists(
+        select(mine.id)
+        .join(other, and_(other.entity == mine.entity, other.ref == mine.ref, other.changeset_id != mine.changeset_id))
+        .join(other_set, other_set.id == other.changeset_id)
+        .where(mine.changeset_id == ChangeSet.id, mine.status == "pending", other.status == "pending",
+               other_set.status == "pending", other_set.collectivite_id == ChangeSet.collectivite_id,
+               *(~mine.ref.startswith(prefix) for prefix in NEW_RECORD_PREFIXES), same_thing))
+
+
+def supersede_earlier(session: Session, changeset: ChangeSet, now: datetime) -> list[int]:
+    """A later reply of the same sender to the same form (`thread_key`) replaces that sender's earlier
+    pending set, and only it; a set a reviewer has begun to decide is kept. One conditional UPDATE:
+    racing an approval of the earlier set, exactly one of the two wins (the approval locks the set's
+    row and re-reads its status; this statement changes only a row still pending). Returns the ids
+    superseded. `changeset` is the new one, already flushed."""
+    begun = exists(select(Change.id).where(Change.changeset_id == ChangeSet.id, Change.status != "pending"))
+    earlier = (ChangeSet.thread_key == changeset.thread_key, ChangeSet.status == "pending",
+               ChangeSet.id != changeset.id, func.lower(ChangeSet.sender) == (changeset.sender or "").lower(), ~begun)
+    result = session.execute(
+        update(ChangeSet).where(*earlier)
+        .values(status="superseded", superseded_by_id=changeset.id, decided_at=now,
+                reason=f"remplacé par l'ensemble n° {changeset.id}, réponse plus récente du même expéditeur")
+        .returning(ChangeSet.id).execution_options(synchronize_session=False))
+    return sorted(result.scalars())
 
 
 def raw_message(session: Session, changeset_id: int) -> bytes | None:

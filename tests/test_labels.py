@@ -33,7 +33,7 @@ def _change(id_, op, entity, ref, field=None, old=None, new=None, status="pendin
     return {"id": id_, "op": op, "entity": entity, "ref": ref, "field": field, "old": old, "new": new,
             "errors": [], "matches": [], "parent_ref": None, "base_version": 1, "status": status,
             "current": None, "asked": None, "reason": None, "edited_by": None, "decided_by": None,
-            "applied_ref": None, **extra}
+            "applied_ref": None, "competing": [], **extra}
 
 
 SNAPSHOT = {
@@ -51,6 +51,7 @@ def test_review_show_reads_as_french_with_labels_names_and_dates(labels):
         "id": 7, "collectivite": "COM-35238", "collectivite_name": "Rennes", "departement": "35", "region": "53",
         "status": "pending", "sender": "marie.dupont@rennes.fr", "trusted": True, "note": None,
         "created_at": "2012-04-03T08:14:00+00:00", "decided_by": None, "decided_at": None, "reason": None,
+        "superseded_by": None, "supersedes": [],
         "changes": [
             _change(1, "update", "projet", "PJ-CCCCCC", "status", "en_cours", "termine"),
             _change(2, "update", "projet", "PJ-CCCCCC", "themes", ["sante"], ["developpement_economique", "education"]),

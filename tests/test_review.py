@@ -160,8 +160,8 @@ def test_an_erroneous_change_is_refused_until_edited(review_env):
         change_id = _set(session, set_id).changes[0].id
     with pytest.raises(ReviewError, match="a une erreur"):
         approve(sessions, config, set_id, REVIEWER)
-    still_bad = edit(sessions, config, change_id, REVIEWER, "toujours pas une adresse")
-    assert still_bad.errors and still_bad.errors[0]["field"] == "email"
+    with pytest.raises(ReviewError, match="est refusé .* La valeur précédente est conservée : « m.dupont@@ville »"):
+        edit(sessions, config, change_id, REVIEWER, "toujours pas une adresse")  # an invalid edit changes nothing
     with pytest.raises(ReviewError, match="a une erreur"):
         approve(sessions, config, set_id, REVIEWER)
     fixed = edit(sessions, config, change_id, REVIEWER, "  m.dupont@ville.example.fr ")
@@ -193,15 +193,18 @@ def test_a_conflict_is_detected_and_resolved_for_the_agent(review_env):
         seen = contact_snapshot(session, coll.contacts[0].ref)
         early = make_set(session, coll, [update("contact", seen, "title", "Première version")])
         late = make_set(session, coll, [update("contact", seen, "title", "Seconde version")])
-    approve(sessions, config, early, REVIEWER)
+    # two replies competing for one field: applying one puts the other in conflict at once, naming it
+    assert approve(sessions, config, early, REVIEWER).outdated == [_first_change(sessions, late)]
     outcome = approve(sessions, config, late, REVIEWER)
-    assert outcome.status == "pending" and len(outcome.conflicts) == 1
+    assert outcome.status == "pending" and not outcome.applied
     with sessions() as session:
         change = _set(session, late).changes[0]
-        assert (change.old, change.current, change.new) == (seen["title"], "Première version", "Seconde version")
+        assert (change.status, change.old, change.current, change.new) == (
+            "conflict", seen["title"], "Première version", "Seconde version")
+        assert f"ensemble n° {early}" in change.reason
         assert _set(session, late).has_conflicts
         assert _contact(session, seen["ref"]).title == "Première version"
-    with pytest.raises(ReviewError, match="pas en conflit"):
+    with pytest.raises(ReviewError, match="déjà approuvé"):
         resolve(sessions, config, _first_change(sessions, early), REVIEWER, take="asked")
     assert resolve(sessions, config, change.id, REVIEWER, take="asked").status == "approved"
     with sessions() as session:
@@ -372,12 +375,14 @@ def test_concurrent_approvals_of_one_set_apply_it_once(review_env):
                                           update("contact", seen[1], "title", "Concurrence B")])
     workers = 6
     barrier = threading.Barrier(workers)
-    outcomes, errors = [], []
+    outcomes, errors, refusals = [], [], []
 
     def reviewer(name: str) -> None:
         barrier.wait()
         try:
             outcomes.append(approve(sessions, config, set_id, name))
+        except ReviewError as exc:
+            refusals.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -388,8 +393,8 @@ def test_concurrent_approvals_of_one_set_apply_it_once(review_env):
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert sum(len(o.applied) for o in outcomes) == 2  # applied once, whoever won
-    assert sum(len(o.untouched) for o in outcomes) == 2 * (workers - 1)
+    assert len(outcomes) == 1 and len(outcomes[0].applied) == 2  # applied once, whoever won
+    assert len(refusals) == workers - 1 and all("déjà approuvé" in r for r in refusals)  # the others told why
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.changeset_id == set_id)) == 2
         assert [_contact(session, s["ref"]).version for s in seen] == [s["version"] + 1 for s in seen]
@@ -414,9 +419,12 @@ def test_concurrent_sets_on_one_record_end_in_one_application_and_one_conflict(r
     for t in threads:
         t.join(timeout=60)
     assert sorted(len(o.applied) for o in outcomes) == [0, 0, 0, 1]
-    assert sum(len(o.conflicts) for o in outcomes) == 3
+    # each loser is a conflict once: found at its own approval, or set by the winner's (competing changes)
+    assert sum(len(o.conflicts) + len(o.outdated) for o in outcomes) == 3
     with sessions() as session:
         assert _contact(session, seen["ref"]).version == seen["version"] + 1
+        states = session.scalars(select(Change.status).where(Change.changeset_id.in_(ids))).all()
+        assert sorted(states) == ["applied", "conflict", "conflict", "conflict"]
 
 
 # --- bulk, notifications, digest -------------------------------------------------------------------------

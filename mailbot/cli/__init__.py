@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from mailbot.cli.terminal import json_safe, printable
 from mailbot.config import Config, ConfigError, load_config
 from store.db import StoreError, is_initialised, make_engine, session_factory, sqlite_file_missing
 
@@ -52,17 +53,22 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    # what agents wrote is in there: escaped so that it reaches a terminal inert (mailbot.cli.terminal)
+    click.echo(json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
 class MailbotGroup(click.Group):
-    """Turns store and configuration errors raised anywhere below into one-line messages."""
+    """Turns store and configuration errors raised anywhere below into one-line messages; any error
+    message is made printable (it may quote what an agent or a file wrote: mailbot.cli.terminal)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except (StoreError, ConfigError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(str(exc), keep_lines=True)) from None
+        except click.ClickException as exc:
+            exc.message = printable(exc.message, keep_lines=True)
+            raise
 
 
 @click.group(cls=MailbotGroup)

@@ -23,6 +23,7 @@ from mailbot.outbound.campaign import (
 )
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.tables import Column, print_table
+from mailbot.cli.terminal import echo
 from mailbot.clock import utcnow
 from mailbot.outbound.deadlines import DeadlineError, check_not_past, french_date, parse_deadline
 from mailbot.outbound.delivery import DeliveryReport, deliver_pending
@@ -161,7 +162,7 @@ def relay_trouble(app, report: DeliveryReport | None) -> None:
                                    f"({report.relay_unreachable}) : les messages restent en file, `mailbot serve` "
                                    "les enverra (vérifiez MAILBOT_SMTP)")
     for error in report.errors[:10]:
-        click.echo(f"  {error}", err=True)
+        echo(f"  {error}", err=True)  # a relay's answer may quote what it was sent
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.tables import Column, echo_text, print_table
+from mailbot.cli.terminal import write_raw
 from mailbot.serve import ServeError, run_serve
 from store.inbound_models import INBOUND_KINDS, INBOUND_STATES, InboundMessage
 from mailbot.inbound.queue import InboxError, reprocess as reprocess_message
@@ -99,8 +100,7 @@ def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
         if message is None:
             raise click.ClickException(f"aucun message reçu n° {inbound_id} (voir `mailbot inbox list`)")
         if raw:
-            sys.stdout.buffer.write(message.raw)
-            sys.stdout.buffer.flush()
+            write_raw(message.raw)
             return
         record = _detail(message)
     if as_json:

@@ -5,15 +5,15 @@ its agent (queued, and delivered at once when the relay answers; `mailbot serve`
 """
 from __future__ import annotations
 
-import sys
-
 import click
 
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.tables import Column, print_table
+from mailbot.cli.terminal import echo, printable, write_raw
 from mailbot.labels import Labels, change_lines, when
-from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, edit, reject, require_reviewer, resolve, revert
+from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, bulk_preview, edit, reject, require_reviewer, resolve, revert
 from mailbot.review.history import history
+from mailbot.review.plausibility import plausibility_warnings
 from mailbot.review.verdict import ReviewError
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
@@ -24,7 +24,7 @@ STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "all"]
 
 
 def _fail(exc: ReviewError):
-    raise click.ClickException(str(exc)) from None
+    raise click.ClickException(printable(str(exc), keep_lines=True)) from None
 
 
 @main.group()
@@ -40,18 +40,20 @@ def review() -> None:
 @click.option("--trusted/--untrusted", default=None, help="Only sets from known contacts / from unknown senders.")
 @click.option("--with-errors/--without-errors", default=None)
 @click.option("--with-conflicts/--without-conflicts", default=None)
+@click.option("--with-competing/--without-competing", "competing", default=None,
+              help="Only sets with / without a change that another pending set competes with (same field).")
 @click.option("--collectivite", help="One collectivité's code.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, collectivite,
+def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, competing, collectivite,
              limit: int, page: int, as_json: bool) -> None:
     """Change sets, oldest first."""
     app.require_store()
     where = QueueFilter(status=None if status == "all" else status, region=region, departement=departement,
                         kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
-                        collectivite=collectivite)
+                        collectivite=collectivite, competing=competing)
     with app.sessions() as session:
         rows = list_changesets(session, where=where, limit=limit, offset=(page - 1) * limit)
     if as_json:
@@ -74,9 +76,14 @@ def _queue_row(row: dict) -> list:
     errors = sum(1 for c in row["changes"] if c["errors"] and c["status"] == "pending")
     conflicts = sum(1 for c in row["changes"] if c["status"] == "conflict")
     sender = row["sender"] if row["trusted"] else f"{row['sender']} (non reconnu)"
+    state = SET_STATUS_LABELS.get(row["status"], row["status"])
+    if row["superseded_by"]:
+        state += f" par n° {row['superseded_by']}"
+    if row["competing"]:  # another agent asked something else of the same field: docs/review.md
+        state += f", en concurrence avec n° {', '.join(map(str, row['competing']))}"
     return [row["id"], f"{row['created_at'][8:10]}/{row['created_at'][5:7]}/{row['created_at'][:4]} "
             f"{row['created_at'][11:16]}", f"{row['collectivite']} {row['collectivite_name']}",
-            SET_STATUS_LABELS.get(row["status"], row["status"]), len(row["changes"]), errors, conflicts, sender]
+            state, len(row["changes"]), errors, conflicts, sender]
 
 
 @review.command("show")
@@ -89,6 +96,8 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     app.require_store()
     with app.sessions() as session:
         row = get_changeset(session, changeset_id)
+        if row is not None:
+            row["warnings"] = [w.as_dict() for w in plausibility_warnings(session, changeset_id)]
         original = raw_message(session, changeset_id) if raw else None
         aids = reading_aids(session, changeset_id)
     if row is None:
@@ -96,13 +105,13 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     if raw:
         if original is None:
             raise click.ClickException(f"l'ensemble n° {changeset_id} n'a pas de message d'origine")
-        sys.stdout.buffer.write(original)
+        write_raw(original)
         return
     if as_json:
         emit_json(row)
         return
     for line in describe(row, *aids):
-        click.echo(line)
+        echo(printable(line))  # one line each: a value's own line breaks cannot start a line of their own
 
 
 def describe(row: dict, labels: Labels | None = None, names: Names | None = None) -> list[str]:
@@ -116,11 +125,25 @@ def describe(row: dict, labels: Labels | None = None, names: Names | None = None
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
-    if row["decided_by"]:
+    warnings = row.get("warnings", [])  # plausibility (review/plausibility.py): only `review show` reads them
+    lines += [f"ATTENTION : {w['message']}" for w in warnings if w["change"] is None]
+    if row["superseded_by"]:
+        lines.append(f"Remplacé par l'ensemble n° {row['superseded_by']}, réponse plus récente du même expéditeur "
+                     f"(mailbot review show {row['superseded_by']}) : il ne peut plus être décidé")
+    elif row["decided_by"]:
         lines.append(f"Décidé par {row['decided_by']} le {when(row['decided_at'])}"
                      + (f" — {row['reason']}" if row["reason"] else ""))
-    for change in row["changes"]:
-        lines += change_lines(change, labels, names.records, names.apd_years)
+    for earlier in row["supersedes"]:
+        lines.append(f"Remplace l'ensemble n° {earlier}, réponse précédente du même expéditeur "
+                     f"(mailbot review show {earlier})")
+    for c in row["changes"]:
+        lines += change_lines(c, labels, names.records, names.apd_years)
+        lines += [f"           ATTENTION : {w['message']}" for w in warnings if w["change"] == c["id"]]
+        for r in c.get("competing", []):
+            asked = labels.value(c["entity"], c["field"], r["new"])
+            lines.append(f"           EN CONCURRENCE avec le changement n° {r['change']} de l'ensemble n° {r['changeset']} "
+                         f"({r['sender'] or 'interne'}), qui demande « {asked} » : choisissez ; approuver l'un met "
+                         "l'autre en conflit")
     return lines
 
 
@@ -135,7 +158,8 @@ def _reviewer(app, name: str | None) -> str:
 def _report(outcome) -> None:
     parts = [f"ensemble n° {outcome.changeset_id} : {outcome.status}"]
     for label, ids in (("appliqué(s)", outcome.applied), ("rejeté(s)", outcome.rejected),
-                       ("en conflit", outcome.conflicts), ("déjà décidé(s)", outcome.untouched)):
+                       ("en conflit", outcome.conflicts), ("déjà décidé(s)", outcome.untouched),
+                       ("concurrent(s) d'autres ensembles mis en conflit", outcome.outdated)):
         if ids:
             parts.append(f"{len(ids)} {label} ({', '.join(map(str, ids))})")
     click.echo(" ; ".join(parts))
@@ -179,10 +203,12 @@ send_option = click.option("--send/--no-send", default=True, show_default=True,
 @click.option("--all-trusted-without-errors", "bulk", is_flag=True,
               help="Every pending set from a known contact with no error and no conflict.")
 @click.option("--dry-run", is_flag=True, help="With the bulk form: list what would be approved, change nothing.")
+@click.option("--include-warned", is_flag=True,
+              help="With the bulk form: take the sets with a plausibility warning too (left out otherwise).")
 @click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
 @send_option
 @pass_app
-def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
+def approve_cmd(app, changeset_id, only, bulk, dry_run, include_warned, reviewer, send) -> None:
     """Apply a set (or the changes named by --only) to the Atlas."""
 
     if bulk == (changeset_id is not None):
@@ -193,27 +219,48 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, reviewer, send) -> None:
         return
     app.require_store()
     name = _reviewer(app, reviewer)
+    if dry_run:
+        with app.sessions() as session:
+            preview = bulk_preview(session, include_warned=include_warned)
+            click.echo(f"{len(preview.ids)} ensemble(s) seraient approuvés :")
+            for row in list_changesets(session, where=BULK_FILTER, limit=max(len(preview.ids), 1)):
+                if row["id"] in preview.ids:
+                    echo(printable(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
+                                   f"{len(row['changes'])} changement(s) — {row['sender']}"))
+        _tell_warned(preview, include_warned)
+        return
     with app.sessions() as session:
-        ids = bulk_candidates(session)
-        if dry_run:
-            click.echo(f"{len(ids)} ensemble(s) seraient approuvés :")
-            for row in list_changesets(session, where=BULK_FILTER, limit=max(len(ids), 1)):
-                click.echo(f"  #{row['id']} {row['collectivite']} {row['collectivite_name']} — "
-                           f"{len(row['changes'])} changement(s) — {row['sender']}")
-            return
-    outcomes = _bulk(app, name, ids, bulk_approve)
+        ids = bulk_candidates(session)  # warned sets are left out under the lock, each said below
+    outcomes = _bulk(app, name, ids, bulk_approve, include_warned)
     applied = sum(len(o.applied) for o in outcomes)
     conflicts = sum(len(o.conflicts) for o in outcomes)
-    click.echo(f"{len(outcomes)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
+    done = [o for o in outcomes if not o.refused]
+    click.echo(f"{len(done)} ensemble(s) traités : {applied} changement(s) appliqué(s), {conflicts} en conflit.")
+    for outcome in outcomes:
+        if outcome.refused:
+            echo(printable(f"  ensemble n° {outcome.changeset_id} laissé de côté : {outcome.refused}"))
     _tell_agents(app, send)
 
 
-def _bulk(app, name, ids, bulk_approve):
+def _tell_warned(preview, include_warned: bool) -> None:
+    """The sets with a plausibility warning, each with its first warning: left out, or taken when asked."""
+    if not preview.warned:
+        return
+    verb = "approuvés malgré un avertissement" if include_warned else "laissés de côté pour un avertissement"
+    click.echo(f"{len(preview.warned)} ensemble(s) {verb} (mailbot review show N pour le détail) :")
+    for set_id, warnings in sorted(preview.warned.items()):
+        echo(printable(f"  #{set_id} : {warnings[0].message}"))
+    if not include_warned:
+        click.echo("  pour les approuver aussi : --include-warned")
+
+
+def _bulk(app, name, ids, bulk_approve, include_warned: bool):
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
         task = progress.add_task("Approbation", total=len(ids))
-        return bulk_approve(app.sessions, app.config, name, ids, on_progress=lambda n: progress.advance(task, n))
+        return bulk_approve(app.sessions, app.config, name, ids, include_warned=include_warned,
+                            on_progress=lambda n: progress.advance(task, n))
 
 
 @review.command("reject")
@@ -245,10 +292,10 @@ def edit_cmd(app, change_id, value, field_key, reviewer) -> None:
         change = edit(app.sessions, app.config, change_id, name, value, field_key=field_key)
     except ReviewError as exc:
         _fail(exc)
-    click.echo(f"changement n° {change.id} : {change.new!r}" + (f" (l'agent avait écrit {change.asked!r})"
-                                                               if change.asked is not None else ""))
+    echo(printable(f"changement n° {change.id} : {change.new!r}" + (f" (l'agent avait écrit {change.asked!r})"
+                                                                    if change.asked is not None else "")))
     for error in change.errors:
-        click.echo(f"  ERREUR {error['code']}: {error['message']}")
+        echo(printable(f"  ERREUR {error['code']}: {error['message']}"))
 
 
 @review.command("resolve")
@@ -310,9 +357,9 @@ def digest_cmd(app, send, as_json) -> None:
                f"expéditeurs non reconnus : {data['untrusted']})")
     if data["oldest"]:
         o = data["oldest"]
-        click.echo(f"Le plus ancien : n° {o['id']}, {o['collectivite']} ({o['code']}), depuis {o['days']} jour(s)")
+        echo(printable(f"Le plus ancien : n° {o['id']}, {o['collectivite']} ({o['code']}), depuis {o['days']} jour(s)"))
     for item in data["conflict_sets"]:
-        click.echo(f"  conflit : n° {item['id']} {item['collectivite']} ({item['code']})")
+        echo(printable(f"  conflit : n° {item['id']} {item['collectivite']} ({item['code']})"))
 
 
 @main.command("history")

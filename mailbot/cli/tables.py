@@ -12,6 +12,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from mailbot.cli.terminal import printable
+
 
 @dataclass(frozen=True)
 class Column:
@@ -20,7 +22,8 @@ class Column:
 
 
 def cell(value: Any) -> Text:
-    return Text("—" if value is None or value == "" else str(value))
+    # one line, nothing a terminal obeys (mailbot.cli.terminal): a cell may hold a subject or a name
+    return Text("—" if value is None or value == "" else printable(value))
 
 
 def build_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, totals: Sequence[Any] | None = None,
@@ -51,4 +54,6 @@ def print_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, tot
 
 def echo_text(text: str | Text) -> None:
     """One line of human output that may carry outside text, printed without markup."""
-    Console(highlight=False, soft_wrap=True).print(text if isinstance(text, Text) else Text(text))
+    text = text if isinstance(text, Text) else Text(text)
+    text.plain = printable(text.plain, keep_lines=True)  # what a terminal would obey goes (mailbot.cli.terminal)
+    Console(highlight=False, soft_wrap=True).print(text)

@@ -34,6 +34,9 @@ from mailbot.config import Config
 from mailbot.replies.identify import Directory, Entry, Identification, MessageText, fold, identify, resolve_choice, split_own_text
 from mailbot.inbound.tie import FormTie, known_contact_id, tie_inbound
 from mailbot.replies.answer import answer, answer_refusal, enqueue_current_summary, explain, log_answer, note
+from mailbot.outbound.campaign import campaign_rules
+from mailbot.outbound.summary import reference_lists
+from mailbot.review.checks import rule_errors
 from store.campaign_models import Campaign, OutboundMessage
 from store.inbound_models import InboundMessage
 from store.models import Collectivite, Contact, Prefecture
@@ -299,16 +302,20 @@ def propose_contact(session: Session, inbound: InboundMessage, campaign: Campaig
     if session.scalar(select(ChangeSet.id).where(ChangeSet.thread_key == thread_key, ChangeSet.status == "pending")):
         return None
     first, last = split_display_name(inbound.from_header or "", address)
+    proposed = Change(op="create", entity="contact", ref="NOUVEAU-CONTACT#1",
+                      new={"first_name": first, "last_name": last, "title": "", "email": address},
+                      matches=[], status="pending")
+    # what the From header cannot give (a title, often a name) is a missing field, shown to reviewers
+    # as any error is, to be completed with `review edit` before the contact can be created
+    proposed.errors = rule_errors(campaign_rules(campaign), reference_lists(session), proposed)
     changeset = ChangeSet(
         campaign_id=campaign.id, collectivite_id=collectivite.id, outbound_id=summary.id if summary else None,
         inbound_id=inbound.id, thread_key=thread_key, sender=address[:254], trusted=False,
         note=(f"Message sans référence de fiche, rattaché {grammar.a(collectivite)} ({evidence}) : "
               f"l'expéditeur est proposé comme nouveau contact (titre à compléter)."),
-        status="pending", has_errors=False, has_conflicts=False, created_at=utcnow(),
+        status="pending", has_errors=bool(proposed.errors), has_conflicts=False, created_at=utcnow(),
     )
-    changeset.changes = [Change(op="create", entity="contact", ref="NOUVEAU-CONTACT#1",
-                                new={"first_name": first, "last_name": last, "title": "", "email": address},
-                                errors=[], matches=[], status="pending")]
+    changeset.changes = [proposed]
     session.add(changeset)
     session.flush()
     note(inbound, "proposed_contact", changeset.id)

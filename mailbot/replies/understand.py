@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.clock import utcnow
@@ -37,6 +37,7 @@ from store.models import Collectivite
 from store.review_models import Change, ChangeSet
 from mailbot.outbound.campaign import campaign_rules
 from mailbot.outbound.summary import reference_lists
+from store.review_queries import supersede_earlier
 
 log = logging.getLogger("mailbot.understand")
 
@@ -193,14 +194,10 @@ def _target(session: Session, campaign_id: int, collectivite_id: int) -> Campaig
 
 def _store_changeset(session, inbound: InboundMessage, tie, diff: DiffResult, trusted: bool, note_text: str,
                      *, thread: str) -> ChangeSet:
-    """One pending set per (collectivité, reply); a later reply on the same thread replaces a pending one."""
+    """One pending set per (collectivité, reply). A later reply of the same sender to the same form
+    supersedes that sender's earlier pending set; a colleague's reply never does (docs/review.md)."""
     collectivite_id = tie.collectivite.id
     thread_key = f"{tie.campaign.id}:{collectivite_id}:{thread}"
-    session.execute(
-        update(ChangeSet)
-        .where(ChangeSet.thread_key == thread_key, ChangeSet.status == "pending")
-        .values(status="superseded", decided_at=utcnow(), reason=f"remplacé par la réponse n° {inbound.id}")
-    )
     outbound_id = getattr(tie, "outbound", None)
     changeset = ChangeSet(
         campaign_id=tie.campaign.id, collectivite_id=collectivite_id,
@@ -212,6 +209,7 @@ def _store_changeset(session, inbound: InboundMessage, tie, diff: DiffResult, tr
     changeset.changes = [_change_row(c) for c in diff.changes]
     session.add(changeset)
     session.flush()
+    supersede_earlier(session, changeset, utcnow())
     return changeset
 
 

@@ -1,8 +1,15 @@
 """Reviewers' decisions: approve, reject, edit, resolve conflicts, revert — the only way into the Atlas.
 
-One transaction per change set. The set's row is locked first (SELECT … FOR UPDATE on PostgreSQL;
-SQLite's BEGIN IMMEDIATE already runs one writer at a time), and only changes still `pending` are
-acted on: two reviewers approving the same set at once apply it once, the second finds nothing left.
+One transaction per change set. The set's row is written, then read FOR UPDATE, first (a row lock on
+PostgreSQL, the write lock on SQLite), and only a set still `pending` is decided: two reviewers
+approving the same set at once apply it once, the second is told it is already approved; a set a
+later reply of its sender superseded is refused, naming the set that replaced it (docs/review.md).
+
+Nothing the rules refuse is written: each value is checked again before it is applied
+(mailbot.review.checks), and an edit to an invalid value is refused. Applying a change puts the
+competing changes of other pending sets (another agent asked something else of the same field) in
+conflict, naming the set applied. The bulk form leaves to a person the sets with competing changes
+or, unless asked, plausibility warnings (mailbot.review.plausibility).
 
 Conflicts: each change carries the version of its record that the agent saw. When the record has
 changed since, the change is applied only if the field it touches still holds the value the agent
@@ -18,27 +25,30 @@ from dataclasses import dataclass, field
 from collections import defaultdict
 from typing import Callable, TypeVar
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from mailbot.clock import utcnow
-from mailbot.review.verdict import FINAL_STATES, OPEN_CHANGE_STATES, ReviewError, Verdict, inverse, judge, settle_status
 from mailbot.config import Config
 from mailbot.replies.diff import to_jsonable
-from mailbot.rules import check_apd_year, check_record
+from mailbot.review.checks import VALUE_OPS, rule_errors
+from mailbot.review.context import references, required_rules
+from mailbot.review.plausibility import PlausibilityWarning, warnings_by_set
+from mailbot.review.verdict import FINAL_STATES, OPEN_CHANGE_STATES, ReviewError, Verdict, inverse, judge, settle_status
+from mailbot.rules import ReferenceLists, Rules, check_apd_year, check_record
 import store.schema  # noqa: F401  (every table is known: the change tables point at campaigns and messages)
 from store import apply as store_apply
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Cooperation
-from store.review_queries import QueueFilter, changeset_ids
+from store.review_queries import QueueFilter, changeset_ids, competitors, rivals_of
 from store.review_models import AuditEntry, Change, ChangeSet
-from mailbot.outbound.campaign import campaign_rules
-from mailbot.outbound.summary import reference_lists
-from store.campaign_models import Campaign
 
 log = logging.getLogger(__name__)
 
+# how a closed set is named to the reviewer who tries to decide it again
+CLOSED_STATES = {"approved": "approuvé", "rejected": "rejeté", "partial": "décidé en partie",
+                 "confirmed": "une confirmation, sans rien à appliquer"}
 DEFAULT_CONFLICT_REASON = "conflit : la valeur actuelle de l'Atlas est conservée"
 RETRIES = 3
 BULK_BATCH = 200
@@ -53,6 +63,8 @@ class Outcome:
     rejected: list[int] = field(default_factory=list)
     conflicts: list[int] = field(default_factory=list)
     untouched: list[int] = field(default_factory=list)  # already decided by someone else, or not selected
+    outdated: list[int] = field(default_factory=list)  # competing changes of other sets, now in conflict
+    refused: str | None = None  # why a bulk approval left the whole set alone (French)
 
 
 @dataclass
@@ -86,6 +98,9 @@ def require_reviewer(config: Config, name: str | None) -> str:
 # --- transactions ----------------------------------------------------------------------------------------
 
 def _locked_set(session: Session, changeset_id: int) -> ChangeSet:
+    # A write first: the transaction holds the write lock (SQLite) or the row lock (PostgreSQL) from
+    # its first statement, whatever way it began, so the status read below is the one that counts.
+    session.execute(update(ChangeSet).where(ChangeSet.id == changeset_id).values(status=ChangeSet.status))
     changeset = session.scalar(
         select(ChangeSet).where(ChangeSet.id == changeset_id).with_for_update()
         .options(selectinload(ChangeSet.changes)).execution_options(populate_existing=True)
@@ -93,6 +108,28 @@ def _locked_set(session: Session, changeset_id: int) -> ChangeSet:
     if changeset is None:
         raise ReviewError(f"aucun ensemble de modifications n° {changeset_id}")
     return changeset
+
+
+def _open_set(session: Session, changeset_id: int) -> ChangeSet:
+    """The set, locked, if it can still be decided; otherwise the reviewer is told why (a superseded
+    set names the one that replaced it)."""
+    changeset = _locked_set(session, changeset_id)
+    if changeset.status != "pending":
+        raise ReviewError(closed_reason(changeset))
+    return changeset
+
+
+def closed_reason(changeset: ChangeSet) -> str:
+    """Why a set cannot be decided any more, in French (pure)."""
+    if changeset.status == "superseded":
+        newer = changeset.superseded_by_id
+        where = (f"par l'ensemble n° {newer}, réponse plus récente du même expéditeur : examinez celui-ci "
+                 f"(mailbot review show {newer})") if newer else "par une réponse plus récente du même expéditeur"
+        return f"l'ensemble n° {changeset.id} a été remplacé {where} ; il ne peut plus être approuvé ni rejeté"
+    state = CLOSED_STATES.get(changeset.status, changeset.status)
+    who = f" par {changeset.decided_by}" if changeset.decided_by else ""
+    when = f" le {changeset.decided_at:%d/%m/%Y à %H:%M}" if changeset.decided_at else ""
+    return f"l'ensemble n° {changeset.id} est déjà {state}{who}{when} : il n'y a plus rien à décider"
 
 
 def _in_one_transaction(sessions, work: Callable[[Session], T]) -> T:
@@ -123,19 +160,66 @@ def approve(sessions, config: Config, changeset_id: int, reviewer: str, *, only:
     """Apply the set's pending changes (or those named); refused while a chosen change has an error."""
 
     def work(session: Session) -> Outcome:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         chosen = _selected(changeset, only)
         erroneous = _erroneous(chosen)
         if erroneous:
             raise ReviewError(
                 f"le changement n° {erroneous[0].id} a une erreur ({erroneous[0].errors[0]['message']}) : "
                 "corrigez-le avec `review edit` ou rejetez-le avant d'approuver")
+        breaking = _breaking_rules(session, changeset, chosen)
+        if breaking:
+            raise ReviewError(_rules_refusal(breaking))
         loaded = _preload(session, [changeset])
         outcome = _approve_set(session, changeset, chosen, reviewer, loaded)
+        _outdate_competitors(session, changeset, outcome, reviewer)
         loaded.write_audit(session)
         return outcome
 
     return _in_one_transaction(sessions, work)
+
+
+def _outdate_competitors(session: Session, changeset: ChangeSet, outcome: Outcome, reviewer: str) -> None:
+    """What was just applied settles the competing changes of other pending sets (another agent asked
+    something else of the same field): each becomes a conflict that names this set, kept for the
+    reviewer to resolve either way (`resolve --take asked` writes it instead)."""
+    applied = set(outcome.applied)
+    done = [(changeset, c) for c in changeset.changes if c.id in applied]
+    for change_id, rivals in rivals_of(session, done, lock=True).items():
+        change = next(c for c in changeset.changes if c.id == change_id)
+        for rival in rivals:
+            other = session.get(Change, rival.change_id)
+            other.status, other.current = "conflict", None if change.op == "delete" else to_jsonable(change.new)
+            other.reason = (f"une réponse concurrente a été appliquée à la place : ensemble n° {changeset.id} "
+                            f"({changeset.sender or 'interne'}), approuvé par {reviewer}")
+            session.get(ChangeSet, rival.changeset_id).has_conflicts = True
+            outcome.outdated.append(rival.change_id)
+
+
+def _rules_of(session: Session, changeset: ChangeSet) -> tuple[Rules, ReferenceLists]:
+    return required_rules(session, changeset), references(session)
+
+
+def _breaking_rules(session: Session, changeset: ChangeSet, chosen: list[Change]) -> tuple[Change, list[dict]] | None:
+    """The first chosen pending change whose value the rules refuse, with the errors (review_checks).
+    A revert puts back what was there and is not checked."""
+    pending = [c for c in chosen if c.status == "pending" and c.op in VALUE_OPS]
+    if not pending or changeset.reverts_id is not None:
+        return None
+    rules, references = _rules_of(session, changeset)
+    for change in pending:
+        errors = rule_errors(rules, references, change)
+        if errors:
+            return change, errors
+    return None
+
+
+def _rules_refusal(found: tuple[Change, list[dict]]) -> str:
+    change, errors = found
+    field_hint = f" --field {errors[0]['field']}" if change.op == "create" and change.entity != "apd" else ""
+    reasons = " ".join(e["message"] for e in errors)
+    return (f"le changement n° {change.id} écrirait une fiche que les règles refusent ({reasons}) : "
+            f"corrigez-le avec `review edit {change.id}{field_hint} --value …` ou rejetez-le avant d'approuver")
 
 
 def _erroneous(changes: list[Change]) -> list[Change]:
@@ -160,7 +244,7 @@ def reject(sessions, config: Config, changeset_id: int, reviewer: str, reason: s
         raise ReviewError("donnez la raison du rejet (--reason) : l'agent la lira")
 
     def work(session: Session) -> Outcome:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         outcome = Outcome(changeset.id)
         for change in _selected(changeset, only):
             if change.status not in OPEN_CHANGE_STATES:
@@ -180,7 +264,7 @@ def resolve(sessions, config: Config, change_id: int, reviewer: str, *, take: st
     changeset_id = _changeset_of(sessions, change_id)
 
     def work(session: Session) -> Outcome:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         change = next(c for c in changeset.changes if c.id == change_id)
         if change.status != "conflict":
             raise ReviewError(f"le changement n° {change_id} n'est pas en conflit (état : {change.status})")
@@ -189,8 +273,12 @@ def resolve(sessions, config: Config, change_id: int, reviewer: str, *, take: st
             _mark(change, "rejected", reviewer, reason or DEFAULT_CONFLICT_REASON)
             outcome.rejected.append(change.id)
         else:
+            breaking = _breaking_rules(session, changeset, [change])
+            if breaking:
+                raise ReviewError(_rules_refusal(breaking))
             loaded = _preload(session, [changeset])
             _decide_one(session, changeset, change, reviewer, outcome, loaded, force=True)
+            _outdate_competitors(session, changeset, outcome, reviewer)
             loaded.write_audit(session)
         _settle(changeset, reviewer, outcome)
         return outcome
@@ -342,24 +430,24 @@ def _parent(session: Session, changeset: ChangeSet, change: Change) -> Cooperati
 # --- editing before approval -----------------------------------------------------------------------------
 
 def edit(sessions, config: Config, change_id: int, reviewer: str, value: str, *, field_key: str | None = None) -> Change:
-    """Correct the value a change asks for, validated by the campaign's rules; the agent's value is kept."""
-
+    """Correct the value a change asks for, validated by the campaign's rules; the agent's value is kept.
+    A value the rules refuse is refused (ReviewError), and the change keeps the value it had."""
     changeset_id = _changeset_of(sessions, change_id)
     with sessions.begin() as session:
-        changeset = _locked_set(session, changeset_id)
+        changeset = _open_set(session, changeset_id)
         change = next(c for c in changeset.changes if c.id == change_id)
         if change.status != "pending":
             raise ReviewError(f"le changement n° {change_id} est déjà décidé (état : {change.status})")
         if change.op in ("delete", "move"):
             raise ReviewError("une suppression ou un déplacement n'a pas de valeur à corriger : approuvez ou rejetez")
-        campaign = session.get(Campaign, changeset.campaign_id) if changeset.campaign_id else None
-        if campaign is None:
-            raise ReviewError("cet ensemble n'est lié à aucune campagne : ses règles sont inconnues")
-        rules, references = campaign_rules(campaign), reference_lists(session)
+        rules, references = _rules_of(session, changeset)
         key = field_key or change.field
         if change.op == "create" and not field_key and change.entity != "apd":
             raise ReviewError("pour une création, nommez le champ à corriger : --field CLÉ")
         new_value, errors = _checked(rules, references, change, key, value)
+        if errors:
+            raise ReviewError(f"« {value} » est refusé pour le changement n° {change_id} : {errors[0]['message']} "
+                              f"La valeur précédente est conservée : {_shown(_value_of(change, key))}.")
         if change.asked is None:
             change.asked = change.new
         if change.op == "create" and change.entity != "apd":
@@ -376,6 +464,16 @@ def edit(sessions, config: Config, change_id: int, reviewer: str, value: str, *,
         session.flush()
         session.expunge(change)
         return change
+
+
+def _value_of(change: Change, key: str):
+    if change.op == "create" and change.entity != "apd":
+        return change.parent_ref if key == "_parent" else (change.new or {}).get(key)
+    return change.new
+
+
+def _shown(value) -> str:
+    return "aucune" if value in (None, "", []) else f"« {value} »"
 
 
 def _checked(rules, references, change: Change, key: str, value: str) -> tuple[object, list[dict]]:
@@ -425,19 +523,68 @@ def revert(sessions, config: Config, changeset_id: int, reviewer: str) -> Outcom
 
 # --- bulk ------------------------------------------------------------------------------------------------
 
-# what the bulk form takes: pending sets from a recognised sender, without errors or conflicts
-BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False)
+# what the bulk form takes: pending sets from a recognised sender, without errors, conflicts or
+# competing changes (two agents asked different things of one field: a person chooses)
+BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False, competing=False)
+
+
+@dataclass
+class BulkPreview:
+    """What the bulk form would apply, before anything is: the sets, and the warned ones it leaves out
+    (or takes, with `include_warned`) with their plausibility warnings."""
+
+    ids: list[int] = field(default_factory=list)
+    warned: dict[int, list[PlausibilityWarning]] = field(default_factory=dict)
+
+
+def bulk_preview(session: Session, *, include_warned: bool = False, limit: int | None = None) -> BulkPreview:
+    """The sets `BULK_FILTER` selects, oldest first, less those with a plausibility warning unless
+    `include_warned` (the warnings are read in batches: a queue of thousands costs a few queries each)."""
+    preview = BulkPreview()
+    listed = changeset_ids(session, BULK_FILTER)
+    for start in range(0, len(listed), BULK_BATCH):
+        chunk = listed[start:start + BULK_BATCH]
+        sets = session.scalars(select(ChangeSet).where(ChangeSet.id.in_(chunk)).options(selectinload(ChangeSet.changes)))
+        warned = warnings_by_set(session, sets)
+        preview.warned.update(warned)
+        preview.ids += [i for i in chunk if include_warned or i not in warned]
+        if limit is not None and len(preview.ids) >= limit:
+            preview.ids = preview.ids[:limit]
+            break
+    return preview
 
 
 def bulk_candidates(session: Session, *, limit: int | None = None) -> list[int]:
+    """The sets the bulk form will try, as the queue's filter selects them; `bulk_approve` leaves out,
+    under the lock, those with a plausibility warning (unless asked) or anything else that appeared
+    since. `bulk_preview` tells in advance which would be left out for a warning."""
     return changeset_ids(session, BULK_FILTER, limit=limit)
 
 
+def bulk_refusal(changeset: ChangeSet, rivals: dict, warnings: list[PlausibilityWarning]) -> str | None:
+    """Why the bulk form leaves a set alone, checked again under the lock (the queue may have moved
+    since the list was made); None when it may be applied whole (pure). `warnings` are the set's
+    plausibility warnings that count ([] with include_warned)."""
+    if changeset.status != "pending":
+        return closed_reason(changeset)
+    erroneous = _erroneous(list(changeset.changes))
+    if erroneous:
+        return f"le changement n° {erroneous[0].id} a une erreur"
+    competing = [c.id for c in changeset.changes if c.id in rivals]
+    if competing:
+        return f"le changement n° {competing[0]} est en concurrence avec celui d'un autre ensemble : choisissez"
+    if warnings:
+        return f"avertissement : {warnings[0].message} (--include-warned pour l'approuver quand même)"
+    return None
+
+
 def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, batch: int = BULK_BATCH,
-                 on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
+                 include_warned: bool = False, on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
     """Approve many sets. Each set is applied whole or not at all, as `approve` does; sets are grouped
     `batch` to a transaction so thousands are not thousands of commits (a failure rolls back its group,
-    which a rerun picks up again). A set that has gained an error since it was listed is left alone."""
+    which a rerun picks up again). A set that has been decided, superseded, or has gained an error, a
+    competing change or (unless `include_warned`) a plausibility warning since it was listed is left
+    alone, with the reason (`Outcome.refused`)."""
     outcomes: list[Outcome] = []
     for start in range(0, len(ids), batch):
         chunk = sorted(ids[start:start + batch])  # one lock order for every reviewer: no deadlock
@@ -446,11 +593,17 @@ def bulk_approve(sessions, config: Config, reviewer: str, ids: list[int], *, bat
             sets = list(session.scalars(
                 select(ChangeSet).where(ChangeSet.id.in_(chunk)).order_by(ChangeSet.id).with_for_update()
                 .options(selectinload(ChangeSet.changes)).execution_options(populate_existing=True)))
+            rivals = competitors(session, sets)
+            warned = {} if include_warned else warnings_by_set(session, sets)
             loaded = _preload(session, sets)
             done = []
             for changeset in sets:
-                if changeset.status != "pending" or _erroneous(list(changeset.changes)):
-                    done.append(Outcome(changeset.id, changeset.status, untouched=[c.id for c in changeset.changes]))
+                refusal = bulk_refusal(changeset, rivals, warned.get(changeset.id, []))
+                breaking = None if refusal else _breaking_rules(session, changeset, list(changeset.changes))
+                refusal = refusal or (_rules_refusal(breaking) if breaking else None)
+                if refusal:
+                    done.append(Outcome(changeset.id, changeset.status, untouched=[c.id for c in changeset.changes],
+                                        refused=refusal))
                     continue
                 done.append(_approve_set(session, changeset, list(changeset.changes), reviewer, loaded))
             loaded.write_audit(session)

@@ -55,6 +55,7 @@ from mailbot.rules.model import (  # noqa: F401
     FieldRule,
     FuzzyMatch,
     Part,
+    Plausibility,
     ReferenceLists,
     RuleError,
     Rules,

@@ -13,6 +13,7 @@ from mailbot.rules.model import (
     Condition,
     FieldRule,
     Part,
+    Plausibility,
     ReferenceLists,
     Rules,
     RulesFileError,
@@ -33,7 +34,8 @@ PART_ATTRIBUTES: dict[str, frozenset[str]] = {
     "action": frozenset({"country_code", "partner", "twinning", "since_year"}),
 }
 REFERENCE_LISTS = tuple(f.name for f in dataclasses.fields(ReferenceLists))
-_TOP_KEYS = {"name", "title", "year", "apd", "reminders", "contact", "part"}
+_TOP_KEYS = {"name", "title", "year", "apd", "reminders", "contact", "part", "plausibility"}
+_PLAUSIBILITY_SWITCHES = ("email_domain", "partner_capitals", "last_contact", "project_dates")
 _PART_KEYS = {"key", "title", "within", "field"}
 _FIELD_KEYS = {f.name for f in dataclasses.fields(FieldRule)}
 _REQUIRED = object()
@@ -102,11 +104,24 @@ def _read_rules(data: dict, p: _Problems, source: str) -> Rules | None:
     parts = _read_parts(p.take(data, "part", list, "top level") or [], p)
     if "apd" in parts and editable is not None:
         _check_apd_part(parts["apd"], editable, p)
+    plausibility = _read_plausibility(p.take(data, "plausibility", dict, "top level", {}), p)
     if p:
         return None
     return Rules(name=name, title=title, year=year, apd_editable_year=editable, apd_shown_years=tuple(shown),
                  reminder_min_days=min_days, reminder_max_count=max_count, contact=contact, parts=parts,
-                 source=source)
+                 source=source, plausibility=plausibility)
+
+
+def _read_plausibility(table: dict, p: _Problems) -> Plausibility:
+    where = "[plausibility]"
+    p.unknown(table, {"apd_factor", *_PLAUSIBILITY_SWITCHES}, where)
+    factor = table.get("apd_factor")
+    if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 1):
+        p.append(f"{where}: `apd_factor` must be a number above 1 (10: an amount multiplied or divided by more "
+                 f"than ten), not {factor!r}")
+        factor = None
+    switches = {key: p.take(table, key, bool, where, False) for key in _PLAUSIBILITY_SWITCHES}
+    return Plausibility(apd_factor=float(factor) if factor is not None else None, **switches)
 
 
 def _check_years(year, editable, shown, p: _Problems) -> None:

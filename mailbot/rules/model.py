@@ -59,6 +59,19 @@ class CampaignContact:
 
 
 @dataclass(frozen=True)
+class Plausibility:
+    """The `[plausibility]` table: what looks wrong to a reviewer though the rules accept it. These are
+    warnings, never errors: shown with the set, and a set with one is left out of bulk approval. A
+    check absent from the table is off (a file without the table warns of nothing)."""
+
+    apd_factor: float | None = None  # an APD amount multiplied or divided by more than this
+    email_domain: bool = False  # a contact's address moving to a domain none of the collectivité's uses
+    partner_capitals: bool = False  # a partner name in capitals (the circular: « en lettres minuscules »)
+    last_contact: bool = False  # a set deleting the collectivité's last contact
+    project_dates: bool = False  # a project ending before it started
+
+
+@dataclass(frozen=True)
 class Rules:
     name: str
     title: str
@@ -70,6 +83,7 @@ class Rules:
     contact: CampaignContact
     parts: dict[str, Part]  # in the circular's order
     source: str = ""  # the file the rules came from, for messages
+    plausibility: Plausibility = Plausibility()
 
     @property
     def sections(self) -> tuple[Part, ...]:
