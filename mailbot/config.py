@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Processes rendering a large campaign's summaries (0: one per CPU; 1: no worker processes).", int),
     Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
             "Largest inbound message accepted, in bytes.", int),
+    Setting("max_attachment_bytes", "MAILBOT_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024,
+            "Largest attachment kept as a file with its message, in bytes (a larger one is listed, and stays "
+            "in the message as received).", int),
     Setting("max_answers_per_day", "MAILBOT_MAX_ANSWERS_PER_DAY", 5,
             "Automatic answers the bot sends one address per day, at most (loop safety).", int),
 )

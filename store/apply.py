@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
+from store.conversation_models import InboundAttachment
 from store.models import (
     ApdAmount,
     Contact,
@@ -120,7 +121,9 @@ def update_field(session: Session, entity: str, row, field: str, value) -> Appli
 
 
 def _set(session: Session, entity: str, row, field: str, value) -> None:
-    if (entity, field) in DECIMAL_FIELDS:
+    if (entity, field) == ("apd", "document_name") and isinstance(value, dict):
+        attach_document(session, row, value)
+    elif (entity, field) in DECIMAL_FIELDS:
         setattr(row, field, None if value in (None, "") else Decimal(str(value)))
     elif entity == "reseau" and field == "network":
         row.network_id = network_id(session, value)
@@ -137,6 +140,20 @@ def _set(session: Session, entity: str, row, field: str, value) -> None:
         row.email_state, row.email_state_at, row.email_state_reason = "ok", None, None
     else:
         setattr(row, field, value)
+
+
+def attach_document(session: Session, row: ApdAmount, value: dict) -> None:
+    """The APD document a reply attached (a change's value names the kept attachment): its bytes, its
+    name and its type go into the declaration. A file that is no longer kept whole, or that was
+    flagged dangerous, is never written into the Atlas."""
+    attachment = session.get(InboundAttachment, int(value.get("attachment_id") or 0))
+    if attachment is None or attachment.data is None:
+        raise ApplyError("la pièce jointe proposée n'est plus disponible")
+    if attachment.dangerous:
+        raise ApplyError(f"la pièce jointe proposée est dangereuse ({attachment.danger}) : elle n'est pas enregistrée")
+    row.document = attachment.data
+    row.document_name = attachment.filename[:255]
+    row.document_type = (attachment.detected_type or attachment.content_type)[:100]
 
 
 def network_id(session: Session, code: str) -> int:
@@ -182,8 +199,12 @@ def create(session: Session, entity: str, values: dict, collectivite_id: int, *,
     elif entity == "reseau":
         row = Membership(ref=ref, collectivite_id=collectivite_id, network_id=network_id(session, fields["network"]))
     elif entity == "apd":
+        document = fields.get("document_name")
         row = ApdAmount(ref=ref, collectivite_id=collectivite_id, year=int(fields["year"]),
-                        amount=_decimal(fields.get("amount")), document_name=fields.get("document_name"))
+                        amount=_decimal(fields.get("amount")),
+                        document_name=None if isinstance(document, dict) else document)
+        if isinstance(document, dict):
+            attach_document(session, row, document)
     elif entity in ("cooperation", "action"):
         row = Cooperation(ref=ref, collectivite_id=collectivite_id, kind=fields.get("kind", entity),
                           country_code=fields["country_code"], twinning=bool(fields.get("twinning", False)),

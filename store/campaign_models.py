@@ -26,6 +26,7 @@ from store.models import Base, Collectivite
 
 OUTBOUND_KINDS = (
     "summary", "reminder", "ack", "explanation", "help", "decision", "digest", "circular", "report", "question",
+    "reviewer_reply",
 )
 DELIVERY_STATES = ("queued", "sending", "sent", "deferred", "failed")
 

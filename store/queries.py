@@ -221,7 +221,9 @@ def format_record(record: dict) -> str:
     lines.append("Associations et réseaux:")
     lines += [f"  [{m['ref']}] {m['name']}" for m in record["reseaux"]]
     lines.append("Aide publique au développement:")
-    lines += [f"  [{a['ref']}] {a['year']}: {_euros(a['amount'])}" for a in record["apd"]]
+    lines += [f"  [{a['ref']}] {a['year']}: {_euros(a['amount'])}"
+              + (f" — document joint : {_printable(a['document_name'])}" if a.get("document_name") else "")
+              for a in record["apd"]]
     for key, title in (("cooperations", "Coopérations décentralisées:"), ("actions", "Autres actions extérieures:")):
         lines.append(title)
         for c in record[key]:
@@ -230,6 +232,11 @@ def format_record(record: dict) -> str:
             lines += [f"    [{p['ref']}] {p['title']} ({p['status']}{', ' + str(p['status_year']) if p['status_year'] else ''})"
                       for p in c["projects"]]
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """A name an agent sent (an attachment's), safe on a terminal: control characters as escapes."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def address_bouncing(address: str, reason: str, at: datetime) -> Update:

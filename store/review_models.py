@@ -13,7 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models import Base
 
-CHANGESET_STATES = ("pending", "approved", "rejected", "partial", "superseded", "confirmed")
+CHANGESET_STATES = ("pending", "approved", "rejected", "partial", "superseded", "confirmed", "answered", "read")
+# changes: what a form asked for; message: words an agent wrote in a thread of ours, for a reviewer to
+# read and answer (no change, or only the attachments it proposes) — closed by `answered` or `read`
+CHANGESET_KINDS = ("changes", "message")
 CHANGE_OPS = ("create", "update", "delete", "move")
 CHANGE_ENTITIES = ("contact", "reseau", "apd", "cooperation", "projet", "action")
 CHANGE_STATES = ("pending", "applied", "rejected", "conflict")
@@ -43,6 +46,8 @@ class ChangeSet(Base):
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("change_set.id"), index=True)
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the agent was told the decision
     notice_outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_message.id"))
+    kind: Mapped[str] = mapped_column(String(12), default="changes", server_default="changes")
+    answers_id: Mapped[int | None] = mapped_column(ForeignKey("change_set.id"), index=True)  # the set a message follows up
 
     changes: Mapped[list[Change]] = relationship(
         back_populates="changeset", order_by="Change.id", cascade="all, delete-orphan"

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from store.conversation_models import InboundAttachment, ReviewerReply
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
@@ -37,6 +38,7 @@ class QueueFilter:
     with_errors: bool | None = None
     with_conflicts: bool | None = None
     collectivite: str | None = None  # a code
+    set_kind: str | None = None  # changes | message (an agent's message to read)
     competing: bool | None = None  # sets with a pending change another pending set competes with
 
 
@@ -56,6 +58,8 @@ def changeset_data(changeset: ChangeSet, collectivite: Collectivite | str) -> di
         "decided_at": changeset.decided_at.isoformat() if changeset.decided_at else None,
         "reason": changeset.reason,
         "reverts": changeset.reverts_id,
+        "set_kind": changeset.kind,
+        "answers": changeset.answers_id,
         "superseded_by": changeset.superseded_by_id,
         "changes": [
             {"id": c.id, "op": c.op, "entity": c.entity, "ref": c.ref, "field": c.field, "old": c.old,
@@ -84,6 +88,7 @@ def _filtered(query, f: QueueFilter):
         (f.with_errors, lambda v: ChangeSet.has_errors.is_(v)),
         (f.with_conflicts, lambda v: ChangeSet.has_conflicts.is_(v)),
         (f.collectivite, lambda v: Collectivite.code == v.strip().upper()),
+        (f.set_kind, lambda v: ChangeSet.kind == v),
         (f.competing, lambda v: _has_competitor() if v else ~_has_competitor()),
     ]
     for value, condition in conditions:
@@ -114,11 +119,35 @@ def changeset_ids(session: Session, where: QueueFilter, *, limit: int | None = N
 
 
 def get_changeset(session: Session, changeset_id: int) -> dict | None:
+    """One set, with what a reviewer needs around it: the files of its message and the reviewers'
+    answers to it."""
     row = session.execute(
         select(ChangeSet, Collectivite).join(Collectivite, ChangeSet.collectivite_id == Collectivite.id)
         .options(selectinload(ChangeSet.changes)).where(ChangeSet.id == changeset_id)
     ).first()
-    return _with_links(session, [changeset_data(*row)], [row[0]])[0] if row else None
+    if not row:
+        return None
+    data = _with_links(session, [changeset_data(*row)], [row[0]])[0]
+    data["attachments"] = attachments_data(session, row[0].inbound_id)
+    data["replies"] = [
+        {"id": r.id, "reviewer": r.reviewer, "text": r.text, "created_at": r.created_at.isoformat(),
+         "outbound_id": r.outbound_id}
+        for r in session.scalars(select(ReviewerReply).where(ReviewerReply.changeset_id == changeset_id)
+                                 .order_by(ReviewerReply.id))]
+    return data
+
+
+def attachments_data(session: Session, inbound_id: int | None) -> list[dict]:
+    """The files of one inbound message, without their bytes."""
+    if inbound_id is None:
+        return []
+    rows = session.execute(
+        select(InboundAttachment.id, InboundAttachment.position, InboundAttachment.filename,
+               InboundAttachment.content_type, InboundAttachment.detected_type, InboundAttachment.category,
+               InboundAttachment.size, InboundAttachment.sha256, InboundAttachment.data.is_not(None).label("kept"),
+               InboundAttachment.dangerous, InboundAttachment.danger)
+        .where(InboundAttachment.inbound_id == inbound_id).order_by(InboundAttachment.position))
+    return [dict(r._mapping) for r in rows]
 
 
 def _with_links(session: Session, rows: list[dict], changesets: list[ChangeSet]) -> list[dict]:

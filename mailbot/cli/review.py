@@ -5,6 +5,8 @@ its agent (queued, and delivered at once when the relay answers; `mailbot serve`
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from mailbot.cli import emit_json, main, pass_app
@@ -12,15 +14,18 @@ from mailbot.cli.tables import Column, print_table
 from mailbot.cli.terminal import echo, printable, write_raw
 from mailbot.labels import Labels, change_lines, when
 from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, bulk_preview, edit, reject, require_reviewer, resolve, revert
-from mailbot.review.history import history
+from mailbot.review.history import INBOUND_LABELS, OUTBOUND_LABELS, STATUS_LABELS, timeline
 from mailbot.review.plausibility import plausibility_warnings
+from mailbot.inbound.attachments import human_size, safe_filename, shown_name
+from mailbot.review.reply import reply_to_agent
 from mailbot.review.verdict import ReviewError
+from store.conversation_models import InboundAttachment
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
 from mailbot.review.notify import Names, digest, notify_decided, reading_aids, send_digest
 from mailbot.outbound.delivery import deliver_pending
 
-STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "all"]
+STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "answered", "read", "all"]
 
 
 def _fail(exc: ReviewError):
@@ -43,17 +48,20 @@ def review() -> None:
 @click.option("--with-competing/--without-competing", "competing", default=None,
               help="Only sets with / without a change that another pending set competes with (same field).")
 @click.option("--collectivite", help="One collectivité's code.")
+@click.option("--messages/--changes", "messages", default=None,
+              help="Only agents' messages to read / only sets of changes.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_conflicts, competing, collectivite,
-             limit: int, page: int, as_json: bool) -> None:
+             messages, limit: int, page: int, as_json: bool) -> None:
     """Change sets, oldest first."""
     app.require_store()
     where = QueueFilter(status=None if status == "all" else status, region=region, departement=departement,
                         kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
-                        collectivite=collectivite, competing=competing)
+                        collectivite=collectivite, competing=competing,
+                        set_kind=None if messages is None else "message" if messages else "changes")
     with app.sessions() as session:
         rows = list_changesets(session, where=where, limit=limit, offset=(page - 1) * limit)
     if as_json:
@@ -69,7 +77,7 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
 
 
 SET_STATUS_LABELS = {"pending": "à examiner", "approved": "approuvé", "rejected": "refusé",
-                     "partial": "en partie approuvé", "superseded": "remplacé"}
+                     "partial": "en partie approuvé", "superseded": "remplacé", "answered": "répondu", "read": "lu"}
 
 
 def _queue_row(row: dict) -> list:
@@ -81,6 +89,8 @@ def _queue_row(row: dict) -> list:
         state += f" par n° {row['superseded_by']}"
     if row["competing"]:  # another agent asked something else of the same field: docs/review.md
         state += f", en concurrence avec n° {', '.join(map(str, row['competing']))}"
+    if row.get("set_kind") == "message":  # an agent's words in one of our threads: a person reads them
+        state = "message à lire" if row["status"] == "pending" else f"message {state}"
     return [row["id"], f"{row['created_at'][8:10]}/{row['created_at'][5:7]}/{row['created_at'][:4]} "
             f"{row['created_at'][11:16]}", f"{row['collectivite']} {row['collectivite_name']}",
             state, len(row["changes"]), errors, conflicts, sender]
@@ -136,6 +146,7 @@ def describe(row: dict, labels: Labels | None = None, names: Names | None = None
     for earlier in row["supersedes"]:
         lines.append(f"Remplace l'ensemble n° {earlier}, réponse précédente du même expéditeur "
                      f"(mailbot review show {earlier})")
+    lines += conversation_lines(row)
     for c in row["changes"]:
         lines += change_lines(c, labels, names.records, names.apd_years)
         lines += [f"           ATTENTION : {w['message']}" for w in warnings if w["change"] == c["id"]]
@@ -144,6 +155,28 @@ def describe(row: dict, labels: Labels | None = None, names: Names | None = None
             lines.append(f"           EN CONCURRENCE avec le changement n° {r['change']} de l'ensemble n° {r['changeset']} "
                          f"({r['sender'] or 'interne'}), qui demande « {asked} » : choisissez ; approuver l'un met "
                          "l'autre en conflit")
+    return lines
+
+
+def conversation_lines(row: dict) -> list[str]:
+    """What is around the set: the message it follows up, its files (names escaped: they come from the
+    sender), the reviewers' answers."""
+    lines = []
+    if row.get("set_kind") == "message":
+        lines.append("Message à lire (aucune modification demandée)" + (
+            f" — suite de l'ensemble n° {row['answers']}" if row.get("answers") else ""))
+    for a in row.get("attachments", []):
+        state = "conservée" if a["kept"] else "trop volumineuse, dans le message d'origine seulement"
+        detected = f", contenu {a['detected_type']}" if a["detected_type"] and a["detected_type"] != a["content_type"] else ""
+        lines.append(f"  Pièce jointe [{a['id']}] {shown_name(a['filename'])} ({human_size(a['size'])}, "
+                     f"{a['content_type']}{detected}) — {state}")
+        if a["dangerous"]:
+            lines.append(f"           DANGEREUSE : {a['danger']} — ne l'ouvrez pas")
+    if row.get("attachments"):
+        lines.append("           enregistrer : mailbot review attachment NUMÉRO --save DOSSIER")
+    for r in row.get("replies", []):
+        text = " / ".join(line.strip() for line in r["text"].splitlines() if line.strip())
+        lines.append(f"  Réponse de {r['reviewer']} le {r['created_at'][:16]} : {text}")
     return lines
 
 
@@ -367,34 +400,111 @@ def digest_cmd(app, send, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def history_cmd(app, code, as_json) -> None:
-    """Every change applied to a collectivité's record: who, when, from which message, old → new."""
+    """A collectivité's whole conversation, oldest first: messages in and out, decisions, and every change
+    applied to its record (who, when, from which message, old → new)."""
 
     app.require_store()
     with app.sessions() as session:
         try:
-            entries = history(session, code)
+            entries = timeline(session, code)
         except ReviewError as exc:
             _fail(exc)
     if as_json:
         emit_json(entries)
         return
     if not entries:
-        click.echo("Aucune modification appliquée.")
+        click.echo("Aucun message ni aucune modification.")
+    for e in entries:
+        echo(printable(f"{e['at'][:16].replace('T', ' ')}  {timeline_line(e)}"))
+
+
+def timeline_line(e: dict) -> str:
+    if e["type"] == "change":
+        where = f"{e['entity']} {e['ref']}" + (f".{e['field']}" if e["field"] else "")
+        return (f"{e['reviewer']:<12} ensemble n° {e['changeset']:<5} {e['op']:<6} {where}: "
+                f"{e['old']!r} → {e['new']!r}")
+    if e["type"] == "decision":
+        reason = f" — {e['reason']}" if e["reason"] else ""
+        who = f" par {e['reviewer']}" if e["reviewer"] else ""
+        return f"ensemble n° {e['changeset']} {STATUS_LABELS.get(e['status'], e['status'])}{who}{reason}"
+    if e["type"] == "message_in":
+        label = INBOUND_LABELS.get(e["kind"], e["kind"] or "message")
+        sets = f" → ensemble(s) n° {', '.join(map(str, e['changesets']))}" if e["changesets"] else ""
+        words = f" : « {_one_line(e['text'])} »" if e["text"] else ""
+        files = f" ; pièces jointes : {', '.join(shown_name(a['name']) for a in e['attachments'])}" if e["attachments"] else ""
+        return f"← reçu de {e['from'] or '(expéditeur vide)'} ({label}){sets}{words}{files}"
+    label = OUTBOUND_LABELS.get(e["kind"], e["kind"])
+    to = ", ".join(e["to"]) or "—"
+    if e["reviewer"]:
+        return f"→ {e['reviewer']} a répondu à {to} (ensemble n° {e['changeset']}) : « {_one_line(e['text'])} »"
+    return f"→ envoyé à {to} ({label})"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " / ".join(line.strip() for line in shown_name(text).splitlines() if line.strip())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+@review.command("reply")
+@click.argument("changeset_id", type=int)
+@click.option("--message", "text", required=True, help="What to tell the agent (in French: they read it as written).")
+@click.option("--as", "reviewer", help="Reviewer's name (default: the `reviewer` setting).")
+@send_option
+@pass_app
+def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
+    """Answer the agent whose message made this set: a message from the bot, signed by you, in their thread."""
+    app.require_store()
+    name = _reviewer(app, reviewer)
+    try:
+        with app.sessions.begin() as session:
+            sent = reply_to_agent(session, app.config, changeset_id, name, text)
+    except ReviewError as exc:
+        _fail(exc)
+    echo(printable(f"réponse à {sent.to} en file (message n° {sent.outbound_id}) ; ensemble n° {changeset_id} : "
+                   f"{SET_STATUS_LABELS.get(sent.changeset_status, sent.changeset_status)}"))
+    if send:
+        report = deliver_pending(app.engine, app.config, only_outbound={sent.outbound_id}, connections=1)
+        click.echo("envoyée." if report.sent else "relais injoignable : `mailbot serve` l'enverra.")
+
+
+@review.command("attachment")
+@click.argument("attachment_id", type=int)
+@click.option("--save", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write the file into (created if missing).")
+@click.option("--force", is_flag=True, help="Save a file flagged dangerous (under a name that does not run it).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def attachment_cmd(app, attachment_id, directory, force, as_json) -> None:
+    """One attachment of an agent's message: what it is, and save it with --save DIR."""
+    app.require_store()
+    with app.sessions() as session:
+        row = session.get(InboundAttachment, attachment_id)
+        if row is None:
+            raise click.ClickException(f"aucune pièce jointe n° {attachment_id}")
+        info = {"id": row.id, "inbound_id": row.inbound_id, "filename": row.filename, "content_type": row.content_type,
+                "detected_type": row.detected_type, "category": row.category, "size": row.size, "sha256": row.sha256,
+                "kept": row.data is not None, "dangerous": row.dangerous, "danger": row.danger}
+        data = row.data
+    if directory is None:
+        if as_json:
+            emit_json(info)
+            return
+        echo(f"Pièce jointe n° {info['id']} du message n° {info['inbound_id']} : {shown_name(info['filename'])} "
+                   f"({human_size(info['size'])}, {info['content_type']}"
+                   + (f", contenu {info['detected_type']}" if info["detected_type"] else "") + ")")
+        if info["dangerous"]:
+            echo(f"DANGEREUSE : {info['danger']}")
         return
-    print_table([Column("Le"), Column("Relecteur"), Column("Ensemble", numeric=True), Column("Opération"),
-                 Column("Fiche"), Column("Avant"), Column("Après")],
-                [(f"{e['at'][8:10]}/{e['at'][5:7]}/{e['at'][:4]} {e['at'][11:16]}", e["reviewer"], e["changeset"],
-                  OP_LABELS.get(e["op"], e["op"]), e["ref"] + (f" ({e['field']})" if e["field"] else ""),
-                  _value(e["old"]), _value(e["new"])) for e in entries])
-
-
-OP_LABELS = {"update": "modification", "create": "ajout", "delete": "suppression"}
-
-
-def _value(value) -> str:
-    """A stored value as a person reads it: nothing is —, a record added is its own words."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, dict):
-        return ", ".join(str(v) for k, v in value.items() if v and k not in ("ref", "version", "email_state"))
-    return str(value)
+    if data is None:
+        raise click.ClickException("trop volumineuse pour avoir été conservée à part : "
+                                   f"elle est dans le message d'origine (mailbot inbox show {info['inbound_id']} --raw)")
+    if info["dangerous"] and not force:
+        raise click.ClickException(f"pièce jointe dangereuse ({info['danger']}) : --force pour l'enregistrer quand même")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / safe_filename(info["filename"], info["id"], dangerous=info["dangerous"])
+    try:
+        with open(target, "xb") as out:  # never over an existing file (nor through a link); never outside DIR
+            out.write(data)
+    except FileExistsError:
+        raise click.ClickException(f"{target} existe déjà : rien n'a été écrit") from None
+    echo(f"enregistrée : {target}")

@@ -4,7 +4,9 @@
 calls `ROUTES[kind]`. Every route has the same signature, `(session, config, inbound,
 classification)`, works in the caller's transaction and sends nothing itself: answers go through
 `mailbot.replies.answer`, which checks loop safety. A reply is understood by
-`mailbot.replies.understand`; mail without a token is read by `mailbot.replies.tokenless`.
+`mailbot.replies.understand`; a reply in one of our threads that is not a form is a message for a
+reviewer (`mailbot.replies.conversation`); mail without a token is read by `mailbot.replies.tokenless`.
+The files of mail people wrote are kept with it first (`mailbot.replies.documents`).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.inbound.classify import Classification
-from mailbot.inbound.tie import find_form, form_of_known_contact, tie_inbound
+from mailbot.inbound.tie import FORM_KINDS, carries_a_form, find_form, find_thread, form_of_known_contact, tie_inbound
 from mailbot.replies.answer import (
     answer,
     answer_refusal,
@@ -26,15 +28,19 @@ from mailbot.replies.answer import (
     log_answer,
     note,
 )
+from mailbot.replies.conversation import record_conversation
+from mailbot.replies.documents import HUMAN_KINDS, keep_attachments
 from mailbot.replies.tokenless import answer_tokenless
 from mailbot.replies.understand import understand_reply
-from store.campaign_models import Delivery
+from store.campaign_models import Delivery, OutboundMessage
 from store.inbound_models import InboundMessage
 from store.queries import address_bouncing
 
 log = logging.getLogger("mailbot.pipeline")
 
 Route = Callable[[Session, Config, InboundMessage, Classification], None]
+THREAD_LABELS = {"ack": "accusé de réception", "decision": "avis de décision", "reviewer_reply": "réponse d'un relecteur",
+                 "question": "question", "explanation": "explication", "help": "aide", "circular": "circulaire"}
 
 
 # --- composition -------------------------------------------------------------------------------------
@@ -49,16 +55,39 @@ def route(session: Session, config: Config, inbound: InboundMessage, classificat
             {"auto": True, "original_id": earlier},
         )
     elif classification.kind == "reply":
-        tie = find_form(session, config, classification.details, several=True)
-        if tie.problem:
-            classification = Classification("invalid_token", tie.reason,
-                                            {**classification.details, "problem": tie.problem})
-        else:
-            tie_inbound(session, inbound, tie, mark_replied=True)
+        classification = tie_reply(session, config, inbound, classification)
     inbound.kind = classification.kind
     inbound.reason = classification.reason
     inbound.details = dict(classification.details)
+    if classification.kind in HUMAN_KINDS:
+        kept = keep_attachments(session, config, inbound)
+        if kept:
+            note(inbound, "attachments", [row.id for row in kept])
     ROUTES[classification.kind](session, config, inbound, classification)
+
+
+def tie_reply(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> Classification:
+    """A reply is tied to the form its tokens name — unless it answers, without a form of its own, one of
+    our messages that was not a form (an acknowledgement, a decision notice, a reviewer's answer): it
+    is then a message in a conversation, for a reviewer to read. A reply whose tokens cannot be
+    verified but whose thread is ours is read the same way rather than refused."""
+    details = classification.details
+    thread = find_thread(session, details)
+    if thread is not None and thread.kind not in FORM_KINDS and not carries_a_form(session, config, details):
+        return in_conversation(thread, details)
+    tie = find_form(session, config, details, several=True)
+    if not tie.problem:
+        tie_inbound(session, inbound, tie, mark_replied=True)
+        return classification
+    if thread is not None and tie.problem in ("missing", "invalid"):
+        return in_conversation(thread, details)
+    return Classification("invalid_token", tie.reason, {**details, "problem": tie.problem})
+
+
+def in_conversation(thread: OutboundMessage, details: dict) -> Classification:
+    label = THREAD_LABELS.get(thread.kind, "message")
+    return Classification("conversation", f"réponse à notre {label} (message sortant n° {thread.id}) : message à lire",
+                          {**details, "thread_outbound_id": thread.id})
 
 
 def _reset(inbound: InboundMessage) -> None:
@@ -201,6 +230,7 @@ def understand(session: Session, config: Config, inbound: InboundMessage, classi
 
 ROUTES: dict[str, Route] = {
     "reply": understand,
+    "conversation": record_conversation,  # a message in one of our threads, for a reviewer (mailbot.replies.conversation)
     "invalid_token": explain_invalid_token,
     "bounce": record_bounce,
     "autoreply": record_only,

@@ -127,3 +127,29 @@ def form_of_known_contact(session: Session, address: str) -> FormTie:
     campaign, summary_id = row
     outbound = session.get(OutboundMessage, summary_id) if summary_id else None
     return FormTie(None, "", outbound, campaign, collectivite)
+
+
+# --- threads: our messages that were not forms ------------------------------------------------------------
+
+# Our messages that carry a form: a reply in their thread is a reply to the form (mailbot.replies.understand).
+FORM_KINDS = ("summary", "reminder")
+MAX_THREAD_IDS = 100  # References of a long thread: more than enough to find ours
+
+
+def find_thread(session: Session, details: dict) -> OutboundMessage | None:
+    """The newest of our messages about a collectivité that the thread headers name (the one being
+    answered: References lists the whole thread, oldest first, and clients trim it differently)."""
+    ids = list(details.get("thread_ids", []))[:MAX_THREAD_IDS]
+    if not ids:
+        return None
+    return session.scalar(
+        select(OutboundMessage).where(OutboundMessage.message_id.in_(ids), OutboundMessage.collectivite_id.is_not(None))
+        .order_by(OutboundMessage.created_at.desc(), OutboundMessage.id.desc()).limit(1))
+
+
+def carries_a_form(session: Session, config: Config, details: dict) -> bool:
+    """A token of the message itself (address or text, not its thread) that verifies: a form sent back
+    in answer to, say, an acknowledgement that quoted it."""
+    own = {"address_tokens": details.get("address_tokens", []), "body_tokens": details.get("body_tokens", [])}
+    return bool(own["address_tokens"] or own["body_tokens"]) and not find_form(session, config, own, several=True).problem
+

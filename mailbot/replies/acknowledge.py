@@ -36,6 +36,8 @@ def show(value) -> str:
         return "oui" if value else "non"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict) and "attachment_id" in value:
+        return f"« {value.get('name') or 'pièce jointe'} » (pièce jointe)"  # a document sent with the reply
     if isinstance(value, dict):
         return ", ".join(str(v) for v in value.values() if v not in (None, "", []))
     return str(value)

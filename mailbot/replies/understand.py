@@ -30,6 +30,13 @@ from mailbot.replies.diff import DiffResult, ProposedChange, diff_form
 from mailbot.replies.parse import ParsedForm, ParsedReply, parse_reply
 from mailbot.inbound.tie import UNRECOGNISED_SENDER, find_form, known_contact_id
 from mailbot.replies.answer import answer, explain, note
+from mailbot.replies.documents import (
+    attachment_lines,
+    attachments_of,
+    max_attachment_bytes,
+    propose_apd_document,
+    proposed_document_id,
+)
 from mailbot.tokens import find_tokens
 from store.campaign_models import Campaign, CampaignTarget, Snapshot
 from store.inbound_models import InboundMessage
@@ -99,12 +106,27 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
             _refuse_untied(session, config, inbound, mixed)
             return
         _without_form(session, inbound, parsed, result)
+    proposed = _propose_document(session, inbound, parsed, result)
     inbound.parse_state = "parsed"
     note(inbound, "understood", [
         {"collectivite": o.collectivite.code, "changes": len(o.diff.changes),
          "changeset": o.changeset.id if o.changeset else None} for o in result.outcomes
     ])
-    _acknowledge(session, config, inbound, parsed, result)
+    _acknowledge(session, config, inbound, parsed, result, proposed)
+
+
+def _propose_document(session, inbound: InboundMessage, parsed: ParsedReply, result: Understanding):
+    """A file sent with the form of one collectivité is proposed as its APD document (mailbot.replies.documents);
+    with the forms of several, nothing says whose it is: it is only passed on."""
+    if len(result.outcomes) != 1:
+        return None
+    outcome = result.outcomes[0]
+    changeset = propose_apd_document(session, inbound, campaign=outcome.campaign,
+                                     collectivite_id=outcome.collectivite.id, changeset=outcome.changeset,
+                                     trusted=outcome.trusted, note=parsed.note)
+    if changeset is not None:
+        outcome.changeset = changeset
+    return changeset
 
 
 def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding) -> None:
@@ -221,7 +243,8 @@ def _change_row(change: ProposedChange) -> Change:
     )
 
 
-def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
+def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, result: Understanding,
+                 proposed: ChangeSet | None = None) -> None:
     """One answer for the whole message, a section per form understood (an agent answering for two
     collectivités gets one message, not two), then the forms that could not be tied."""
     if not result.outcomes:
@@ -229,7 +252,15 @@ def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, 
         return
     answer(session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
            context={"sections": [_ack_section(o, _labels(session, o.campaign)) for o in result.outcomes],
-                    "problems": list(result.problems)})
+                    "problems": list(result.problems),
+                    "attachments": _attachments_section(session, config, inbound, proposed)})
+
+
+def _attachments_section(session, config, inbound: InboundMessage, proposed: ChangeSet | None) -> list[dict]:
+    """The files received, each with what became of it (its own section of the acknowledgement)."""
+    campaign = session.get(Campaign, proposed.campaign_id) if proposed is not None and proposed.campaign_id else None
+    return attachment_lines(attachments_of(session, inbound.id), max_attachment_bytes(config),
+                            proposed_document_id(proposed), campaign.apd_editable_year if campaign else None)
 
 
 def _labels(session: Session, campaign: Campaign) -> Labels:

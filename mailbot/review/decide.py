@@ -302,11 +302,13 @@ def _mark(change: Change, status: str, reviewer: str, reason: str | None = None)
 
 def _settle(changeset: ChangeSet, reviewer: str, outcome: Outcome, *, reason: str | None = None) -> None:
     changeset.status = settle_status(c.status for c in changeset.changes)
+    if changeset.kind == "message" and not changeset.changes:
+        changeset.status = "read"  # an agent's message with nothing to apply: read, nothing approved
     changeset.has_conflicts = any(c.status == "conflict" for c in changeset.changes)
     changeset.has_errors = any(c.errors for c in changeset.changes if c.status == "pending")
     if reason:
         changeset.reason = reason
-    if changeset.status in FINAL_STATES:
+    if changeset.status in FINAL_STATES or changeset.status == "read":
         changeset.decided_at, changeset.decided_by = utcnow(), reviewer
     outcome.status = changeset.status
 
@@ -524,8 +526,10 @@ def revert(sessions, config: Config, changeset_id: int, reviewer: str) -> Outcom
 # --- bulk ------------------------------------------------------------------------------------------------
 
 # what the bulk form takes: pending sets from a recognised sender, without errors, conflicts or
-# competing changes (two agents asked different things of one field: a person chooses)
-BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False, competing=False)
+# competing changes (two agents asked different things of one field: a person chooses); never an
+# agent's message (a person reads it)
+BULK_FILTER = QueueFilter(status="pending", trusted=True, with_errors=False, with_conflicts=False, competing=False,
+                          set_kind="changes")
 
 
 @dataclass
