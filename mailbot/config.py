@@ -63,6 +63,10 @@ SETTINGS: tuple[Setting, ...] = (
             "in the message as received).", int),
     Setting("max_answers_per_day", "MAILBOT_MAX_ANSWERS_PER_DAY", 5,
             "Automatic answers the bot sends one address per day, at most (loop safety).", int),
+    Setting("trusted_authserv_ids", "MAILBOT_TRUSTED_AUTHSERV_IDS", "",
+            "Comma-separated server ids (the first word of their Authentication-Results headers) of the "
+            "mail servers that receive our mail: their SPF/DKIM/DMARC verdict is believed (empty: "
+            "none; DKIM signatures are then checked locally)."),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -132,6 +136,10 @@ class Config:
     @property
     def digest_addresses(self) -> list[str]:
         return _names(self.values["digest_to"])
+
+    @property
+    def authserv_ids(self) -> list[str]:
+        return _names(self.values.get("trusted_authserv_ids", ""))
 
 
 def _names(raw) -> list[str]:

@@ -3,6 +3,9 @@
 SQLite is the embedded default: WAL with synchronous=FULL so a committed message survives a power
 cut, foreign keys on, a busy timeout, and write transactions that take the write lock when they
 begin (BEGIN IMMEDIATE) so two writers queue instead of failing with « database is locked ».
+Read-only work (`read_sessions`, or any connection with the `read_only` execution option) begins a
+plain deferred transaction instead: in WAL mode a reader never waits for the writer, so listing the
+inbox or the queue never fails with « database is locked » while a worker writes.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # `mailbot serve` start that say nothing about the store. Its migration lines are kept.
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "mailbot_read_only"  # execution option: this connection's transactions only read
 
 
 class StoreError(RuntimeError):
@@ -58,11 +62,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading: on SQLite their transactions never take the write lock (see above)."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def alembic_config(engine: Engine):
@@ -130,6 +140,6 @@ def is_initialised(engine: Engine) -> bool:
     if sqlite_file_missing(engine):
         return False
     try:
-        return inspect(engine).has_table("alembic_version")
+        return inspect(engine.execution_options(**{READ_ONLY: True})).has_table("alembic_version")
     except OperationalError as exc:
         raise StoreError(f"base de données injoignable : {one_line(exc.orig)}") from None

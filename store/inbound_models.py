@@ -30,7 +30,7 @@ INBOUND_SOURCES = ("smtp", "imap")
 INBOUND_STATES = ("queued", "processing", "done", "error")
 INBOUND_KINDS = (
     "reply", "invalid_token", "bounce", "autoreply", "list", "bulk", "command", "own", "duplicate",
-    "malformed", "unknown", "conversation",
+    "malformed", "too_complex", "unknown", "conversation",
 )
 PARSE_STATES = ("pending", "parsed", "failed")
 

@@ -129,6 +129,7 @@ def get_changeset(session: Session, changeset_id: int) -> dict | None:
         return None
     data = _with_links(session, [changeset_data(*row)], [row[0]])[0]
     data["attachments"] = attachments_data(session, row[0].inbound_id)
+    data["authentication"] = authentication_of(session, row[0].inbound_id)
     data["replies"] = [
         {"id": r.id, "reviewer": r.reviewer, "text": r.text, "created_at": r.created_at.isoformat(),
          "outbound_id": r.outbound_id}
@@ -148,6 +149,20 @@ def attachments_data(session: Session, inbound_id: int | None) -> list[dict]:
                InboundAttachment.dangerous, InboundAttachment.danger)
         .where(InboundAttachment.inbound_id == inbound_id).order_by(InboundAttachment.position))
     return [dict(r._mapping) for r in rows]
+
+
+UNKNOWN_AUTHENTICATION = "authentification inconnue"
+
+
+def authentication_of(session: Session, inbound_id: int | None) -> dict | None:
+    """What the mail servers found of the message's sender (mailbot.inbound.authenticate), for
+    reviewers; None for a set that came from no message (a revert)."""
+    if inbound_id is None:
+        return None
+    details = session.scalar(select(InboundMessage.details).where(InboundMessage.id == inbound_id)) or {}
+    found = details.get("authentication") or {}
+    return {"result": found.get("result", "unknown"), "label": found.get("label", UNKNOWN_AUTHENTICATION),
+            "detail": found.get("detail", "")}
 
 
 def _with_links(session: Session, rows: list[dict], changesets: list[ChangeSet]) -> list[dict]:

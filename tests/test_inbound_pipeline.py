@@ -393,13 +393,16 @@ def test_a_failing_route_records_an_error_and_reprocess_retries_it(engine, Sessi
     assert (again.state, again.kind, again.error) == ("done", "unknown", None)
 
 
-def test_malformed_message_is_stored_and_marked_error(engine, Session, config):
+def test_message_past_the_limits_is_stored_kept_for_reviewers_and_answered_once(engine, Session, config):
     depth = 100
     raw = b"From: a@ville.fr\r\nSubject: x\r\n" + b"".join(
         b'Content-Type: multipart/mixed; boundary="n%d"\r\n\r\n--n%d\r\n' % (i, i) for i in range(depth)) + b"fin\r\n"
     row = inbound(Session, deliver(engine, config, raw, sender="a@ville.fr"))
-    assert (row.state, row.kind) == ("error", "malformed") and "analyse interrompue" in row.error
-    assert row.raw == raw
+    assert (row.state, row.kind) == ("done", "too_complex") and "trop complexe" in row.reason
+    assert row.raw == raw and row.response_outbound_id is not None
+    again = inbound(Session, deliver(engine, config, raw.replace(b"fin", b"encore"), sender="a@ville.fr"))
+    assert again.kind == "too_complex" and again.response_outbound_id is None  # once a day
+    assert [m["Subject"] for m in answers(Session)] == ["Re: x — message transmis aux relecteurs"]
 
 
 # --- inbox commands -------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import click
 
 from mailbot.cli.terminal import json_safe, printable
 from mailbot.config import Config, ConfigError, load_config
-from store.db import StoreError, is_initialised, make_engine, session_factory, sqlite_file_missing
+from store.db import StoreError, is_initialised, make_engine, read_sessions, session_factory, sqlite_file_missing
 
 
 @dataclass
@@ -33,6 +33,11 @@ class AppContext:
     @property
     def sessions(self):
         return session_factory(self.engine)
+
+    @property
+    def read_sessions(self):
+        """For commands that only read: they never wait for (nor block) a writer (store.db)."""
+        return read_sessions(self.engine)
 
     def require_store(self):
         """The engine of an initialised store, or a clear error telling how to create it."""

@@ -70,7 +70,7 @@ def import_cmd(app, directory: Path) -> None:
 def stats(app, as_json: bool) -> None:
     """The Atlas's headline figures, as the circular counts them."""
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         figures = queries.atlas_stats(session)
     if as_json:
         emit_json(figures)
@@ -85,7 +85,7 @@ def stats(app, as_json: bool) -> None:
 def show(app, code: str, as_json: bool) -> None:
     """One collectivité's whole record, every record with its reference."""
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         record = queries.collectivite_record(session, code)
     if record is None:
         raise click.ClickException(f"code de collectivité inconnu « {code} » (par exemple COM-35238, DEP-35, REG-53)")

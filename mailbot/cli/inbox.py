@@ -72,7 +72,7 @@ def list_cmd(app, kinds: tuple[str, ...], states: tuple[str, ...], limit: int, a
         query = query.where(InboundMessage.kind.in_(kinds))
     if states:
         query = query.where(InboundMessage.state.in_(states))
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         rows = [_summary(message) for message in session.scalars(query)]
     if as_json:
         emit_json(rows)
@@ -95,7 +95,7 @@ def list_cmd(app, kinds: tuple[str, ...], states: tuple[str, ...], limit: int, a
 def show(app, inbound_id: int, raw: bool, as_json: bool) -> None:
     """One message: envelope, classification, what was done."""
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         message = session.get(InboundMessage, inbound_id)
         if message is None:
             raise click.ClickException(f"aucun message reçu n° {inbound_id} (voir `mailbot inbox list`)")

@@ -62,7 +62,7 @@ def list_cmd(app, status, region, departement, kind, trusted, with_errors, with_
                         kind=kind, trusted=trusted, with_errors=with_errors, with_conflicts=with_conflicts,
                         collectivite=collectivite, competing=competing,
                         set_kind=None if messages is None else "message" if messages else "changes")
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         rows = list_changesets(session, where=where, limit=limit, offset=(page - 1) * limit)
     if as_json:
         emit_json(rows)
@@ -104,7 +104,7 @@ def _queue_row(row: dict) -> list:
 def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     """One change set: each change as before → after, with errors, fuzzy matches and conflicts."""
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         row = get_changeset(session, changeset_id)
         if row is not None:
             row["warnings"] = [w.as_dict() for w in plausibility_warnings(session, changeset_id)]
@@ -132,6 +132,9 @@ def describe(row: dict, labels: Labels | None = None, names: Names | None = None
     lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {status}",
              f"Reçu le {when(row['created_at'])} de {row['sender'] or '(interne)'}"
              + ("" if row["trusted"] else "  (expéditeur non reconnu)")]
+    if row.get("authentication"):
+        auth = row["authentication"]
+        lines.append(f"Authentification : {auth['label']}" + (f" ({auth['detail']})" if auth["detail"] else ""))
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")

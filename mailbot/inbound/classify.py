@@ -7,20 +7,25 @@ recognises the message wins, so a bounce quoting our summary (with its token) is
 out-of-office saying « AIDE » in its subject is an auto-reply.
 
 The message is read within `ParseLimits` (`mailbot.inbound.read`): a message beyond them is of
-kind `malformed` instead of consuming a worker or crashing it.
+kind `too_complex` (kept for reviewers, its sender told once) instead of consuming a worker or
+crashing it. Tokens and commands are looked for in the message's canonical text, the one the reply
+parser reads (`mailbot.replies.parse.reply_text`).
 No I/O, no session, no configuration: the caller passes our address and the VERP secret.
 """
 from __future__ import annotations
 
+import email
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from email import policy
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Callable
 
 from flufl.bounce import all_failures
 
+from mailbot.budget import checkpoint
 from mailbot.inbound.read import (
     DEFAULT_LIMITS,
     BudgetExceeded,
@@ -30,12 +35,16 @@ from mailbot.inbound.read import (
     normalise,
     parse_bounded,
 )
+from mailbot.inbound.robots import TEXT_SIGNAL, autoreply_signal
 from mailbot.outbound.outbox import parse_return_path
+from mailbot.replies.parse import ParsedReply, reply_text
 from mailbot.tokens import FormReference, find_tokens
 
-KINDS = ("reply", "bounce", "autoreply", "list", "bulk", "command", "own", "malformed", "unknown")
+KINDS = ("reply", "bounce", "autoreply", "list", "bulk", "command", "own", "malformed", "too_complex", "unknown")
 COMMANDS = ("AIDE", "FICHE")
 OUR_MAILER = "atlas-mailbot"  # the X-Mailer of everything mailbot.outbound.render builds
+
+
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,11 @@ class Classification:
     kind: str
     reason: str  # in French: reviewers read it
     details: dict = field(default_factory=dict)  # JSON-serialisable; "auto": True means never answer
+    # Not stored: the message's canonical text (mailbot.replies.parse.reply_text), and what the worker read
+    # from it before its write transaction (mailbot.inbound.queue.analyse): the reply, its forms' diffs.
+    text: str | None = field(default=None, compare=False, repr=False)
+    parsed: ParsedReply | None = field(default=None, compare=False, repr=False)
+    diffs: dict | None = field(default=None, compare=False, repr=False)  # mailbot.replies.understand.prepare_diffs
 
 
 @dataclass(frozen=True)
@@ -59,12 +73,14 @@ class MailView:
     our_address: str
     secret: str
     message: Message = field(compare=False, repr=False)
+    raw: bytes = field(compare=False, repr=False)
     subject: str
     from_address: str
     message_id: str
     content_type: str
     report_type: str
-    texts: tuple[str, ...]
+    texts: tuple[str, ...]  # every readable part, attached messages aside (bounce diagnostics)
+    text: str = ""  # the canonical text the parser reads (mailbot.replies.parse.reply_text): tokens, commands
 
     def header(self, name: str) -> str:
         return header_text(self.message.get(name, "") or "")
@@ -104,11 +120,11 @@ def classify(
         for rule in RULES:
             result = rule(view)
             if result is not None:
-                return result
+                return replace(result, text=view.text)
         return Classification("unknown", "ni réponse à un formulaire, ni commande, ni rebond, ni réponse "
-                                         "automatique : conservé pour les relecteurs", view.references)
+                                         "automatique : conservé pour les relecteurs", view.references, text=view.text)
     except BudgetExceeded as exc:
-        return Classification("malformed", f"analyse interrompue : {exc}", {"error": str(exc)})
+        return too_complex(str(exc))
     except (RecursionError, MemoryError) as exc:
         return Classification("malformed", "analyse interrompue : structure trop profonde",
                               {"error": exc.__class__.__name__})
@@ -117,20 +133,33 @@ def classify(
                               {"error": f"{exc.__class__.__name__}: {exc}"[:500]})
 
 
+def too_complex(reason: str, earlier: Classification | None = None) -> Classification:
+    """Beyond what we agree to read automatically: kept for reviewers, the sender told once. A message
+    already known to come from a robot stays unanswered."""
+    details = {"error": reason, "auto": bool(earlier and earlier.details.get("auto"))}
+    if earlier is not None:
+        details["kind_before"] = earlier.kind
+    return Classification("too_complex", f"message trop complexe pour une lecture automatique ({reason}) : "
+                                         "transmis aux relecteurs", details)
+
+
 def read_message(raw: bytes, envelope: Envelope, *, our_address: str, secret: str,
                  limits: ParseLimits = DEFAULT_LIMITS) -> MailView:
     message = parse_bounded(raw, limits)
+    checkpoint()
     return MailView(
         envelope=envelope,
         our_address=our_address,
         secret=secret,
         message=message,
+        raw=raw,
         subject=header_text(message.get("Subject", "") or ""),
         from_address=parseaddr(header_text(message.get("From", "") or ""))[1].lower(),
         message_id=header_text(message.get("Message-ID", "") or "").strip(),
         content_type=message.get_content_type(),
         report_type=(message.get_param("report-type") or "").lower() if message.is_multipart() else "",
         texts=body_texts(message, limits.max_text_chars),
+        text=reply_text(message)[0][:limits.max_text_chars],
     )
 
 
@@ -164,6 +193,11 @@ _DELAY_WORDS = re.compile(r"delay|retard|differe|will (continue|retry)|continue 
 def is_bounce(view: MailView) -> Classification | None:
     """A delivery report: RFC 3464 DSN, or a non-standard one flufl.bounce recognises.
 
+    Recognised by its structure (a `multipart/report` of delivery status, a delivery-status part
+    anywhere, `X-Failed-Recipients`, flufl.bounce's scan), whatever the envelope sender and whatever
+    address it came to, a token address included: some servers send their reports from an ordinary
+    address. Sender and subject only support the weaker, heuristic evidence.
+
     VERP recipients name our delivery (or our message, sent to several recipients at once) even
     when the report is poor; the MAC in them means a forged « bounce » cannot mark anyone's address.
     """
@@ -175,10 +209,8 @@ def is_bounce(view: MailView) -> Classification | None:
     subject_says = bool(_BOUNCE_SUBJECT.search(normalise(view.subject)))
     is_dsn = view.content_type == "multipart/report" and view.report_type == "delivery-status"
     failed_header = bool(view.message.get("X-Failed-Recipients"))
-    if not (null_sender or daemon or named or subject_says or is_dsn or failed_header):
-        return None
     dsn = dsn_actions(view.message)
-    temporary, permanent = _flufl_failures(view.message)
+    temporary, permanent = _flufl_failures(_scanned(view))
     evidence = is_dsn or dsn or failed_header or temporary or permanent or (subject_says and (null_sender or daemon or named))
     if not evidence:
         return None
@@ -219,6 +251,27 @@ def dsn_actions(message: Message) -> dict[str, tuple[str, str, str]]:
             found[address] = (action, str(block.get("Status", "")).strip().split(" ")[0],
                               " ".join(str(block.get("Diagnostic-Code", "")).split())[:300])
     return found
+
+
+# flufl.bounce tries ~20 detectors on every line: it reads at most this much. A report says what
+# failed near its top; what follows is the quoted original.
+FLUFL_SCAN_BYTES = 64 * 1024
+FLUFL_SCAN_LINES = 1500
+
+
+def _scanned(view: MailView) -> Message:
+    """The message flufl.bounce scans: its head when it is large."""
+    head = view.raw[:FLUFL_SCAN_BYTES]
+    cut = -1
+    for _ in range(FLUFL_SCAN_LINES):
+        cut = head.find(b"\n", cut + 1)
+        if cut < 0:
+            break
+    if cut >= 0:
+        head = head[:cut + 1]
+    if len(head) == len(view.raw):
+        return view.message
+    return email.message_from_bytes(head, policy=policy.compat32)
 
 
 def _flufl_failures(message: Message) -> tuple[list[str], list[str]]:
@@ -265,35 +318,32 @@ def _diagnostic(view: MailView, dsn: dict) -> tuple[str, str]:
     return "", ""
 
 
-_AUTO_SUBJECT = re.compile(
-    r"absence du bureau|absent du bureau|absente du bureau|reponse automatique|message d.absence|"
-    r"notification d.absence|je suis absente?\b|en conges?\b|out of (the )?office|automatic reply|"
-    r"auto[- ]?reply|autoreply|auto[- ]?response|vacation|away from (my|the) (desk|office)|abwesenheit|"
-    r"accuse de (reception|lecture)|^lu ?:|^read ?:|^auto ?:"
-)
-_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Response-Suppress",
-                 "X-MS-Exchange-Inbox-Rules-Loop", "X-MS-Exchange-Generated-Message-Source")
-
-
 def is_autoreply(view: MailView) -> Classification | None:
-    """An automatic answer (RFC 3834 and the headers and subjects the usual clients use)."""
-    auto_submitted = view.header("Auto-Submitted").lower()
-    value = re.split(r"[;(\s]", auto_submitted, maxsplit=1)[0]
-    if value and value != "no":
-        return Classification("autoreply", f"réponse automatique (Auto-Submitted: {value})",
-                              {"auto": True, "signal": f"Auto-Submitted: {auto_submitted}"})
-    for name in _AUTO_HEADERS:
-        if view.message.get(name) is not None:
-            return Classification("autoreply", f"réponse automatique (en-tête {name})",
-                                  {"auto": True, "signal": name})
+    """An automatic answer: RFC 3834, the headers robots set, the subjects and openings they write
+    (the patterns are data: mailbot.robots), or a read receipt."""
     if view.content_type == "multipart/report" and view.report_type == "disposition-notification":
         return Classification("autoreply", "accusé de lecture", {"auto": True, "signal": "disposition-notification"})
-    subject = normalise(view.subject)
-    match = _AUTO_SUBJECT.search(subject)
-    if match:
-        return Classification("autoreply", f"réponse automatique (objet « {view.subject[:120]} »)",
-                              {"auto": True, "signal": f"subject: {match.group(0)}"})
-    return None
+    signal = autoreply_signal(view.header, lambda name: view.message.get(name) is not None, view.subject,
+                              own_words(view.text))
+    if signal is None:
+        return None
+    details = {"auto": True, "signal": signal}
+    if signal.startswith(TEXT_SIGNAL):  # the wording alone: a person may write it above an edited form
+        details.update(weak=True, **view.references)
+    return Classification("autoreply", f"réponse automatique ({signal})", details)
+
+
+_QUOTE_START = re.compile(r"^\s*(>|-{2,}|_{5,}|(de|from|envoye|sent)\s*:|le .{0,120}a ecrit|on .{0,120}wrote)", re.IGNORECASE)
+
+
+def own_words(text: str) -> str:
+    """The lines the sender wrote above any quotation or forwarded copy (robots speak there)."""
+    lines: list[str] = []
+    for line in text.splitlines()[:200]:
+        if _QUOTE_START.match(normalise(line)):
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def is_list_or_bulk(view: MailView) -> Classification | None:
@@ -327,7 +377,7 @@ def find_command(view: MailView) -> tuple[str, str] | None:
     found = command_word(subject) if subject.strip() else None
     if found:
         return found, "subject"
-    for text in view.texts[:1]:
+    for text in (view.text,):
         for line in text.splitlines():
             if not line.strip():
                 continue
@@ -377,7 +427,7 @@ def _references(view: MailView) -> dict:
         addresses += [address for _, address in getaddresses(view.headers(name))]
     ours = [a for a in addresses if _is_our_address(view, a.lower())]
     address_tokens = _as_json(find_tokens(" ".join(ours)))
-    body_tokens = _as_json(find_tokens("\n".join(view.texts)))
+    body_tokens = _as_json(find_tokens(view.text))
     thread = " ".join(view.headers("In-Reply-To") + view.headers("References"))
     thread_ids = []
     for msgid in _MSGID.findall(thread):

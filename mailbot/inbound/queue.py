@@ -5,8 +5,9 @@ one INSERT … ON CONFLICT DO NOTHING on the dedupe key, committed. The same mes
 or by SMTP and by IMAP, is one row.
 
 Processing follows the shape of Mailman's runners: a worker claims a few queued rows (state
-`processing`, committed), then handles each in its own transaction that ends with state `done`
-(or `error`, kept for `mailbot inbox reprocess`). A crash leaves `processing` rows behind, which
+`processing`, committed), then handles each: read and analysed outside any write transaction (see
+`process_claimed`), then routed in its own transaction that ends with state `done` (or `error`,
+kept for `mailbot inbox reprocess`). A crash leaves `processing` rows behind, which
 `release_interrupted` puts back in the queue at startup; the row lock and state check at the start
 of each transaction mean a message released while still being worked on is still handled once.
 """
@@ -17,7 +18,7 @@ import logging
 import threading
 from contextlib import nullcontext
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
@@ -27,12 +28,17 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailbot import budget
+from mailbot.budget import TooComplex
 from mailbot.clock import utcnow
-from mailbot.inbound.route import route
-from mailbot.inbound.classify import Envelope, classify
-from mailbot.inbound.read import header_text
 from mailbot.config import Config
-from store.db import session_factory
+from mailbot.inbound.authenticate import DnsLookup, authenticate
+from mailbot.inbound.classify import Classification, Envelope, classify, too_complex
+from mailbot.inbound.read import header_text
+from mailbot.inbound.route import route
+from mailbot.replies.parse import parse_text
+from mailbot.replies.understand import prepare_diffs
+from store.db import read_sessions, session_factory
 from store.inbound_models import InboundMessage
 
 log = logging.getLogger("mailbot.inbound")
@@ -92,7 +98,19 @@ def _split(raw: bytes) -> tuple[bytes, bytes]:
 
 
 def fingerprint(raw: bytes) -> Fingerprint:
-    """Message-ID and a content hash that ignores line endings and trace headers (pure)."""
+    """Message-ID and a content hash that ignores line endings and trace headers (pure).
+
+    Never raises: a message that fits the size limit is stored whatever its content, and what its
+    headers hold is the classifier's business (a failure there is recorded as `malformed`)."""
+    try:
+        return _fingerprint(raw)
+    except Exception:  # headers the parser cannot read: identified by their bytes alone
+        log.warning("unreadable headers: message fingerprinted by its bytes", exc_info=True)
+        content = hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+        return Fingerprint(None, content, hashlib.sha256(f"\0{content}".encode()).hexdigest(), None, None)
+
+
+def _fingerprint(raw: bytes) -> Fingerprint:
     head, body = _split(raw)
     headers = BytesHeaderParser(policy=policy.compat32).parsebytes(head) if head else None
     digest = hashlib.sha256()
@@ -215,10 +233,53 @@ def release_interrupted(engine: Engine) -> int:
 
 # --- processing ----------------------------------------------------------------------------------------
 
-def handle(session: Session, config: Config, inbound: InboundMessage) -> None:
-    """Classify and route one claimed message inside the caller's transaction."""
-    envelope = Envelope(inbound.envelope_from or "", tuple(inbound.envelope_to or ()))
-    classification = classify(inbound.raw, envelope, our_address=config.from_address, secret=config.secret)
+# Kinds whose sender may be trusted or answered: the only ones worth an authentication verdict.
+AUTHENTICATED_KINDS = ("reply", "command", "unknown")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the CPU work on one message needs, read without taking the write lock."""
+
+    raw: bytes
+    envelope: Envelope
+
+
+def analyse(raw: bytes, envelope: Envelope, config: Config, *, dns: DnsLookup | None = None) -> Classification:
+    """Everything about one message that needs no transaction: its kind, its canonical text, the
+    reply parsed from that text, and what the mail servers found of its sender (mailbot.authenticate).
+    Runs before the write transaction, under the caller's CPU budget."""
+    classification = classify(raw, envelope, our_address=config.from_address, secret=config.secret)
+    details = dict(classification.details)
+    readable = classification.kind == "reply" or details.get("weak")
+    if classification.kind in AUTHENTICATED_KINDS or readable:
+        details["authentication"] = authenticate(raw, trusted_ids=tuple(config.authserv_ids), dns=dns).as_json()
+    parsed = parse_text(classification.text or "") if readable else None
+    return replace(classification, details=details, parsed=parsed)
+
+
+def edited_despite_robot_words(classification: Classification) -> Classification:
+    """An out-of-office opening (the wording alone, no robot header) above a form the sender edited
+    is a person who wrote that they are away, then answered: a reply. Robots quote our form unchanged."""
+    if classification.kind != "autoreply" or not classification.details.get("weak"):
+        return classification
+    if not any(diff.changes for _, diff in (classification.diffs or {}).values()):
+        return classification
+    details = {key: value for key, value in classification.details.items() if key not in ("auto", "weak")}
+    return replace(classification, kind="reply", details=details,
+                   reason=f"réponse à un formulaire modifié, malgré un début de réponse automatique ({details['signal']})")
+
+
+def prepare(sessions: sessionmaker[Session], config: Config, classification: Classification) -> Classification:
+    """The reply's forms diffed against their snapshots, in a read-only session (no write lock)."""
+    if classification.parsed is None or not classification.parsed.forms:
+        return classification
+    with read_sessions(sessions.kw["bind"])() as session:
+        return replace(classification, diffs=prepare_diffs(session, config, classification.parsed))
+
+
+def handle(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
+    """Route one claimed message, already analysed, inside the caller's transaction."""
     route(session, config, inbound, classification)
     if inbound.state == "processing":
         inbound.state = "done"
@@ -226,20 +287,58 @@ def handle(session: Session, config: Config, inbound: InboundMessage) -> None:
     log.info("inbound %s from %r: %s (%s)", inbound.id, inbound.sender, inbound.kind, inbound.reason)
 
 
-def process_claimed(sessions: sessionmaker[Session], config: Config, inbound_id: int) -> str | None:
-    """Process one claimed message in one transaction; returns its final state (None: not ours any more)."""
+def process_claimed(sessions: sessionmaker[Session], config: Config, inbound_id: int, *,
+                    write_lock: threading.Lock | None = None, dns: DnsLookup | None = None) -> str | None:
+    """Process one claimed message; returns its final state (None: not ours any more).
+
+    Three steps, so that no message holds up the others: read it (a read transaction: no write lock);
+    analyse it (CPU only, no transaction); route it in one write transaction (under `write_lock`).
+    Analysis and routing share one CPU budget (mailbot.budget); a message that exhausts it is
+    recorded as too complex, in a fresh transaction (the routing's was rolled back)."""
     try:
-        with sessions.begin() as session:
-            inbound = session.scalars(
-                select(InboundMessage).where(InboundMessage.id == inbound_id).with_for_update()
-            ).first()
-            if inbound is None or inbound.state != "processing":
-                return None  # released and handled elsewhere meanwhile
-            handle(session, config, inbound)
-            return inbound.state
+        job = _load(sessions, inbound_id)
+        if job is None:
+            return None  # released and handled elsewhere meanwhile
+        deadline = budget.deadline_from_now()
+        try:
+            with budget.until(deadline):
+                classification = edited_despite_robot_words(
+                    prepare(sessions, config, analyse(job.raw, job.envelope, config, dns=dns)))
+        except TooComplex as exc:
+            classification = too_complex(str(exc))
+        try:
+            return _route(sessions, config, inbound_id, classification, deadline, write_lock)
+        except TooComplex as exc:
+            log.warning("inbound %s: over its CPU budget (%s): recorded as too complex", inbound_id, exc)
+            return _route(sessions, config, inbound_id, too_complex(str(exc), classification), None, write_lock)
     except Exception as exc:  # one bad message must not stop the queue; it is recorded below
         log.exception("inbound %s: processing failed", inbound_id)
-        return _record_failure(sessions, inbound_id, exc)
+        with write_lock or nullcontext():
+            return _record_failure(sessions, inbound_id, exc)
+
+
+def _load(sessions: sessionmaker[Session], inbound_id: int) -> Job | None:
+    with read_sessions(sessions.kw["bind"])() as session:
+        row = session.execute(
+            select(InboundMessage.raw, InboundMessage.state, InboundMessage.envelope_from, InboundMessage.envelope_to)
+            .where(InboundMessage.id == inbound_id)
+        ).first()
+    if row is None or row.state != "processing":
+        return None
+    return Job(row.raw, Envelope(row.envelope_from or "", tuple(row.envelope_to or ())))
+
+
+def _route(sessions: sessionmaker[Session], config: Config, inbound_id: int, classification: Classification,
+           deadline: float | None, write_lock: threading.Lock | None) -> str | None:
+    with write_lock or nullcontext(), sessions.begin() as session:
+        inbound = session.scalars(
+            select(InboundMessage).where(InboundMessage.id == inbound_id).with_for_update()
+        ).first()
+        if inbound is None or inbound.state != "processing":
+            return None
+        with budget.until(deadline):
+            handle(session, config, inbound, classification)
+        return inbound.state
 
 
 def is_transient(exc: Exception) -> bool:
@@ -265,7 +364,7 @@ def _record_failure(sessions: sessionmaker[Session], inbound_id: int, exc: Excep
         return None
 
 
-def process_pending(engine: Engine, config: Config, *, limit: int | None = None) -> int:
+def process_pending(engine: Engine, config: Config, *, limit: int | None = None, dns: DnsLookup | None = None) -> int:
     """Process queued messages until none is left (or `limit`); returns how many were handled."""
     sessions = session_factory(engine)
     done = 0
@@ -274,7 +373,7 @@ def process_pending(engine: Engine, config: Config, *, limit: int | None = None)
         if not ids:
             break
         for inbound_id in ids:
-            process_claimed(sessions, config, inbound_id)
+            process_claimed(sessions, config, inbound_id, dns=dns)
             done += 1
     return done
 
@@ -310,8 +409,7 @@ def run_worker(engine: Engine, config: Config, stop: threading.Event, *, wake: t
                 log.info("shutdown: released %d claimed message(s)", released)
                 break
             _give_way(pressure, stop)
-            with write_lock or nullcontext():
-                process_claimed(sessions, config, inbound_id)
+            process_claimed(sessions, config, inbound_id, write_lock=write_lock)
 
 
 def _give_way(pressure: Callable[[], bool] | None, stop: threading.Event) -> None:

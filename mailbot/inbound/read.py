@@ -24,12 +24,13 @@ class BudgetExceeded(ValueError):
 class ParseLimits:
     max_header_bytes: int = 256 * 1024
     max_header_fields: int = 1000
-    max_header_field_bytes: int = 64 * 1024
+    max_header_field_bytes: int = 16 * 1024  # longer is no mail client's: a parser trap
     max_multiparts: int = 50  # bounds the nesting before the parser sees it (it recurses)
     max_delimiter_lines: int = 2000  # lines starting with "--": an upper bound on MIME parts
     max_depth: int = 20
     max_parts: int = 500
     max_text_chars: int = 1_000_000
+    max_lines: int = 1_000_000  # 25 MB of attachments is 330,000 base64 lines; millions are a parser trap
 
 
 DEFAULT_LIMITS = ParseLimits()
@@ -60,6 +61,8 @@ def check_budget(raw: bytes, limits: ParseLimits) -> None:
             raise BudgetExceeded(f"un en-tête de plus de {limits.max_header_field_bytes} octets")
     if fields > limits.max_header_fields:
         raise BudgetExceeded(f"plus de {limits.max_header_fields} en-têtes")
+    if max(raw.count(b"\n"), raw.count(b"\r")) > limits.max_lines:  # the parser splits on both
+        raise BudgetExceeded(f"plus de {limits.max_lines} lignes")
     if len(_MULTIPART.findall(raw)) > limits.max_multiparts:
         raise BudgetExceeded(f"plus de {limits.max_multiparts} parties multipart imbriquées ou juxtaposées")
     if len(_DELIMITER.findall(raw)) > limits.max_delimiter_lines:
@@ -79,9 +82,23 @@ def parse_bounded(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Message:
             raise BudgetExceeded(f"imbrication MIME de plus de {limits.max_depth} niveaux")
         if parts > limits.max_parts:
             raise BudgetExceeded(f"plus de {limits.max_parts} parties MIME")
+        _check_part_headers(part, limits)
         if part.is_multipart():
             stack.extend((child, depth + 1) for child in part.get_payload())
     return message
+
+
+def _check_part_headers(part: Message, limits: ParseLimits) -> None:
+    """Every MIME part's headers within the limits, before anything parses their values: the
+    standard header parser is quadratic on a long folded header, wherever it sits."""
+    total = 0
+    for name, value in part._headers:  # the raw (name, value) pairs compat32 keeps
+        size = len(name) + len(value)
+        total += size
+        if size > limits.max_header_field_bytes:
+            raise BudgetExceeded(f"un en-tête de partie MIME de plus de {limits.max_header_field_bytes} octets")
+    if total > limits.max_header_bytes or len(part._headers) > limits.max_header_fields:
+        raise BudgetExceeded("en-têtes de partie MIME trop volumineux")
 
 
 def _unsurrogate(text: str) -> str:
@@ -102,8 +119,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             continue
         try:
             return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
-            continue
+        except (LookupError, UnicodeDecodeError, ValueError, TypeError):
+            continue  # unknown, misspelt or hostile charset names (« x-un\0nown »): the fallbacks
     return data.decode("cp1252", "replace")
 
 

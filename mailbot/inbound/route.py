@@ -49,6 +49,7 @@ def route(session: Session, config: Config, inbound: InboundMessage, classificat
     """Record the classification on `inbound`, resolve its form, and run the route for its kind."""
     earlier = earlier_copy(session, inbound) if classification.kind != "own" else None
     _reset(inbound)  # after the query: nothing to flush yet
+    inbound.details = dict(classification.details)  # trust reads the authentication verdict in it
     if earlier is not None:
         classification = Classification(
             "duplicate", f"même Message-ID que le message n° {earlier}, déjà traité : ignoré",
@@ -184,6 +185,15 @@ def record_malformed(session: Session, config: Config, inbound: InboundMessage, 
     inbound.error = classification.reason
 
 
+def record_too_complex(session: Session, config: Config, inbound: InboundMessage,
+                       classification: Classification) -> None:
+    """Past the limits or the CPU budget (mailbot.budget): kept for reviewers, the sender told once a
+    day in French (never a robot: `answer_refusal`)."""
+    inbound.flag = "trop complexe pour une lecture automatique"
+    answer(session, config, inbound, template="agent_too_complex", answer_kind="too_complex",
+           outbound_kind="explanation", context={"reason": str(classification.details.get("error", ""))[:200]})
+
+
 def keep_for_review(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """Kept for reviewers, and read for the collectivité it is about (mailbot.replies.tokenless): a known
     contact gets their summary; a stranger writing about the Atlas gets the form of the collectivité
@@ -240,5 +250,6 @@ ROUTES: dict[str, Route] = {
     "own": drop_own,
     "command": run_command,
     "malformed": record_malformed,
+    "too_complex": record_too_complex,
     "unknown": keep_for_review,
 }

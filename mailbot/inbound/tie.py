@@ -18,6 +18,7 @@ from store.inbound_models import InboundMessage
 from store.models import Collectivite, Contact
 
 UNRECOGNISED_SENDER = "expéditeur non reconnu"
+FORGED_SENDER = "expéditeur usurpé (échec DMARC)"
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,30 @@ def known_contact_id(session: Session, address: str, collectivite_id: int | None
     return session.scalar(query.order_by(Contact.id).limit(1))
 
 
+def authentication(inbound: InboundMessage) -> str:
+    """What the mail servers found of the sender (mailbot.inbound.authenticate): pass, fail or unknown."""
+    return str(((inbound.details or {}).get("authentication") or {}).get("result", "unknown"))
+
+
+def sender_trusted(session: Session, inbound: InboundMessage, collectivite_id: int) -> bool:
+    """Trusted for a collectivité: a known contact of it, whose From the servers did not find forged
+    (a From that fails DMARC is never trusted; without a verdict, the contact alone counts)."""
+    if authentication(inbound) == "fail":
+        return False
+    return known_contact_id(session, inbound.sender, collectivite_id) is not None
+
+
+def untrusted_flag(inbound: InboundMessage) -> str:
+    return FORGED_SENDER if authentication(inbound) == "fail" else UNRECOGNISED_SENDER
+
+
 def tie_inbound(session: Session, inbound: InboundMessage, tie: FormTie, *, mark_replied: bool) -> None:
     """Record the collectivité, the form answered and whether the sender is one of its contacts."""
     inbound.collectivite_id = tie.collectivite.id
     inbound.campaign_id = tie.campaign.id
     inbound.answered_outbound_id = tie.outbound.id if tie.outbound else None
-    inbound.trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
-    inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
+    inbound.trusted = sender_trusted(session, inbound, tie.collectivite.id)
+    inbound.flag = None if inbound.trusted else untrusted_flag(inbound)
     if mark_replied and not tie.several:  # with several collectivités, each form marks its own (understand)
         target = session.scalar(select(CampaignTarget).where(
             CampaignTarget.campaign_id == tie.campaign.id, CampaignTarget.collectivite_id == tie.collectivite.id))

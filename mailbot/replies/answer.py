@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.inbound.read import header_text
-from mailbot.inbound.tie import FormTie, known_contact_id
+from mailbot.inbound.tie import FormTie, authentication, known_contact_id
 from mailbot.outbound.campaign import campaign_rules
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id
 from mailbot.outbound.render import build_message, make_environment, sender_of
@@ -31,7 +31,11 @@ log = logging.getLogger("mailbot.pipeline")
 
 # Automatic answers per address per day (to declare later in config.SETTINGS as `max_answers_per_day`).
 MAX_ANSWERS_PER_DAY = 5
-ONCE_A_DAY = ("help", "token_invalid")  # explanations: at most one of each kind per address per day
+# At most one of each of these per address per day: explanations, and summaries (whatever asks for
+# one again — FICHE, a message without a token, a robot we failed to recognise).
+ONCE_A_DAY = ("help", "token_invalid", "summary", "too_complex")
+# Answers that show a collectivité's record: never to a From the mail servers found forged.
+REVEALING_ANSWERS = ("summary", "ack")
 # Addresses nobody reads: answering them only feeds robots.
 _UNANSWERABLE_LOCAL = re.compile(
     r"^(no-?reply|ne-?pas-?repondre|nepasrepondre|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+._-]|$)",
@@ -57,11 +61,13 @@ def answer_refusal(session: Session, config: Config, inbound: InboundMessage, an
         return "adresse qui ne lit pas les réponses"
     if (inbound.details or {}).get("auto"):
         return "message automatique"
+    if answer_kind in REVEALING_ANSWERS and authentication(inbound) == "fail":
+        return "expéditeur usurpé (échec DMARC) : aucune réponse qui montre la fiche"
     _serialise_answers(session, address)
     today = utcnow().date()
     kinds = list(session.scalars(select(AnswerLog.kind).where(AnswerLog.address == address, AnswerLog.day == today)))
     if answer_kind in ONCE_A_DAY and answer_kind in kinds:
-        return "explication de ce type déjà envoyée aujourd'hui à cette adresse"
+        return "réponse de ce type déjà envoyée aujourd'hui à cette adresse"
     limit = answer_limit(config) if max_per_day is None else max_per_day
     if len(kinds) >= limit:
         return f"limite de {limit} réponses automatiques par jour atteinte pour cette adresse"

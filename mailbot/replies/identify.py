@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
+from mailbot.budget import checkpoint
+
 MAX_CANDIDATES = 5
 CONFIDENT = 90  # a single candidate at or above this score is taken without asking
 PLAUSIBLE = 75  # below this, a candidate is not worth proposing
@@ -245,9 +247,26 @@ def clean_name(raw: str) -> str:
     return " ".join(name.replace("’", "'").split()).strip(" .-'")
 
 
+# Identification reads at most this much of the author's text, and tries at most this many names:
+# each name costs a fuzzy search of the whole directory (thousands of « Mairie de … » lines would
+# otherwise cost minutes). An agent names their collectivité near the top or in the signature.
+MAX_OWN_LINES = 150
+MAX_OWN_CHARS = 15_000
+MAX_CLUES = 12
+
+
+def bounded_own(own: str) -> str:
+    """The head and the tail of the author's text (the signature is at the end), within the limits."""
+    lines = own[:MAX_OWN_CHARS * 2].split("\n")
+    if len(lines) > MAX_OWN_LINES:
+        lines = lines[:MAX_OWN_LINES - 20] + lines[-20:]
+    kept = "\n".join(lines)
+    return kept if len(kept) <= MAX_OWN_CHARS else kept[:MAX_OWN_CHARS - 2000] + "\n" + kept[-2000:]
+
+
 def find_clues(text: MessageText) -> Clues:
-    own = text.own
-    body = f"{text.subject}\n{own}"
+    own = bounded_own(text.own)
+    body = f"{text.subject[:300]}\n{own}"
     codes: list[str] = []
     codes += [f"{kind.upper()}-{number.upper()}" for kind, number in _OUR_CODE.findall(body)]
     codes += [f"INSEE:{number.upper()}" for number in _INSEE.findall(body)]
@@ -261,8 +280,16 @@ def find_clues(text: MessageText) -> Clues:
                 named.append((kind, name, " ".join(f"{lead}{name}".split())))
     postcode_names = [(code, clean_name(name)) for code, name in _POSTCODE_NAME.findall(own)]
     departements = tuple(dict.fromkeys(d for d in map(departement_of_postcode, _POSTCODE.findall(own)) if d))
-    return Clues(tuple(dict.fromkeys(codes)), tuple(named), tuple(postcode_names), signature_lines(own),
-                 departements)
+    return Clues(tuple(dict.fromkeys(codes))[:MAX_CLUES], _distinct(named, 1)[:MAX_CLUES],
+                 tuple(dict.fromkeys(postcode_names))[:MAX_CLUES], signature_lines(own), departements[:MAX_CLUES])
+
+
+def _distinct(items: list[tuple], key_index: int) -> tuple:
+    """Items in order, one per key (the same name written twice is searched for once)."""
+    seen: dict = {}
+    for item in items:
+        seen.setdefault((item[0], fold(item[key_index])), item)
+    return tuple(seen.values())
 
 
 def signature_lines(own: str) -> tuple[str, ...]:
@@ -397,6 +424,7 @@ def match_name(name: str, kind: str, directory: Directory) -> list[Candidate]:
     A name written in a sentence may run on (« Rennes Métropole et ses communes »): its longest
     leading run of words that is a name wins before any fuzzy matching.
     """
+    checkpoint()
     key = fold(name)
     if kind == "epci":
         first, _, rest = key.partition(" ")

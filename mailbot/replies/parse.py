@@ -16,10 +16,18 @@ from email.parser import BytesParser
 
 import html2text
 
+from mailbot.budget import checkpoint
+from mailbot.inbound.read import BudgetExceeded, parse_bounded
 from mailbot.outbound.form import DELETE_LABEL, HINT_LABEL, KEYWORD_PARTS, MOVE_LABEL, PARENT_LABEL
+from mailbot.rules import MAX_LENGTH_BY_TYPE, MAX_NOTE_LENGTH, RAW_LENGTH_FACTOR
 
 MAX_PARTS = 200
 MAX_TEXT_CHARS = 2_000_000
+# A value continued over many lines stops growing here: the rules refuse it as too long anyway, and
+# appending to an ever longer string would cost quadratic time.
+MAX_VALUE_CHARS = RAW_LENGTH_FACTOR * max(MAX_LENGTH_BY_TYPE.values())
+CHECK_LINES = 256  # lines between two looks at the CPU budget
+MAX_HTML_CHARS = 500_000  # of HTML converted per message (html2text is the slow step: bounded first)
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
@@ -95,7 +103,11 @@ def parse_message(raw: bytes) -> EmailMessage:
 
 
 def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
-    """The text to read forms from: plain parts, or HTML converted when no plain part has a form."""
+    """The text to read forms from: plain parts, or HTML converted when no plain part has a form.
+
+    This is the message's one canonical text: the classifier looks for tokens and commands in it
+    and the parser reads forms from it, so that nothing (a token in an HTML comment, in a part the
+    parser skips) is seen by one and not the other. Works on any `Message` (compat32 or default)."""
     problems: list[ParseProblem] = []
     plains, htmls = [], []  # htmls: decoded but not converted yet (html2text is slow: only when needed)
     for index, part in enumerate(message.walk()):
@@ -111,32 +123,61 @@ def reply_text(message: Message) -> tuple[str, list[ParseProblem]]:
         if text is None:
             continue
         if ctype == "text/plain":
-            plains.append(_unflow(text) if part.get_param("format", "").lower() == "flowed" else text)
+            plains.append(_unflow(text) if str(part.get_param("format", "")).lower() == "flowed" else text)
         else:
             htmls.append(text)
     with_form = [t for t in plains if _has_form(t)]
     if not with_form and htmls:
-        htmls = [html_to_text(h) for h in htmls]
+        htmls = _converted(htmls)
         with_form = [t for t in htmls if _has_form(t)]
     chosen = with_form or plains or htmls
     return "\n".join(chosen)[:MAX_TEXT_CHARS], problems
 
 
+def _converted(htmls: list[str]) -> list[str]:
+    """HTML parts as text, at most MAX_HTML_CHARS of HTML in all (html2text is the slow step)."""
+    texts, left = [], MAX_HTML_CHARS
+    for html in htmls:
+        if left <= 0:
+            break
+        checkpoint()
+        texts.append(html_to_text(html[:left]))
+        left -= len(html)
+    return texts
+
+
 def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
-    try:
-        return part.get_content()
-    except (LookupError, UnicodeError, AssertionError, ValueError):
-        payload = part.get_payload(decode=True) or b""
-        for charset in ("utf-8", "windows-1252"):
-            try:
-                return payload.decode(charset)
-            except UnicodeDecodeError:
-                continue
-        problems.append(ParseProblem("undecodable", "Une partie du message n'a pas pu être décodée."))
+    """The part's text as `get_content` reads it (declared charset, errors replaced), from the payload
+    so that it works on compat32 messages too; an unknown or hostile charset falls back to UTF-8,
+    then Windows-1252."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
         return None
+    try:
+        return payload.decode(str(part.get_param("charset", "ascii")), errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        pass
+    for charset in ("utf-8", "windows-1252"):
+        try:
+            return payload.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    problems.append(ParseProblem("undecodable", "Une partie du message n'a pas pu être décodée."))
+    return None
+
+
+_WHITESPACE_RUN = re.compile(r"\s{3,}")
+
+
+def _collapsed(run: re.Match) -> str:
+    """A run of whitespace as at most two line breaks (one blank line), or one space."""
+    return "\n" * min(2, run.group().count("\n")) or " "
 
 
 def html_to_text(html: str) -> str:
+    # html2text escapes Markdown with regular expressions like ^(\s*)(-) that are quadratic on long
+    # runs of whitespace (20 KB of them: seconds); in HTML such a run means no more than this.
+    html = _WHITESPACE_RUN.sub(_collapsed, html)
     converter = html2text.HTML2Text()
     converter.body_width = 0  # never re-wrap: lines must stay lines
     converter.ignore_images = True
@@ -239,8 +280,12 @@ def parse_reply(raw: bytes, labels_by_block: dict[str, set[str]] | None = None) 
     given, a `Label : value` line whose label is unknown for its block continues the previous value
     (text containing a colon), instead of being taken as a field."""
     try:
-        message = parse_message(raw)
+        # Bounded, and compat32 (reply_text reads payloads): the default policy's header parser is
+        # quadratic on long folded headers, and reading forms needs none of what it gives.
+        message = parse_bounded(raw)
         text, problems = reply_text(message)
+    except BudgetExceeded as exc:
+        return ParsedReply((), "", "", (ParseProblem("too_complex", f"Message trop complexe pour être lu : {exc}."),))
     except Exception as exc:  # a parser must answer for any input: report, never raise
         return ParsedReply((), "", "", (ParseProblem("unreadable", f"Message illisible ({exc.__class__.__name__})."),))
     return parse_text(text, labels_by_block, problems)
@@ -253,6 +298,8 @@ def parse_text(text: str, known_labels: dict[str, set[str]] | None = None,
     builder: _FormBuilder | None = None
     known = known_labels or {}
     for number, raw_line in enumerate(text.splitlines(), 1):
+        if number % CHECK_LINES == 1:
+            checkpoint()
         depth, line = _split(raw_line)
         content = _MARKDOWN_STRIP(line)
         marker = content.startswith("###")  # every regular expression below needs it: test it once
@@ -315,7 +362,8 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
         return
     if builder.last_key is not None:
         fields = builder.current["fields"]
-        fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
+        if len(fields[builder.last_key]) <= MAX_VALUE_CHARS:  # beyond, the rules refuse it as too long anyway
+            fields[builder.last_key] = f"{fields[builder.last_key]} {stripped}".strip()
 
 
 def _unaccented(ref: str) -> str:
@@ -359,9 +407,13 @@ _ATTRIBUTION = re.compile(
 def _clean_note(lines: list[str]) -> str:
     """The agent's own words: unquoted text before any quoted history or signature separator."""
     kept: list[str] = []
+    size = 0
     for line in lines:
         text = line.strip()
         if text == "--" or text == "-- " or _ATTRIBUTION.match(text):
             break
         kept.append(text)
+        size += len(text) + 1
+        if size > MAX_NOTE_LENGTH:
+            return "\n".join(kept)[:MAX_NOTE_LENGTH].strip() + " […]"
     return "\n".join(kept).strip()

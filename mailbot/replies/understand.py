@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,8 +27,8 @@ from mailbot.inbound.classify import Classification
 from mailbot.labels import Labels, labels_for
 from mailbot.config import Config
 from mailbot.replies.diff import DiffResult, ProposedChange, diff_form
-from mailbot.replies.parse import ParsedForm, ParsedReply, parse_reply
-from mailbot.inbound.tie import UNRECOGNISED_SENDER, find_form, known_contact_id
+from mailbot.replies.parse import ParsedForm, ParsedReply, parse_reply, parse_text
+from mailbot.inbound.tie import find_form, sender_trusted, untrusted_flag
 from mailbot.replies.answer import answer, explain, note
 from mailbot.replies.documents import (
     attachment_lines,
@@ -94,11 +94,13 @@ class Understanding:
 
 def understand_reply(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """ROUTES["reply"]: `inbound` is already tied to the form it answers (see mailbot.inbound.route)."""
-    parsed = parse_reply(inbound.raw)
+    # The worker parsed the canonical text before its transaction (mailbot.inbound.queue.analyse).
+    parsed = classification.parsed or (parse_text(classification.text) if classification.text is not None
+                                       else parse_reply(inbound.raw))
     result = Understanding()
     if parsed.forms:
         for form in parsed.forms:
-            _understand_form(session, config, inbound, form, parsed, result)
+            _understand_form(session, config, inbound, form, parsed, result, classification.diffs or {})
         _record_tie(inbound, result)
     else:
         mixed = find_form(session, config, inbound.details or {})
@@ -129,7 +131,29 @@ def _propose_document(session, inbound: InboundMessage, parsed: ParsedReply, res
     return changeset
 
 
-def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding) -> None:
+def prepare_diffs(session: Session, config: Config, parsed: ParsedReply) -> dict[str, tuple[int, DiffResult]]:
+    """Each form's diff against the snapshot its token names: token → (outbound id, diff).
+
+    The costly part of a reply (fuzzy matching, validation), done by the worker in a read-only
+    session before its write transaction (mailbot.inbound.queue); `understand_reply` uses it when the form
+    still ties to the same message (snapshots and campaign rules never change)."""
+    found: dict[str, tuple[int, DiffResult]] = {}
+    for form in parsed.forms:
+        tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in find_tokens(form.token)]})
+        if tie.problem:
+            continue
+        snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == tie.outbound.id))
+        if snapshot is not None:
+            found[form.token] = (tie.outbound.id, _diff(session, tie, form, snapshot))
+    return found
+
+
+def _diff(session: Session, tie, form: ParsedForm, snapshot: dict) -> DiffResult:
+    return diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
+
+
+def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding,
+                     prepared: dict[str, tuple[int, DiffResult]]) -> None:
     refs = find_tokens(form.token)
     tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in refs]})
     if tie.problem:
@@ -140,18 +164,19 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
     if snapshot is None:
         result.problems.append("Nous n'avons pas retrouvé le formulaire auquel vous répondez.")
         return
-
-    diff = diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
-    trusted = known_contact_id(session, inbound.sender, tie.collectivite.id) is not None
+    outbound_id, diff = prepared.get(form.token, (None, None))
+    if outbound_id != tie.outbound.id:
+        diff = _diff(session, tie, form, snapshot)
+    trusted = sender_trusted(session, inbound, tie.collectivite.id)
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
     target = _target(session, tie.campaign.id, tie.collectivite.id)
     now = utcnow()
     if target is not None and target.replied_at is None:
         target.replied_at = now
-    if not diff.changes and not diff.problems:
+    if not diff.changes and not diff.problems and trusted:
         if target is not None and target.confirmed_at is None:
             target.confirmed_at = now
-    else:
+    else:  # changes, or a confirmation from someone who may not confirm: for reviewers
         outcome.changeset = _store_changeset(session, inbound, tie, diff, trusted, parsed.note, thread=str(tie.outbound.id))
     result.outcomes.append(outcome)
 
@@ -163,7 +188,7 @@ def _record_tie(inbound: InboundMessage, result: Understanding) -> None:
     if not result.outcomes:
         return
     inbound.trusted = all(o.trusted for o in result.outcomes)
-    inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
+    inbound.flag = None if inbound.trusted else untrusted_flag(inbound)
     if inbound.collectivite_id not in {o.collectivite.id for o in result.outcomes}:
         first = result.outcomes[0]
         inbound.collectivite_id, inbound.campaign_id = first.collectivite.id, first.campaign.id
@@ -187,10 +212,10 @@ def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, result:
     target = _target(session, campaign.id, collectivite.id)
     trusted = bool(inbound.trusted)
     outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted)
-    if is_confirmation(parsed.note) or not parsed.note.strip():
+    if trusted and (is_confirmation(parsed.note) or not parsed.note.strip()):
         if target is not None:
             target.confirmed_at = target.confirmed_at or utcnow()
-    else:
+    else:  # words for reviewers, or a confirmation from someone who is not a trusted contact
         outcome.changeset = _store_changeset(
             session, inbound, find_form_for(inbound, campaign, collectivite), DiffResult(()), trusted, parsed.note,
             thread=str(inbound.answered_outbound_id or ""),
@@ -269,6 +294,8 @@ def _labels(session: Session, campaign: Campaign) -> Labels:
 
 def _ack_section(outcome: FormOutcome, labels: Labels) -> dict:
     ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems), labels)
+    if not outcome.trusted:  # only a trusted contact confirms: the others' word goes to reviewers
+        ack = replace(ack, confirmation=False)
     return {
         "ack": ack,
         "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},

@@ -48,6 +48,11 @@ from mailbot.rules.matching import (  # noqa: F401
     suggest_countries,
 )
 from mailbot.rules.model import (  # noqa: F401
+    MAX_LENGTH_BY_TYPE,
+    MAX_NOTE_LENGTH,
+    MAX_SEVERAL,
+    RAW_LENGTH_FACTOR,
+    max_length,
     CampaignContact,
     CheckResult,
     Choice,

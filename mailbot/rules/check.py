@@ -5,6 +5,7 @@ from typing import Callable, Mapping, NamedTuple
 
 from mailbot.rules.matching import normalise_text
 from mailbot.rules.model import (
+    RAW_LENGTH_FACTOR,
     CheckResult,
     FieldRule,
     FuzzyMatch,
@@ -13,6 +14,7 @@ from mailbot.rules.model import (
     RuleError,
     Rules,
     ValueRejected,
+    max_length,
 )
 from mailbot.rules.values import FIELD_TYPES, Parsed, parse_year
 
@@ -77,14 +79,21 @@ def check_record(
     return CheckResult(typed, tuple(errors), tuple(matches))
 
 
+def _too_long(rule: FieldRule, length: int) -> RuleError:
+    return RuleError(rule.key, "too_long", f"Le texte de « {rule.label} » est trop long ({length} caractères) : "
+                                           f"raccourcissez-le à {max_length(rule)} caractères au plus.")
+
+
 def _check_field(rule: FieldRule, raw: str, references: ReferenceLists, typed: dict,
                  errors: list[RuleError], matches: list[FuzzyMatch]) -> None:
     kind = FIELD_TYPES[rule.type]
-    text = normalise_text(raw or "", keep_lines=kind.keeps_lines)
-    if rule.max_length is not None and len(text) > rule.max_length:
-        errors.append(RuleError(rule.key, "too_long", f"Le texte de « {rule.label} » est trop long ({len(text)} "
-                                                      f"caractères) : raccourcissez-le à {rule.max_length} "
-                                                      "caractères au plus."))
+    raw = raw or ""
+    if len(raw) > RAW_LENGTH_FACTOR * max_length(rule):  # refused before normalising costs anything
+        errors.append(_too_long(rule, len(raw)))
+        return
+    text = normalise_text(raw, keep_lines=kind.keeps_lines)
+    if len(text) > max_length(rule):
+        errors.append(_too_long(rule, len(text)))
         return
     try:
         parsed = kind.parse(text, rule, references) if text else Parsed(kind.empty())

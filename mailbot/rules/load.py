@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mailbot.rules.matching import fold
 from mailbot.rules.model import (
+    MAX_LENGTH_BY_TYPE,
     CampaignContact,
     Choice,
     Condition,
@@ -215,6 +216,8 @@ def _read_field(table, part_where: str, number: int, part_key: str | None, p: _P
     max_length = p.take(table, "max_length", int, where, None)
     if max_length is not None and max_length < 1:
         p.append(f"{where}: max_length must be at least 1")
+    if max_length is not None and kind in MAX_LENGTH_BY_TYPE and max_length > MAX_LENGTH_BY_TYPE[kind]:
+        p.append(f"{where}: max_length {max_length} is above the {MAX_LENGTH_BY_TYPE[kind]} allowed for {kind} fields")
     normalise = p.take(table, "normalise", str, where, None)
     if normalise is not None and (kind != "partner_name" or normalise != "titlecase"):
         p.append(f"{where}: normalise = {normalise!r}: only `normalise = \"titlecase\"` on a partner_name field")

@@ -10,7 +10,8 @@ import pycountry
 from babel import Locale
 from rapidfuzz import fuzz
 
-from mailbot.rules.model import Choice
+from mailbot.budget import checkpoint, ticks
+from mailbot.rules.model import MAX_SEVERAL, Choice, ValueRejected
 
 # ---- text normalisation and matching ------------------------------------------------------------
 
@@ -77,7 +78,8 @@ def _similarity(written: str, candidate: str) -> float:
 def _ranked(text: str, aliases: Mapping[str, Iterable[str]]) -> list[tuple[float, str]]:
     """(score, code) for every code, best first; `aliases` gives each code its folded spellings."""
     written = fold(text)
-    scores = ((max(_similarity(written, alias) for alias in names), code) for code, names in aliases.items())
+    checkpoint()
+    scores = ((max(_similarity(written, alias) for alias in names), code) for code, names in ticks(aliases.items()))
     return sorted(scores, key=lambda pair: -pair[0])
 
 
@@ -144,10 +146,14 @@ def _match_pieces(text: str, choices: dict[str, str]) -> list[tuple[str, ChoiceM
     """`match_several` without semicolons: commas, « et », slashes may each separate or belong to a label."""
     parts = _SEPARATOR.split(text)
     pieces, seps = parts[0::2], parts[1::2]
+    if len(pieces) > MAX_SEVERAL:
+        raise ValueRejected("too_many", f"Trop de valeurs ({len(pieces)}) : indiquez-en {MAX_SEVERAL} au plus, "
+                                        "séparées par des virgules.")
     longest = max((len(_SEPARATOR.split(label)) // 2 + 1 for label in choices.values()), default=1)
     found: list[tuple[str, ChoiceMatch | None]] = []
     i = 0
     while i < len(pieces):
+        checkpoint()
         for j in range(min(len(pieces), i + longest), i + 1, -1):  # runs of two pieces or more
             span = pieces[i] + "".join(seps[k] + pieces[k + 1] for k in range(i, j - 1))
             exact = _exact_choice(span, choices)

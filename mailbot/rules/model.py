@@ -103,7 +103,7 @@ class ReferenceLists:
 class RuleError:
     field: str  # the field key (or "year" for the APD year)
     code: str  # missing | bad_email | bad_amount | negative_amount | bad_year | locked_year | unknown_choice
-    #            | bad_yesno | unknown_country | capitals | too_long
+    #            | bad_yesno | unknown_country | capitals | too_long | too_many
     message: str  # French, for the agent: what is wrong and what to write instead
 
 
@@ -149,3 +149,18 @@ class ValueRejected(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+# Every value is bounded before it is read: fuzzy matching costs in proportion to the length of what
+# it compares, so a 100 KB « Pays » must be refused, not matched. A rules file's `max_length` narrows
+# these (it may not widen them).
+MAX_LENGTH_BY_TYPE = {"text": 10_000, "email": 254, "euros": 40, "year": 20, "yesno": 20, "one-of": 200,
+                      "several-of": 1000, "country": 100, "partner_name": 200}
+RAW_LENGTH_FACTOR = 4  # what a value may weigh before whitespace normalisation
+MAX_SEVERAL = 40  # values in one several-of field
+MAX_NOTE_LENGTH = 10_000  # of the agent's own words kept with a reply (what reviewers read)
+
+
+def max_length(rule: FieldRule) -> int:
+    """The most characters a value of `rule` may have: the rules file's `max_length`, else its type's."""
+    return rule.max_length if rule.max_length is not None else MAX_LENGTH_BY_TYPE[rule.type]

@@ -1,0 +1,174 @@
+"""Hostile mail and the processing budget (#16, points 2 and 6), on SQLite and PostgreSQL: values
+bounded before any matching, a CPU budget per message past which it is kept for reviewers and its
+sender told once, reads that never wait for the writer, analysis outside the write transaction so
+that acceptance never waits for another message's processing, and nothing refused for its content."""
+from __future__ import annotations
+
+import smtplib
+import threading
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import insert, select
+
+from tests.inbound_support import BOT, free_port, mail, make_config, send_form
+from tests.test_parse import RULES, REFS, SENDER, set_field, snapshot, summary_for
+from tests import replies
+from mailbot import budget
+from mailbot.inbound import queue as inbound_module
+from mailbot.inbound.classify import Envelope, classify
+from mailbot.cli import main
+from mailbot.replies.diff import diff_form
+from mailbot.inbound.queue import Arrival, process_pending, run_worker, store_arrival, store_arrivals
+from mailbot.replies.parse import parse_reply
+from mailbot.inbound.receive import GroupCommit, start_listener
+from store.campaign_models import OutboundMessage
+from store.inbound_models import InboundMessage
+
+
+def _row(Session, inbound_id: int) -> InboundMessage:
+    with Session() as session:
+        return session.get(InboundMessage, inbound_id)
+
+
+# --- values bounded before matching (pure) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("ref, label, value", [
+    ("CO-DDDD1", "Pays", "Sénégal Mali " * 8000),  # 100 KB of « Pays »: refused, not fuzzy-matched
+    ("PJ-EEEE1", "Thématiques", "santé, eau, " * 8500),
+    ("PJ-EEEE1", "Statut", "en cours " * 2000),
+    ("CT-AAAA1", "Titre", "Adjointe " * 3000),
+])
+def test_long_values_are_refused_as_too_long_before_any_matching(ref, label, value):
+    record = snapshot()
+    raw = replies.gmail(summary_for(record), set_field(ref, label, value), SENDER)
+    [form] = parse_reply(raw).forms
+    changes = diff_form(form, record, RULES, REFS).changes
+    assert [e["code"] for c in changes for e in c.errors] == ["too_long"], changes
+
+
+def test_too_many_themes_are_refused():
+    record = snapshot()
+    raw = replies.gmail(summary_for(record), set_field("PJ-EEEE1", "Thématiques", ", ".join(["santé"] * 60)), SENDER)
+    [form] = parse_reply(raw).forms
+    [change] = diff_form(form, record, RULES, REFS).changes
+    assert [e["code"] for e in change.errors] == ["too_many"]
+
+
+def test_a_long_folded_header_in_a_mime_part_is_stopped_before_the_header_parser():
+    folded = b"\r\n ".join(b'x%d="y";' % i for i in range(3000))
+    raw = (b"From: a@ville.fr\r\nTo: " + BOT.encode() + b"\r\nSubject: Re\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/plain; ' + folded
+           + b"\r\n\r\nhello\r\n--XX--\r\n")
+    result = classify(raw, Envelope("a@ville.fr", (BOT,)), our_address=BOT, secret="s")
+    assert result.kind == "too_complex" and "partie MIME" in result.reason
+
+
+# --- the CPU budget, through the worker -----------------------------------------------------------------------
+
+def test_a_message_over_its_cpu_budget_is_kept_for_reviewers_and_answered_once(engine, Session, db_url, monkeypatch):
+    config = make_config(db_url)
+    with Session.begin() as session:
+        form = send_form(session)
+    monkeypatch.setattr(budget, "SECONDS", 0.0)  # every message is over budget at its first checkpoint
+    body = f"#### DEBUT DU FORMULAIRE ATLAS {form.token} ####\nTitre* : Adjointe\n"
+    first = store_arrival(engine, Arrival(mail(sender=form.contact_email, to=form.reply_to, body=body),
+                                          "smtp", form.contact_email, (form.reply_to,))).inbound_id
+    again = store_arrival(engine, Arrival(mail(sender=form.contact_email, to=form.reply_to, body=body + "\n"),
+                                          "smtp", form.contact_email, (form.reply_to,))).inbound_id
+    process_pending(engine, config)
+    row, second = _row(Session, first), _row(Session, again)
+    assert (row.state, row.kind) == ("done", "too_complex") and "trop complexe" in row.reason
+    assert row.response_outbound_id is not None and second.response_outbound_id is None
+    with Session() as session:
+        answer = session.get(OutboundMessage, row.response_outbound_id)
+        assert answer.kind == "explanation" and "trop volumineux ou trop complexe" in answer.raw.decode("utf-8", "replace")
+
+
+# --- SQLite: reads never wait for the writer; analysis outside the write transaction ---------------------------
+
+def test_inbox_list_does_not_wait_for_a_writer(engine, Session, db_url):
+    config = make_config(db_url)
+    with engine.connect() as writer:
+        writer.begin()  # an open write transaction (BEGIN IMMEDIATE on SQLite), as a busy worker has
+        writer.execute(insert(InboundMessage).values(
+            received_at=__import__("datetime").datetime.now(), source="smtp", envelope_from="", envelope_to=[],
+            content_sha256="0", dedupe_key="held", size=1, raw=b"x", state="done", attempts=0, sender=""))
+        outcome = {}
+        reader = threading.Thread(target=lambda: outcome.update(
+            result=CliRunner().invoke(main, ["inbox", "list", "--json"], env={"MAILBOT_DB": config.db})))
+        reader.start()
+        reader.join(10)  # the busy timeout is 30 s: a reader that waits for the writer is still blocked
+        finished = not reader.is_alive()
+        writer.rollback()
+    reader.join()
+    assert finished, "inbox list waited for the writer"
+    assert outcome["result"].exit_code == 0, outcome["result"].output
+
+
+def test_acceptance_never_waits_for_a_message_being_processed(engine, Session, db_url, monkeypatch):
+    config = make_config(db_url)
+    sqlite = engine.dialect.name == "sqlite"
+    write_lock = threading.Lock() if sqlite else None  # as `mailbot serve` sets it up
+    entered, release = threading.Event(), threading.Event()
+    slow = mail(sender="agent@ville.fr", subject="lent", body="Bonjour\n")
+
+    def slow_classify(raw, *args, **kwargs):  # a message whose reading takes long
+        if raw == slow:
+            entered.set()
+            release.wait(30)
+        return classify(raw, *args, **kwargs)
+
+    monkeypatch.setattr(inbound_module, "classify", slow_classify)
+    store_arrival(engine, Arrival(slow, "smtp", "agent@ville.fr", (BOT,)))
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(engine, config, stop),
+                              kwargs={"write_lock": write_lock, "idle_seconds": 0.05}, daemon=True)
+    worker.start()
+    try:
+        assert entered.wait(10)
+        port = free_port()
+        controller = start_listener(GroupCommit(lambda arrivals: store_arrivals(engine, arrivals), write_lock=write_lock),
+                                    host="127.0.0.1", port=port, max_size=1_000_000)
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:  # answered while the other is processed
+                smtp.sendmail("autre@ville.fr", [BOT], mail(sender="autre@ville.fr", subject="rapide"))
+        finally:
+            controller.stop()
+        assert not release.is_set()
+        with Session() as session:
+            assert session.scalar(select(InboundMessage.id).where(InboundMessage.subject == "rapide")) is not None
+    finally:
+        release.set()
+        stop.set()
+        worker.join(30)
+
+
+# --- nothing refused for its content (point 6) ------------------------------------------------------------------
+
+def test_a_nul_in_an_encoded_word_charset_is_accepted_stored_and_classified(engine, Session, db_url):
+    config = make_config(db_url)
+    raw = (b"From: =?x-un\x00nown?q?Marie?= <agent@ville.fr>\r\nTo: " + BOT.encode()
+           + b"\r\nSubject: =?x-un\x00nown?q?caf=E9?=\r\nMessage-ID: <nul@ville.fr>\r\n\r\nBonjour\r\n")
+    port = free_port()
+    controller = start_listener(GroupCommit(lambda arrivals: store_arrivals(engine, arrivals)),
+                                host="127.0.0.1", port=port, max_size=1_000_000)
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            refused = smtp.sendmail("agent@ville.fr", [BOT], raw)
+    finally:
+        controller.stop()
+    assert refused == {}
+    process_pending(engine, config)
+    with Session() as session:
+        row = session.scalar(select(InboundMessage))
+        assert row.raw == raw and row.state in ("done", "error") and row.kind in ("unknown", "malformed")
+
+
+@pytest.mark.parametrize("charset", [b"x-un\x00nown", b"\xff\xfe", b"utf-8\x00", b"../../etc", b"a" * 300])
+def test_junk_charsets_never_raise(charset):
+    raw = (b"From: a@ville.fr\r\nTo: " + BOT.encode() + b"\r\nSubject: =?" + charset + b"?q?caf=E9?=\r\n"
+           b"Content-Type: text/plain; charset=\"" + charset + b"\"\r\n\r\ncaf\xe9\r\n")
+    assert inbound_module.fingerprint(raw).dedupe_key
+    assert classify(raw, Envelope("a@ville.fr", (BOT,)), our_address=BOT, secret="s").kind in ("unknown", "malformed")
+    parse_reply(raw)
