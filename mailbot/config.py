@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Processes rendering a large campaign's summaries (0: one per CPU; 1: no worker processes).", int),
     Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
             "Largest inbound message accepted, in bytes.", int),
+    Setting("lease_seconds", "MAILBOT_LEASE_SECONDS", 300.0,
+            "A claim on an inbound message or a delivery older than this belongs to nobody and is taken "
+            "again (claims of a process of this host that is gone are taken again at once).", float),
     Setting("max_attachment_bytes", "MAILBOT_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024,
             "Largest attachment kept as a file with its message, in bytes (a larger one is listed, and stays "
             "in the message as received).", int),

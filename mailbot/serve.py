@@ -1,8 +1,11 @@
 """`mailbot serve`: the SMTP listener, the IMAP poller, the inbound workers and the delivery worker.
 
-Startup gives back the work a crash left claimed. SIGTERM or SIGINT (or `stop_event`) stops in
-order: no new SMTP connection, wait for the messages being stored, stop the poller, let each worker
-finish its message and release the rest of its claim, let the delivery worker finish its envelope.
+Claims that belong to nobody — a crashed or killed process's, or those a store outage kept a worker
+from finishing — are given back at startup and then every `SWEEP_SECONDS` (see `mailbot.leases`),
+so several `mailbot serve` on one PostgreSQL share the work and take over a dead one's (docs/deploy.md).
+SIGTERM or SIGINT (or `stop_event`) stops in order: no new SMTP connection, wait for the messages
+being stored, stop the poller, let each worker finish its message and release the rest of its claim,
+let the delivery worker finish its envelope.
 """
 from __future__ import annotations
 
@@ -13,10 +16,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from mailbot.inbound import queue
+from sqlalchemy.exc import SQLAlchemyError
+
 from mailbot.config import SETTINGS_BY_NAME, Config
+from mailbot.inbound import queue
 from mailbot.inbound.imap_poll import ImapPoller
 from mailbot.inbound.receive import GroupCommit, InboundController, start_listener
+from mailbot.leases import SWEEP_SECONDS
 from store.db import make_engine, upgrade
 from mailbot.outbound import delivery
 
@@ -57,8 +63,8 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
             signal.signal(signum, lambda *_: stop.set())
     engine = make_engine(config.db, pool_size=STORE_THREADS + workers + 4, max_overflow=8)
     upgrade(engine)
-    queue.release_interrupted(engine)
     wake = threading.Event()
+    _sweep(engine, config, wake)
     executor = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="smtp-store")
     try:
         host, port = config.listen_address
@@ -77,6 +83,7 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
             poller = ImapPoller(engine, target, max_size=int(config.max_message_size), on_stored=wake.set)
             _start(services, "imap", 1, lambda: poller.run(stop))
         _start(services, "delivery", 1, lambda: delivery.run_worker(engine, config, stop))
+        _start(services, "leases", 1, lambda: _sweep_until(engine, config, wake, stop))
         services.ready.set()
         log.info("serving: SMTP on %s:%s, %d inbound worker(s)%s", host, port, workers,
                  f", IMAP {target.host}:{target.port}/{target.folder}" if target else "")
@@ -112,6 +119,22 @@ def _start(services: Services, name: str, count: int, target) -> None:
         thread = threading.Thread(target=target, name=f"{name}-{index}", daemon=True)
         thread.start()
         services.threads.append(thread)
+
+
+def _sweep(engine, config: Config, wake: threading.Event) -> None:
+    """Give back the inbound messages and deliveries whose claim belongs to nobody."""
+    if queue.release_orphaned(engine, config.lease_seconds):
+        wake.set()
+    delivery.release_orphaned(engine, config.lease_seconds)
+
+
+def _sweep_until(engine, config: Config, wake: threading.Event, stop: threading.Event) -> None:
+    period = min(SWEEP_SECONDS, max(0.5, float(config.lease_seconds) / 4))
+    while not stop.wait(period):
+        try:
+            _sweep(engine, config, wake)
+        except SQLAlchemyError as exc:  # the store is away: the next sweep will do
+            log.warning("cannot release abandoned claims now: %s", exc.__class__.__name__)
 
 
 def _stop_listener(controller: InboundController | None) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql import false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models import Base, Collectivite
@@ -28,7 +29,9 @@ OUTBOUND_KINDS = (
     "summary", "reminder", "ack", "explanation", "help", "decision", "digest", "circular", "report", "question",
     "reviewer_reply",
 )
-DELIVERY_STATES = ("queued", "sending", "sent", "deferred", "failed")
+# sending: claimed, the final dot not sent; inflight: the final dot may have reached the relay, its
+# answer not recorded (a claim found so after its owner died is retried and marked `uncertain`)
+DELIVERY_STATES = ("queued", "sending", "inflight", "sent", "deferred", "failed")
 
 
 class Campaign(Base):
@@ -104,6 +107,10 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # see mailbot.leases
+    # the relay may have had it once already: a crash or a lost connection between the final dot and
+    # the relay's answer (it was sent again, with the same Message-ID)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     smtp_code: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)

@@ -10,6 +10,7 @@ inbox or the queue never fails with « database is locked » while a worker writ
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -84,6 +85,11 @@ def alembic_config(engine: Engine):
     return cfg
 
 
+# PostgreSQL advisory lock held while migrating: several `mailbot serve` starting together on one
+# database migrate it one after the other (the second finds nothing to do) instead of colliding
+MIGRATION_LOCK = 0x61746C6173  # "atlas"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema (what `mailbot init` does).
 
@@ -94,7 +100,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     try:
         if revision == "head" and current_revisions(engine) == head_revisions(engine):
             return
-        command.upgrade(alembic_config(engine), revision)
+        with _migration_lock(engine):
+            command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:
         raise StoreError(f"base de données injoignable : {one_line(exc.orig)}") from None
 
@@ -122,6 +129,21 @@ def sqlite_file_missing(engine: Engine) -> Path | None:
         return None
     path = Path(database)
     return None if path.exists() else path
+
+
+@contextmanager
+def _migration_lock(engine: Engine):
+    if engine.dialect.name != "postgresql":
+        yield  # SQLite: the migration's own write transaction excludes the others
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
 
 
 def one_line(error) -> str:

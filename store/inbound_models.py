@@ -55,6 +55,7 @@ class InboundMessage(Base):
 
     state: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # see mailbot.leases
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)

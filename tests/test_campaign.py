@@ -319,7 +319,14 @@ def test_killed_sender_restarted_sends_exactly_one_message_per_recipient(atlas, 
     env.pop("MAILBOT_RATE_LIMIT")
     rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr.decode()
-    assert received_envelopes(handler) == expected_envelopes(Session)
+    received, expected = received_envelopes(handler), expected_envelopes(Session)
+    assert set(received) == set(expected)  # nobody missed
+    # a second copy only where the kill fell between a final dot and its recorded 250: counted uncertain
+    with Session() as session:
+        uncertain = {(code, email.lower()) for code, email in session.execute(
+            select(Collectivite.code, Delivery.recipient).join(OutboundMessage, Delivery.outbound_id == OutboundMessage.id)
+            .join(Collectivite, OutboundMessage.collectivite_id == Collectivite.id).where(Delivery.uncertain.is_(True)))}
+    assert {key for key, n in received.items() if n > 1} <= uncertain
 
 
 def test_reminders_skip_repliers_respect_spacing_and_maximum(atlas, Session, db_url, sink):

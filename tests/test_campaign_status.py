@@ -209,7 +209,7 @@ def test_status_counts_every_state_by_territory_in_json_and_text(campaign_in_eve
             return territory_names(session, by) if by else {}
     env = env_for(db_url, port)
     national = {"collectivites": 8, "sent": 6, "delivered": 5, "bounced": 2, "unreachable": 3, "replied": 3,
-                "confirmed": 1, "pending_review": 1, "approved": 1}
+                "confirmed": 1, "pending_review": 1, "approved": 1, "uncertain": 0}
     assert expected_counts(roles, None) == {"France": national}
     for by in (None, "departement", "region"):
         options = ["--by", by] if by else []

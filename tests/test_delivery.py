@@ -18,14 +18,16 @@ from mailbot.outbound.delivery import (
     MAX_ATTEMPTS,
     RateLimiter,
     RelayConnection,
+    SentMarks,
     _attempt,
     _claim,
     deliver_pending,
-    release_interrupted,
+    release_orphaned,
 )
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id, parse_return_path, parse_verp
 from mailbot.devtools.sink import SinkHandler, free_port, start_sink
 from store.campaign_models import Delivery
+from tests.lease_support import gone_owner
 from store.models import Collectivite, Contact, new_ref
 
 
@@ -148,7 +150,7 @@ def test_a_message_is_marked_sent_for_all_its_recipients_or_for_none(Session, en
     connection = RelayConnection(config.smtp_target)
     try:
         with engine.connect() as db:
-            outcomes = _attempt(connection, config, db, transaction)
+            outcomes = _attempt(connection, config, db, SentMarks(db), transaction)
     finally:
         connection.close()
     assert [o.state for o in outcomes] == ["lost", "lost"]
@@ -268,13 +270,16 @@ def test_interrupted_claims_are_released_and_a_stale_worker_cannot_send(Session,
     controller, handler = sink
     config = config_for(db_url, controller.port)
     queue_message(Session, ["a@ville.fr"])
-    # a worker claimed it and died before the final dot
+    # a worker of this host claimed it and died before the final dot
     with Session.begin() as session:
-        session.execute(update(Delivery).values(state="sending", claimed_at=datetime.now(timezone.utc)))
+        session.execute(update(Delivery).values(state="sending", claimed_at=datetime.now(timezone.utc),
+                                                claimed_by=gone_owner()))
     assert deliver_pending(engine, config).attempted == 0
-    assert release_interrupted(engine) == 1
+    assert release_orphaned(engine) == 1
     assert deliver_pending(engine, config).sent == 1
     assert len(handler.messages) == 1
+    with Session() as session:
+        assert session.scalar(select(Delivery.uncertain)) is False  # the relay never had it
 
 
 def test_a_discarding_sink_counts_the_messages_it_accepts_and_keeps_none(Session, engine, db_url):

@@ -18,7 +18,8 @@ from mailbot.replies.answer import answer_refusal
 from mailbot.inbound.classify import Classification
 from mailbot.cli import main
 from mailbot.outbound.outbox import Recipient, enqueue, message_verp_address, new_message_id
-from mailbot.inbound.queue import Arrival, claim, process_pending, release_interrupted, reprocess, store_arrival
+from mailbot.inbound.queue import Arrival, claim, process_pending, release_orphaned, reprocess, store_arrival
+from tests.lease_support import gone_owner
 from mailbot.tokens import make_token
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage
@@ -375,7 +376,10 @@ def test_claims_are_exclusive_and_interrupted_claims_come_back(engine, Session, 
         thread.join()
     flat = [i for ids in claimed for i in ids]
     assert len(flat) == len(set(flat)) == 40
-    assert release_interrupted(engine) == 40  # the "crash": nothing was processed
+    assert release_orphaned(engine) == 0  # their owner (this process) is alive, their lease is not over
+    with Session.begin() as session:  # the "crash": a process of this host claimed them and died
+        session.execute(update(InboundMessage).values(claimed_by=gone_owner()))
+    assert release_orphaned(engine) == 40
     assert process_pending(engine, config) == 40
     with Session() as session:
         assert set(session.scalars(select(InboundMessage.state))) == {"done"}

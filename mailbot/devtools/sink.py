@@ -5,8 +5,11 @@ number of times, to exercise retries.
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -23,6 +26,9 @@ class Received:
 class SinkHandler:
     directory: Path | None = None
     discard: bool = False  # count messages without keeping them (benchmarks)
+    # one JSON line per message accepted (envelope and Message-ID), written before the 250: what a
+    # benchmark compares with the store after killing the sender
+    journal: Path | None = None
     count: int = 0  # messages accepted
     messages: list[Received] = field(default_factory=list)
     # recipient → [(smtp status line, remaining times)]; remaining None means forever
@@ -57,16 +63,32 @@ class SinkHandler:
             count = self.count
             if received is not None:
                 self.messages.append(received)
+            if self.journal is not None:
+                self._write_journal(envelope)
         if received is not None and self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             (self.directory / f"{count:06d}.eml").write_bytes(received.content)
         return "250 Message accepted"
 
 
+    def _write_journal(self, envelope) -> None:
+        content = bytes(envelope.original_content or envelope.content)
+        head = content.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        message_id = BytesHeaderParser(policy=policy.compat32).parsebytes(head)["Message-ID"]
+        line = json.dumps({"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
+                           "message_id": str(message_id or "")})
+        with self.journal.open("a", encoding="utf-8") as journal:
+            journal.write(line + "\n")
+
+
+def read_journal(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
 def start_sink(host: str = "127.0.0.1", port: int = 0, directory: Path | None = None,
-               discard: bool = False) -> tuple[Controller, SinkHandler]:
+               discard: bool = False, journal: Path | None = None) -> tuple[Controller, SinkHandler]:
     """Start a sink on a free port (port=0); returns the controller (`.port`) and its handler."""
-    handler = SinkHandler(directory=directory, discard=discard)
+    handler = SinkHandler(directory=directory, discard=discard, journal=journal)
     if port == 0:
         port = free_port(host)
     controller = Controller(handler, hostname=host, port=port, data_size_limit=50 * 1024 * 1024,
@@ -94,8 +116,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--discard", action="store_true",
                         help="count messages without keeping them (a benchmark's sink)")
+    parser.add_argument("--journal", type=Path, default=None,
+                        help="append one JSON line per accepted message (envelope, Message-ID)")
     args = parser.parse_args()
-    controller, handler = start_sink(args.host, args.port, args.dir, args.discard)
+    controller, handler = start_sink(args.host, args.port, args.dir, args.discard, args.journal)
     print(f"sink listening on {args.host}:{controller.port}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -7,9 +7,11 @@ or by SMTP and by IMAP, is one row.
 Processing follows the shape of Mailman's runners: a worker claims a few queued rows (state
 `processing`, committed), then handles each: read and analysed outside any write transaction (see
 `process_claimed`), then routed in its own transaction that ends with state `done` (or `error`,
-kept for `mailbot inbox reprocess`). A crash leaves `processing` rows behind, which
-`release_interrupted` puts back in the queue at startup; the row lock and state check at the start
-of each transaction mean a message released while still being worked on is still handled once.
+kept for `mailbot inbox reprocess`). A crash, or a store outage that kept a worker from recording
+what became of a message, leaves `processing` rows behind: `release_orphaned` (swept by every
+`mailbot serve` while it runs) puts back in the queue those whose owner is gone or whose lease
+expired (see `mailbot.leases`). The row lock and state check at the start of each transaction mean
+a message released while still being worked on is still handled once, by one of several servers.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import Callable
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +34,7 @@ from mailbot import budget
 from mailbot.budget import TooComplex
 from mailbot.clock import utcnow
 from mailbot.config import Config
+from mailbot.leases import DEFAULT_LEASE_SECONDS, gone_owners, lease_cutoff, this_owner
 from mailbot.inbound.authenticate import DnsLookup, authenticate
 from mailbot.inbound.classify import Classification, Envelope, classify, too_complex
 from mailbot.inbound.read import header_text
@@ -186,7 +189,7 @@ def claim(engine: Engine, limit: int = CLAIM_BATCH) -> list[int]:
     """Move up to `limit` queued messages to `processing` and return their ids (committed)."""
     now = utcnow()
     queued = select(InboundMessage.id).where(InboundMessage.state == "queued").order_by(InboundMessage.id).limit(limit)
-    claimed = dict(state="processing", claimed_at=now, attempts=InboundMessage.attempts + 1)
+    claimed = dict(state="processing", claimed_at=now, claimed_by=this_owner(), attempts=InboundMessage.attempts + 1)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             ids = list(conn.scalars(queued.with_for_update(skip_locked=True)))
@@ -210,24 +213,35 @@ def release(engine: Engine, ids: list[int]) -> int:
     with engine.begin() as conn:
         result = conn.execute(
             update(InboundMessage).where(InboundMessage.id.in_(ids), InboundMessage.state == "processing")
-            .values(state="queued", claimed_at=None)
+            .values(state="queued", claimed_at=None, claimed_by=None)
         )
     return result.rowcount or 0
 
 
-def release_interrupted(engine: Engine) -> int:
-    """At startup: messages a crashed worker had claimed go back to the queue.
+def release_orphaned(engine: Engine, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
+    """Claimed messages that belong to nobody (owner gone, or lease expired) go back to the queue.
 
-    One `mailbot serve` per store: a second live instance's claims would be released too (its
-    messages would still be processed once, see `process_claimed`, but by whoever locks first).
+    A message being processed right now is locked by its worker: PostgreSQL skips it (SKIP LOCKED);
+    SQLite has one writer, so the release runs wholly before or after that worker's transaction.
+    Either way the worker's state check (see `process_claimed`) keeps it handled once.
     """
+    processing = InboundMessage.state == "processing"
     with engine.begin() as conn:
+        owners = conn.scalars(select(InboundMessage.claimed_by).where(processing).distinct()).all()
+        orphaned = InboundMessage.claimed_at < lease_cutoff(lease_seconds)
+        gone = gone_owners(owner for owner in owners if owner)
+        if gone:
+            orphaned = or_(orphaned, InboundMessage.claimed_by.in_(gone))
+        candidates = select(InboundMessage.id).where(processing, orphaned)
+        if engine.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
         result = conn.execute(
-            update(InboundMessage).where(InboundMessage.state == "processing").values(state="queued", claimed_at=None)
+            update(InboundMessage).where(InboundMessage.id.in_(candidates.scalar_subquery()), processing)
+            .values(state="queued", claimed_at=None, claimed_by=None)
         )
     count = result.rowcount or 0
     if count:
-        log.warning("released %d message(s) left in processing by an interrupted run", count)
+        log.warning("released %d inbound message(s) whose claim belonged to nobody", count)
     return count
 
 
@@ -353,13 +367,13 @@ def _record_failure(sessions: sessionmaker[Session], inbound_id: int, exc: Excep
             if inbound is None or inbound.state != "processing":
                 return None
             if is_transient(exc) and inbound.attempts < MAX_ATTEMPTS:
-                inbound.state, inbound.claimed_at = "queued", None
+                inbound.state, inbound.claimed_at, inbound.claimed_by = "queued", None, None
             else:
                 inbound.state = "error"
                 inbound.error = f"{exc.__class__.__name__}: {exc}"[:2000]
             return inbound.state
     except SQLAlchemyError:
-        # The store itself is failing: the row stays `processing` until the next startup releases it.
+        # The store itself is failing: the row stays `processing` until its lease expires.
         log.exception("inbound %s: could not record the failure", inbound_id)
         return None
 
@@ -438,7 +452,7 @@ def reprocess(engine: Engine, config: Config, inbound_id: int) -> InboundMessage
             raise InboxError(f"aucun message reçu n° {inbound_id} (voir `mailbot inbox list`)")
         claimed = conn.execute(
             update(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.state != "processing")
-            .values(state="processing", claimed_at=utcnow(), attempts=0, error=None)
+            .values(state="processing", claimed_at=utcnow(), claimed_by=this_owner(), attempts=0, error=None)
         )
         if claimed.rowcount != 1:
             raise InboxError(f"le message reçu n° {inbound_id} est en cours de traitement : réessayez dans un instant")

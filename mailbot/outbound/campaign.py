@@ -31,7 +31,7 @@ from store.models import Collectivite
 from store.queries import collectivite_records
 from store.db import make_engine, session_factory
 from store.review_models import ChangeSet
-from mailbot.outbound.delivery import DeliveryReport, deliver_pending, release_interrupted
+from mailbot.outbound.delivery import DeliveryReport, deliver_pending, release_orphaned
 
 log = logging.getLogger("mailbot.campaign")
 RENDER_BATCH = 200
@@ -309,12 +309,12 @@ def _write_batch(session: Session, campaign_id: int, plan: _BatchPlan, rendered:
 # --- status -------------------------------------------------------------------------------------
 
 STATUS_COLUMNS = ("collectivites", "sent", "delivered", "bounced", "unreachable", "replied", "confirmed",
-                  "pending_review", "approved")
+                  "pending_review", "approved", "uncertain")
 # what people read for each column (the --json keys stay the names above)
 STATUS_LABELS = {
     "collectivites": "Collectivités", "sent": "Envoyées", "delivered": "Remises", "bounced": "En erreur",
     "unreachable": "Injoignables", "replied": "Ont répondu", "confirmed": "Confirmées",
-    "pending_review": "À examiner", "approved": "Approuvées",
+    "pending_review": "À examiner", "approved": "Approuvées", "uncertain": "Envoi incertain",
 }
 
 
@@ -323,7 +323,9 @@ def campaign_status(session: Session, campaign: Campaign, by: str | None = None)
 
     Each collectivité counts once per column: sent = its summary went to at least one address;
     delivered = at least one copy was accepted and has not bounced; bounced = at least one address
-    bounced or was refused; unreachable = no usable address, or every address tried failed.
+    bounced or was refused; unreachable = no usable address, or every address tried failed;
+    uncertain = a copy may have reached the relay twice (the sender died, or the connection was lost,
+    between the final dot and the relay's answer: it was sent again with the same Message-ID).
     """
     rows = target_states(session, campaign)
     totals: dict[str, Counter] = defaultdict(Counter)
@@ -366,19 +368,24 @@ def target_states(session: Session, campaign: Campaign) -> list[dict]:
             "confirmed": confirmed_at is not None,
             "pending_review": r["pending"] > 0,
             "approved": r["approved"] + r["partial"] > 0,  # partial: some of it reached the Atlas
+            "uncertain": d["uncertain"] > 0,
         })
     return states
 
 
 def _delivery_counts(session: Session, campaign: Campaign) -> dict[int, Counter]:
     rows = session.execute(
-        select(OutboundMessage.collectivite_id, Delivery.state, Delivery.bounced_at.is_not(None), func.count())
+        select(OutboundMessage.collectivite_id, Delivery.state, Delivery.bounced_at.is_not(None), Delivery.uncertain,
+               func.count())
         .join(Delivery, Delivery.outbound_id == OutboundMessage.id)
         .where(OutboundMessage.campaign_id == campaign.id, OutboundMessage.kind.in_(("summary", "reminder")))
-        .group_by(OutboundMessage.collectivite_id, Delivery.state, Delivery.bounced_at.is_not(None))
+        .group_by(OutboundMessage.collectivite_id, Delivery.state, Delivery.bounced_at.is_not(None),
+                  Delivery.uncertain)
     ).all()
     counts: dict[int, Counter] = defaultdict(Counter)
-    for cid, state, bounced, n in rows:
+    for cid, state, bounced, uncertain, n in rows:
+        if uncertain:
+            counts[cid]["uncertain"] += n
         if state == "sent":
             counts[cid]["sent"] += n
             if bounced:
@@ -492,7 +499,7 @@ def send_campaign(
     `render_campaign`); in one process they were measured slower than one after the other.
     """
 
-    release_interrupted(engine)
+    release_orphaned(engine, config.lease_seconds)  # what a killed run left claimed
     with sessions() as session:
         campaign = get_campaign(session, campaign_name)
         require_open(campaign, "ses fiches ne sont plus envoyées")

@@ -3,15 +3,21 @@
 A delivery is one recipient of one stored message. The deliveries of a message claimed together
 go in one SMTP transaction (one DATA for all its recipients: a relay's work, and ours, is mostly
 per DATA, and a summary has 1.7 recipients on average):
-1. claim them (state `sending`, committed) — a crash from here to step 3 leaves `sending`, which
-   `release_interrupted` turns back into `queued`: the relay never saw a complete DATA, because a
-   connection dropped before the final dot aborts the SMTP transaction;
-2. MAIL FROM (our VERP return path, see `mailbot.outbound.outbox`), one RCPT TO per recipient — a refused
-   recipient gets its own outcome, the others go on —, DATA, then the message without its final dot;
-3. mark the accepted recipients `sent`, all or none, and commit, *then* send the final dot. The only
-   window left is between that commit and one socket write;
-4. read the relay's answer, which is every accepted recipient's: 2xx done; 4xx or a lost connection
-   → `deferred` with backoff; 5xx → `failed`, recorded per recipient.
+1. claim them (state `sending`, owner and time recorded, committed; see `mailbot.leases`) — a
+   claim whose owner is gone, or older than the lease, goes back to `queued`: the relay never saw a
+   complete DATA, because a connection dropped before the final dot aborts the SMTP transaction;
+2. mark them `inflight`, all or none, and commit (with the previous message's 250, see below);
+3. MAIL FROM (our VERP return path, see `mailbot.outbound.outbox`), one RCPT TO per recipient — a refused
+   recipient gets its own outcome, the others go on —, DATA, the message, the final dot;
+4. read the relay's answer, which is every accepted recipient's: 250 → `sent`; 4xx → `deferred`
+   with backoff; 5xx → `failed`, recorded per recipient; no answer (the connection lost, a crash)
+   → the outcome is unknown: sent again later, same bytes and Message-ID, and marked `uncertain`
+   (`campaign status` counts them). Nobody is ever recorded sent without the relay's 250.
+A 250 is recorded in the same transaction as the next message's step 2, which follows it at once
+(or the next claim, or before a rate-limit wait, or when the thread stops), so a message still costs
+one commit; a crash between a 250 and that commit leaves the message `inflight`: sent twice,
+counted uncertain — never lost. The price of marking before MAIL FROM rather than just before the
+final dot: a crash during a transaction counts its message uncertain even when the dot never left.
 
 TLS and AUTH (`MAILBOT_SMTP`, see `mailbot.config.parse_smtp_url`): the relay's certificate is always
 verified, against the system's CAs or only the configured `cafile`; with `starttls=1` a relay that
@@ -37,10 +43,11 @@ from functools import lru_cache
 from typing import Callable, NamedTuple, Sequence
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from mailbot.clock import utcnow
 from mailbot.config import Config, SmtpTarget
+from mailbot.leases import DEFAULT_LEASE_SECONDS, gone_owners, lease_cutoff, this_owner
 from mailbot.outbound.outbox import return_path
 from store.campaign_models import Delivery, OutboundMessage
 from store.queries import address_bouncing
@@ -51,6 +58,7 @@ log = logging.getLogger("mailbot.delivery")
 BACKOFF_SECONDS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 CLAIM_BATCH = 100
+CLAIMED_SECONDS = 5.0  # under a rate limit, a claim holds about this much work
 CONNECT_TIMEOUT = 30
 POLL_SECONDS = 0.1  # while a campaign is still rendering into the outbox
 
@@ -61,6 +69,7 @@ class DeliveryReport:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    uncertain: int = 0  # of the deferred: the final dot went, its answer never came
     errors: list[str] = field(default_factory=list)
     relay_error: str | None = None  # the relay refused us (TLS, AUTH): the run stopped there
     relay_unreachable: str | None = None  # why the relay could not be reached, when it could not
@@ -76,7 +85,17 @@ class Outcome:
     code: int | None
     detail: str
     at_rcpt: bool = False  # refused at RCPT TO: about this address, not the message or the relay
+    uncertain: bool = False  # the final dot was sent and no answer came: the relay may have it
     relay_down: bool = False  # no answer from the relay at all: about the relay, not this message
+
+
+UNKNOWN_OUTCOME = Outcome("deferred", None, "connexion perdue entre le point final et la réponse du relais : "
+                          "issue inconnue, message renvoyé plus tard avec le même Message-ID", uncertain=True)
+
+
+class StoreAway(Exception):
+    """The store failed while a transaction was open at the relay: it was aborted before the final
+    dot; this run stops claiming for a moment (the claim comes back by its lease)."""
 
 
 class RelayError(Exception):
@@ -226,13 +245,19 @@ def _decode(message) -> str:
 
 
 def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[str], raw: bytes,
-                     mark_sent: Callable[[list[int]], bool]) -> list[Outcome]:
+                     mark_inflight: Callable[[], bool]) -> list[Outcome]:
     """Run one SMTP transaction for one message; an Outcome per recipient, in their order.
 
-    `mark_sent(accepted)` (the indexes of the recipients the relay accepted) commits just before the
-    final dot. If it returns False our claim was taken from us (another worker released and re-took
-    it): the connection is dropped mid-DATA, which aborts the transaction at the relay.
+    `mark_inflight()` commits the recipients `inflight` before anything is sent (the transaction
+    that also records the previous message's 250, right after it came). If it returns False our
+    claim was taken from us (another worker released and re-took it): nothing is sent. If the store
+    fails there, `StoreAway`. No answer after the final dot is `UNKNOWN_OUTCOME`.
     """
+    try:
+        if not mark_inflight():
+            return [Outcome("lost", None, "claim lost to another worker")] * len(recipients)
+    except SQLAlchemyError as exc:
+        raise StoreAway(one_line(exc)) from exc
     smtp, (code, msg) = _mail_from(conn, sender, recipients)
     if code != 250:
         conn.reset()
@@ -250,11 +275,12 @@ def send_transaction(conn: RelayConnection, sender: str, recipients: Sequence[st
         conn.reset()
         return _for_accepted(outcomes, _refused(code, _decode(msg)))
     smtp.send(_data_bytes(raw))
-    if not mark_sent(accepted):
+    try:
+        smtp.send(b".\r\n")
+        code, msg = smtp.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError):
         conn.abort()
-        return _for_accepted(outcomes, Outcome("lost", None, "claim lost to another worker"))
-    smtp.send(b".\r\n")
-    code, msg = smtp.getreply()
+        return _for_accepted(outcomes, UNKNOWN_OUTCOME)
     return _for_accepted(outcomes, _classify_code(code, _decode(msg)))
 
 
@@ -291,17 +317,29 @@ def _needs_smtputf8(sender: str, recipients: Sequence[str], smtp: smtplib.SMTP) 
     return not all(address.isascii() for address in (sender, *recipients)) and smtp.has_extn("smtputf8")
 
 
-def release_interrupted(engine: Engine) -> int:
-    """Deliveries claimed by a worker that died before reaching the final dot go back to the queue.
+def release_orphaned(engine: Engine, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
+    """Claims that belong to nobody (their owner is gone, or their lease expired) go back to the queue.
 
-    Safe even if that worker is alive: it will fail to mark the delivery sent and abort (see
-    `send_transaction`), so at most one worker ever sends the final dot.
+    `sending`: the final dot was never sent, the relay has nothing. `inflight`: it may have the
+    message, or not: sent again, marked `uncertain`. Safe even if the owner is alive after all: it
+    will fail to mark its claim (see `send_transaction`) or to record its 250, so at most one worker
+    sends the final dot of a claim, and no recipient is recorded sent without a 250.
     """
+    claimed = Delivery.state.in_(("sending", "inflight"))
     with engine.begin() as conn:
-        result = conn.execute(
-            update(Delivery).where(Delivery.state == "sending").values(state="queued", claimed_at=None)
-        )
-    return result.rowcount or 0
+        owners = conn.scalars(select(Delivery.claimed_by).where(claimed).distinct()).all()
+        orphaned = Delivery.claimed_at < lease_cutoff(lease_seconds)
+        gone = gone_owners(owner for owner in owners if owner)
+        if gone:
+            orphaned = or_(orphaned, Delivery.claimed_by.in_(gone))
+        released = 0
+        for state, extra in (("sending", {}), ("inflight", {"uncertain": True})):
+            result = conn.execute(update(Delivery).where(Delivery.state == state, orphaned)
+                                  .values(state="queued", claimed_at=None, claimed_by=None, **extra))
+            released += result.rowcount or 0
+    if released:
+        log.warning("released %d delivery claim(s) that belonged to nobody", released)
+    return released
 
 
 class Claimed(NamedTuple):
@@ -319,8 +357,10 @@ class Transaction:
     deliveries: list[Claimed]
 
 
-def _claim(db: Connection, limit: int, campaign_id: int | None, only_ids: set[int] | None) -> list[Transaction]:
-    """Claim up to `limit` due deliveries, grouped by message (in the order of their first delivery)."""
+def _claim(db: Connection, limit: int, campaign_id: int | None, only_ids: set[int] | None,
+           marks: "SentMarks | None" = None) -> list[Transaction]:
+    """Claim up to `limit` due deliveries, grouped by message (in the order of their first delivery).
+    `marks`: 250s not yet recorded, written in the same transaction."""
     now = utcnow()
     due = and_(
         Delivery.state.in_(("queued", "deferred")),
@@ -333,24 +373,36 @@ def _claim(db: Connection, limit: int, campaign_id: int | None, only_ids: set[in
         query = query.where(Delivery.outbound_id.in_(only_ids))
     if db.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Delivery)
+    by_message: dict[int, list[Claimed]] = {}
+    raws: dict[int, bytes] = {}
     with db.begin():
+        if marks is not None:
+            marks.write()
         ids = list(db.scalars(query))
-        if not ids:
-            return []
-        db.execute(
-            update(Delivery).where(Delivery.id.in_(ids), due).values(state="sending", claimed_at=now)
-        )
-        rows = db.execute(
-            select(Delivery.id, Delivery.outbound_id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at)
-            .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
-            .order_by(Delivery.id)
-        ).all()
-        by_message: dict[int, list[Claimed]] = {}
-        for row in rows:
-            by_message.setdefault(row.outbound_id, []).append(Claimed(*row))
-        raws = dict(db.execute(select(OutboundMessage.id, OutboundMessage.raw)
-                                 .where(OutboundMessage.id.in_(by_message))).all())
+        if ids:
+            by_message, raws = _take(db, ids, due, now)
+    if marks is not None:
+        marks.written()
     return [Transaction(raws[outbound_id], claimed) for outbound_id, claimed in by_message.items()]
+
+
+def _take(db: Connection, ids: list[int], due, now: datetime) -> tuple[dict[int, list[Claimed]], dict[int, bytes]]:
+    """Claim `ids` in the caller's transaction: the claims by message, and the messages' bytes."""
+    db.execute(
+        update(Delivery).where(Delivery.id.in_(ids), due)
+        .values(state="sending", claimed_at=now, claimed_by=this_owner())
+    )
+    rows = db.execute(
+        select(Delivery.id, Delivery.outbound_id, Delivery.recipient, Delivery.attempts, Delivery.claimed_at)
+        .where(Delivery.id.in_(ids), Delivery.state == "sending", Delivery.claimed_at == now)
+        .order_by(Delivery.id)
+    ).all()
+    by_message: dict[int, list[Claimed]] = {}
+    for row in rows:
+        by_message.setdefault(row.outbound_id, []).append(Claimed(*row))
+    raws = dict(db.execute(select(OutboundMessage.id, OutboundMessage.raw)
+                           .where(OutboundMessage.id.in_(by_message))).all())
+    return by_message, raws
 
 
 def _record(db: Connection, delivery_id: int, recipient: str, attempts: int, outcome: Outcome) -> Outcome:
@@ -359,13 +411,15 @@ def _record(db: Connection, delivery_id: int, recipient: str, attempts: int, out
     An address the relay refuses for good at RCPT is marked bouncing on its contacts, as a bounce
     report would: it leaves the collectivité's usable addresses (reminders, later summaries)."""
     values: dict = {"attempts": attempts + 1, "smtp_code": outcome.code, "detail": outcome.detail[:2000]}
+    if outcome.uncertain:
+        values["uncertain"] = True
     if outcome.state == "deferred" and attempts + 1 >= MAX_ATTEMPTS:
         outcome = replace(outcome, state="failed", detail=f"abandon après {attempts + 1} tentatives : {outcome.detail}")
         values["detail"] = outcome.detail[:2000]
     values["state"] = outcome.state
     if outcome.state == "deferred":
         values["next_attempt_at"] = utcnow() + timedelta(seconds=BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)])
-        values["claimed_at"] = None
+        values["claimed_at"] = values["claimed_by"] = None
     with db.begin():
         db.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
         if outcome.state == "failed" and outcome.at_rcpt:
@@ -374,28 +428,69 @@ def _record(db: Connection, delivery_id: int, recipient: str, attempts: int, out
 
 
 @lru_cache(maxsize=16)
-def _mark_sent_statement(count: int):
-    """UPDATE marking `count` deliveries sent, built once per count: SQLAlchemy spends more CPU
-    building, keying (and, for an expanding IN, rewriting) a statement than SQLite running it,
-    and this one runs once per message. Parameters: b_id0…, b_claimed_at, b_sent_at."""
+def _mark_statement(count: int, state: str):
+    """UPDATE moving `count` deliveries of one claim to `state` (`inflight` from `sending`, `sent`
+    from `inflight`), built once per count: SQLAlchemy spends more CPU building, keying (and, for an
+    expanding IN, rewriting) a statement than SQLite running it, and these run once per message.
+    Parameters: b_id0…, b_claimed_at, and b_sent_at for `sent`."""
+    before = {"inflight": "sending", "sent": "inflight"}[state]
+    values = {"state": state}
+    if state == "sent":
+        values.update(sent_at=bindparam("b_sent_at"), smtp_code=250)
     return (
         update(Delivery)
         .where(Delivery.id.in_([bindparam(f"b_id{index}") for index in range(count)]),
-               Delivery.state == "sending", Delivery.claimed_at == bindparam("b_claimed_at"))
-        .values(state="sent", sent_at=bindparam("b_sent_at"), smtp_code=250)
+               Delivery.state == before, Delivery.claimed_at == bindparam("b_claimed_at"))
+        .values(**values)
     )
 
 
-def _mark_sent(db: Connection, deliveries: list[Claimed]) -> Callable[[list[int]], bool]:
-    """Mark the accepted deliveries (indexes into `deliveries`) sent, all of them or none, on `db`:
-    the delivery thread's own connection."""
-    def mark(accepted: list[int]) -> bool:
-        params = {f"b_id{n}": deliveries[index].delivery_id for n, index in enumerate(accepted)}
-        params.update(b_claimed_at=deliveries[0].claimed_at, b_sent_at=utcnow())
+def _claim_params(ids: list[int], claimed_at: datetime) -> dict:
+    params: dict = {f"b_id{n}": delivery_id for n, delivery_id in enumerate(ids)}
+    params["b_claimed_at"] = claimed_at
+    return params
+
+
+class SentMarks:
+    """The 250s one delivery thread received and has not recorded yet. They are written in the
+    thread's next transaction (the next message's `inflight` mark, or the next claim) instead of a
+    commit of their own; `flush` commits them when there is no next transaction to share."""
+
+    def __init__(self, db: Connection):
+        self.db = db
+        self.pending: list[tuple[list[int], datetime, datetime]] = []
+
+    def add(self, ids: list[int], claimed_at: datetime) -> None:
+        self.pending.append((ids, claimed_at, utcnow()))
+
+    def write(self) -> None:
+        """Execute the marks in the caller's open transaction; `written()` once it committed."""
+        for ids, claimed_at, sent_at in self.pending:
+            self.db.execute(_mark_statement(len(ids), "sent"), {**_claim_params(ids, claimed_at), "b_sent_at": sent_at})
+
+    def written(self) -> None:
+        self.pending.clear()
+
+    def flush(self) -> None:
+        if self.pending:
+            with self.db.begin():
+                self.write()
+            self.written()
+
+
+def _mark_inflight(db: Connection, marks: SentMarks, deliveries: list[Claimed]) -> Callable[[], bool]:
+    """Mark the deliveries of one transaction in flight, all of them or none, on `db` (the delivery
+    thread's own connection), with the thread's pending 250s."""
+    def mark() -> bool:
+        ids = [delivery.delivery_id for delivery in deliveries]
         with db.begin() as transaction:
-            if db.execute(_mark_sent_statement(len(accepted)), params).rowcount != len(accepted):
+            marks.write()
+            if db.execute(_mark_statement(len(ids), "inflight"), _claim_params(ids, deliveries[0].claimed_at)
+                          ).rowcount != len(ids):
                 transaction.rollback()  # one of them was taken from us: send to none of them
+                marks.flush()
                 return False
+        marks.written()
         return True
     return mark
 
@@ -410,8 +505,9 @@ class RateLimiter:
         self.next_at = clock()
         self.lock = threading.Lock()
 
-    def wait(self, envelopes: int = 1) -> None:
-        """Wait for the slot of `envelopes` more (the recipients of one transaction)."""
+    def wait(self, envelopes: int = 1, before_sleep: Callable[[], None] | None = None) -> None:
+        """Wait for the slot of `envelopes` more (the recipients of one transaction); `before_sleep`
+        runs first when there is a wait."""
         if not self.interval:
             return
         with self.lock:
@@ -419,6 +515,8 @@ class RateLimiter:
             slot = max(now, self.next_at)
             self.next_at = slot + self.interval * envelopes
         if slot > now:
+            if before_sleep is not None:
+                before_sleep()
             self.sleep(slot - now)
 
 
@@ -441,11 +539,10 @@ def deliver_pending(
     an empty queue is looked at again every POLL_SECONDS until that event is set (a campaign still
     rendering into the outbox).
     """
-    report = DeliveryReport()
-    lock = threading.Lock()
-    limiter = RateLimiter(float(config.rate_limit or 0))
     count = max(1, int(connections or config.smtp_connections or 1))
-    halt = _Halt(stop)
+    run = _Run(config, DeliveryReport(), threading.Lock(), RateLimiter(float(config.rate_limit or 0)),
+               _Halt(stop), campaign_id, only_outbound, on_progress, until,
+               claim_batch(float(config.rate_limit or 0), float(config.lease_seconds), count))
 
     def worker() -> None:
         conn = RelayConnection(relay or config.smtp_target)
@@ -453,20 +550,49 @@ def deliver_pending(
             # one store connection per thread, kept for the run: claims, marks and records (no pool
             # checkout per message, and never more connections than threads)
             with engine.connect() as db:
-                _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_outbound, halt, on_progress,
-                              until)
+                marks = SentMarks(db)
+                try:
+                    _deliver_loop(db, marks, conn, run)
+                finally:
+                    _flush_quietly(marks)
         finally:
             conn.close()
 
     if count == 1:
         worker()
-        return report
+        return run.report
     threads = [threading.Thread(target=worker, name=f"delivery-{i}", daemon=True) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return report
+    return run.report
+
+
+def claim_batch(rate_limit: float, lease_seconds: float, threads: int) -> int:
+    """Deliveries a thread claims at once: CLAIM_BATCH, or, under a rate limit, what it sends in
+    CLAIMED_SECONDS (and never more than a quarter of the lease: a live claim must not look
+    abandoned), so that another server finds work too instead of waiting behind a long claim."""
+    if rate_limit <= 0:
+        return CLAIM_BATCH
+    seconds = min(CLAIMED_SECONDS, lease_seconds / 4)
+    return max(1, min(CLAIM_BATCH, int(rate_limit * seconds / threads)))
+
+
+@dataclass
+class _Run:
+    """What the delivery threads of one `deliver_pending` share."""
+
+    config: Config
+    report: DeliveryReport
+    lock: threading.Lock
+    limiter: "RateLimiter"
+    halt: "_Halt"
+    campaign_id: int | None
+    only_outbound: set[int] | None
+    on_progress: Callable[[int], None] | None
+    until: threading.Event | None
+    batch: int
 
 
 class _Halt:
@@ -480,14 +606,22 @@ class _Halt:
         return self.relay_refused.is_set() or bool(self.stop and self.stop.is_set())
 
 
-def _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_outbound, stop, on_progress,
-                  until: threading.Event | None = None) -> None:
+def _flush_quietly(marks: SentMarks) -> None:
+    """Record the last 250s of a thread; if the store is away they stay `inflight`, for the lease."""
+    try:
+        marks.flush()
+    except SQLAlchemyError as exc:
+        log.warning("cannot record %d message(s) the relay accepted: %s", len(marks.pending), one_line(exc))
+
+
+def _deliver_loop(db: Connection, marks: SentMarks, conn: RelayConnection, run: _Run) -> None:
+    stop, until = run.halt, run.until
     while not stop.is_set():
         # read before claiming: once `until` is set, everything to send is committed, so an empty
         # claim after that really means the end
         last_look = until is None or until.is_set()
         try:
-            batch = _claim(db, CLAIM_BATCH, campaign_id, only_outbound)
+            batch = _claim(db, run.batch, run.campaign_id, run.only_outbound, marks)
         except OperationalError as exc:  # the store is busy or away: wait, never lose the thread
             log.warning("cannot claim deliveries now: %s", one_line(exc.orig))
             time.sleep(1.0)
@@ -497,37 +631,55 @@ def _deliver_loop(db, config, conn, limiter, report, lock, campaign_id, only_out
                 return
             until.wait(POLL_SECONDS)
             continue
-        for index, transaction in enumerate(batch):
-            if stop.is_set():
-                _unclaim(db, [d.delivery_id for later in batch[index:] for d in later.deliveries])
-                return
-            limiter.wait(len(transaction.deliveries))
-            outcomes = _attempt(conn, config, db, transaction)
-            if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
-                first, *others = transaction.deliveries
-                _relay_refused(db, stop, report, lock, first, outcomes[0],
-                               [d.delivery_id for d in others] +
-                               [d.delivery_id for later in batch[index + 1:] for d in later.deliveries])
-                return
-            for delivery, outcome in zip(transaction.deliveries, outcomes):
-                _account(db, report, lock, delivery, outcome)
-            if on_progress:
-                on_progress(sum(outcome.state != "lost" for outcome in outcomes))
+        try:
+            _send_batch(db, marks, conn, run, batch)
+        except StoreAway as exc:
+            log.warning("store unavailable while sending, the claim comes back by its lease: %s", exc)
+            time.sleep(1.0)
 
 
-def _account(db: Connection, report: DeliveryReport, lock: threading.Lock, delivery: Claimed,
-             outcome: Outcome) -> None:
-    """Record one recipient's outcome (a plain 250 was recorded before the final dot) and count it."""
+def _send_batch(db: Connection, marks: SentMarks, conn: RelayConnection, run: _Run, batch: list[Transaction]) -> None:
+    for index, transaction in enumerate(batch):
+        if run.halt.is_set():
+            marks.flush()
+            _unclaim(db, [d.delivery_id for later in batch[index:] for d in later.deliveries])
+            return
+        # a wait: record the last 250 now rather than after it (the commit costs nothing then, and a
+        # kill during the wait would make that message uncertain)
+        run.limiter.wait(len(transaction.deliveries), before_sleep=marks.flush)
+        outcomes = _attempt(conn, run.config, db, marks, transaction)
+        if outcomes[0].state == "relay":  # the relay refused the connection: the same for all
+            first, *others = transaction.deliveries
+            marks.flush()
+            _relay_refused(db, run, first, outcomes[0],
+                           [d.delivery_id for d in others] +
+                           [d.delivery_id for later in batch[index + 1:] for d in later.deliveries])
+            return
+        accepted = [d.delivery_id for d, o in zip(transaction.deliveries, outcomes) if o.state == "sent" and o.code == 250]
+        if accepted:
+            marks.add(accepted, transaction.deliveries[0].claimed_at)
+        for delivery, outcome in zip(transaction.deliveries, outcomes):
+            _account(db, marks, run, delivery, outcome)
+        if run.on_progress:
+            run.on_progress(sum(outcome.state != "lost" for outcome in outcomes))
+
+
+def _account(db: Connection, marks: SentMarks, run: _Run, delivery: Claimed, outcome: Outcome) -> None:
+    """Record one recipient's outcome (a plain 250 is in `marks`, recorded with the next write) and
+    count it."""
     if outcome.state == "lost":
         return
     relay_down = outcome.relay_down
     if outcome.state != "sent" or outcome.code != 250:
+        marks.flush()
         outcome = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts, outcome)
     log_outcome(delivery, outcome)
-    with lock:
+    with run.lock:
+        report = run.report
         if relay_down:
             report.relay_unreachable = outcome.detail.removeprefix("relais injoignable : ")
         setattr(report, outcome.state, getattr(report, outcome.state) + 1)
+        report.uncertain += outcome.uncertain
         if outcome.state != "sent":
             report.errors.append(f"{delivery.recipient}: {outcome.code or ''} {outcome.detail}".strip())
 
@@ -537,36 +689,38 @@ OUTCOME_WORDS = {"sent": "accepté par le relais", "deferred": "différé", "fai
 
 def log_outcome(delivery: Claimed, outcome: Outcome) -> None:
     """One line per recipient and attempt, for whoever watches `mailbot serve`."""
-    log.info("envoi %d (message %d) à %s, tentative %d : %s%s%s", delivery.delivery_id, delivery.outbound_id,
+    log.info("envoi %d (message %d) à %s, tentative %d : %s%s%s%s", delivery.delivery_id, delivery.outbound_id,
              delivery.recipient, delivery.attempts + 1, OUTCOME_WORDS.get(outcome.state, outcome.state),
              f" ({outcome.code})" if outcome.code else "",
-             f" — {outcome.detail}" if outcome.state != "sent" and outcome.detail else "")
+             f" — {outcome.detail}" if outcome.state != "sent" and outcome.detail else "",
+             " (issue incertaine)" if outcome.uncertain else "")
 
 
-def _relay_refused(db: Connection, halt: _Halt, report: DeliveryReport, lock, delivery: Claimed,
-                   outcome: Outcome, rest: list[int]) -> None:
+def _relay_refused(db: Connection, run: _Run, delivery: Claimed, outcome: Outcome, rest: list[int]) -> None:
     """Record the refusal on the envelope tried (deferred, or failed once out of attempts), give the
     rest of the claim back, and stop every worker of this run."""
     log.error("le relais nous refuse : %s", outcome.detail)
-    halt.relay_refused.set()
+    run.halt.relay_refused.set()
     recorded = _record(db, delivery.delivery_id, delivery.recipient, delivery.attempts,
                        Outcome("deferred", outcome.code, outcome.detail))
     if rest:
         _unclaim(db, rest)
-    with lock:
+    with run.lock:
+        report = run.report
         setattr(report, recorded.state, getattr(report, recorded.state) + 1)
         report.relay_error = outcome.detail
         report.errors.append(f"relais : {outcome.detail}")
 
 
-def _attempt(conn: RelayConnection, config: Config, db: Connection, transaction: Transaction) -> list[Outcome]:
+def _attempt(conn: RelayConnection, config: Config, db: Connection, marks: SentMarks,
+             transaction: Transaction) -> list[Outcome]:
     """Send one transaction; an Outcome per delivery. An error of the connection is every recipient's."""
     deliveries = transaction.deliveries
     sender = return_path(config.secret, config.from_address, deliveries[0].outbound_id,
                          [d.delivery_id for d in deliveries])
     try:
         return send_transaction(conn, sender, [d.recipient for d in deliveries], transaction.raw,
-                                _mark_sent(db, deliveries))
+                                _mark_inflight(db, marks, deliveries))
     except RelayError as exc:
         conn.close()
         outcome = Outcome("relay", exc.code, exc.detail)
@@ -593,14 +747,17 @@ def _reason(exc: BaseException) -> str:
 
 
 def _unclaim(db: Connection, ids: list[int]) -> None:
+    """Give back deliveries of our claim whose final dot we know was never sent (an `inflight` one
+    among them: the relay refused us before MAIL FROM)."""
     with db.begin():
-        db.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "sending")
-                     .values(state="queued", claimed_at=None))
+        db.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state.in_(("sending", "inflight")),
+                                          Delivery.claimed_by == this_owner())
+                   .values(state="queued", claimed_at=None, claimed_by=None))
 
 
 def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_seconds: float = 1.0) -> None:
-    """The long-running form used by `mailbot serve`: deliver, sleep while idle, until `stop` is set."""
-    release_interrupted(engine)
+    """The long-running form used by `mailbot serve`: deliver, sleep while idle, until `stop` is set.
+    (Claims that belong to nobody come back through `mailbot.serve`'s lease sweep.)"""
     refusals = 0
     while not stop.is_set():
         report = deliver_pending(engine, config, stop=stop)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
+import signal
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -93,13 +97,49 @@ def render_summaries(setup: RenderSetup, jobs: list[SummaryJob]) -> list[Rendere
 # --- worker processes ---------------------------------------------------------------------------
 
 _worker_context: Any = None
+OWNER_POLL_SECONDS = 0.5  # where pidfd_open is missing
 
 
-def _init_worker(context: Any) -> None:
+def _init_worker(context: Any, owner_pid: int) -> None:
     global _worker_context
     _worker_context = context
     if hasattr(os, "nice"):
         os.nice(RENDER_NICENESS)
+    _exit_with(owner_pid)
+
+
+def _exit_with(owner_pid: int) -> None:
+    """End this worker, and the fork server it came from, as soon as the process that started the
+    pool is gone. Killed with -9, that process runs no cleanup: its workers would wait forever on a
+    queue whose other end they hold themselves, and keep their fork server alive."""
+    def watch() -> None:
+        _wait_for_exit(owner_pid)
+        server = os.getppid()
+        if server != owner_pid and server != 1:
+            os.kill(server, signal.SIGTERM)  # the fork server: nobody will ever ask it for a worker again
+        os._exit(1)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _wait_for_exit(pid: int) -> None:
+    try:
+        descriptor = os.pidfd_open(pid)  # Linux ≥ 5.3: readable when the process exits
+    except (AttributeError, OSError):
+        while _running(pid):
+            time.sleep(OWNER_POLL_SECONDS)
+        return
+    select.select([descriptor], [], [])
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _run_in_worker(task: Callable, args: tuple) -> Any:
@@ -121,7 +161,7 @@ class BatchWorkers:
             server = multiprocessing.get_context("forkserver")
             server.set_forkserver_preload(["mailbot.outbound.campaign"])
             self.pool = ProcessPoolExecutor(max_workers=processes, mp_context=server,
-                                            initializer=_init_worker, initargs=(context,))
+                                            initializer=_init_worker, initargs=(context, os.getpid()))
 
     def submit(self, task: Callable, *args) -> Future:
         if self.pool is not None:
