@@ -25,6 +25,8 @@ def _header(raw_value: bytes):
     ("Mise à jour =?utf-8?q?caf=C3=A9?=".encode("latin-1"), "Mise à jour café"),  # undeclared 8-bit
     ("Réponse : fiche".encode("utf-8"), "Réponse : fiche"),
     (b"=?x-unknown?q?fiche?= Rennes", "fiche Rennes"),
+    (b"=?utf-8?q?Mise_=00=C3=A0?= jour", "Mise à jour"),  # a control character means nothing to a reader
+    (b"=?x-un\x00nown?q?Marie?= Dupont", "Marie Dupont"),  # nor can a NUL be stored
 ])
 def test_encoded_words_keep_the_spaces_around_them(raw, text):
     assert header_text(_header(raw)) == text

@@ -128,6 +128,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 # bound on the parser's work whatever a sender puts in one header (the budgets above bound the count).
 MAX_HEADER_TEXT = 16 * 1024
 _LINE_BREAKS = re.compile(r"[\r\n]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def header_text(value) -> str:
@@ -139,12 +140,14 @@ def header_text(value) -> str:
     lenient compat32 parser hands over as surrogates, or in a `Header`) are read as UTF-8, else
     Windows-1252, first."""
     text = _unsurrogate(_bounded(_raw_header(value)))
-    unfolded = _LINE_BREAKS.sub("", text)  # RFC 5322 unfolding: the line breaks go, the spaces stay
+    unfolded = _CONTROLS.sub("", _LINE_BREAKS.sub("", text))  # RFC 5322 unfolding: the line breaks go, the spaces stay
     try:
         decoded = str(policy.default.header_factory("subject", unfolded))
     except Exception:  # the parser answers for any input, but a header must never stop a message
         decoded = unfolded
-    return " ".join(decoded.split())
+    # control characters mean nothing to a reader, and a NUL cannot be stored (PostgreSQL text),
+    # whether written as is or inside an encoded-word
+    return " ".join(_CONTROLS.sub("", decoded).split())
 
 
 def _bounded(text: str) -> str:
