@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mailbot.replies.diff import diff_form  # noqa: E402
+from mailbot.outbound.form import form_labels  # noqa: E402
 from mailbot.replies.parse import parse_message, parse_reply, reply_text  # noqa: E402
+from mailbot.replies.words import read_words  # noqa: E402
 from tests import replies  # noqa: E402
 from tests.test_parse import REFS, RULES, SENDER, TYPICAL_EDIT, set_field, snapshot, summary_for  # noqa: E402
 
@@ -49,7 +51,8 @@ def main() -> None:
     ours = []
     for raw, record in items:
         started = time.perf_counter()
-        parsed = parse_reply(raw)
+        parsed = parse_reply(raw, form_labels(RULES))  # as the reply route reads it: with the rules' labels
+        read_words(parsed.note)  # what the agent wrote besides the form
         for form in parsed.forms:
             diff_form(form, record, RULES, REFS)
         ours.append((time.perf_counter() - started) * 1000)

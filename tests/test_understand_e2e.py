@@ -130,7 +130,8 @@ def test_untouched_form_or_ras_is_a_confirmation(loop):
     before = len(sink.messages)
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         smtp.sendmail(first.rcpt_tos[0], [str(parse(first.content)["Reply-To"])],
-                      wire(replies.gmail(first.content, lambda lines: lines, first.rcpt_tos[0])))
+                      wire(replies.gmail(first.content, lambda lines: lines, first.rcpt_tos[0],
+                                         note="Bonjour,\n\nCordialement,\nMarie Dupont")))
         smtp.sendmail(second.rcpt_tos[0], [str(parse(second.content)["Reply-To"])],
                       wire(replies.plain_answer(second.content, "RAS, cordialement", second.rcpt_tos[0])))
 

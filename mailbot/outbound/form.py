@@ -5,6 +5,7 @@ labels and how each field type is displayed.
 """
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 import unicodedata
@@ -20,6 +21,13 @@ DELETE_LABEL = "Supprimer cette fiche (oui/non)"
 MOVE_LABEL = "C'est une coopération décentralisée (oui/non)"
 PARENT_LABEL = "Coopération ou action (référence)"
 APD_BLOCK = "APD"
+# Version 2: the APD block and the empty blocks carry the collectivité's code (`#### APD · COM-35238 ·
+# …`), so that a block pasted from another collectivité's form is refused like an unknown reference.
+# Snapshots record the version of the form they were shown with (`form_version`).
+FORM_VERSION = 2
+# The shape of a collectivité code on a marker line (store.models.KIND_PREFIX: REG-53, DEP-2A, COM-35238…).
+OWNER_RE = re.compile(r"^(?:REG|DEP|COM|EPCI)-[0-9A-Z]{1,14}$")
+MARKER_SEPARATOR = "·"
 LOCKED_SUFFIX = "(non modifiable)"
 # Several values of one field (themes): a semicolon, which no label holds (labels hold commas and « et »)
 SEVERAL_SEPARATOR = " ; "
@@ -48,13 +56,7 @@ BLOCK_TITLES = {
     "projet": "Projet",
     "action": "Action extérieure",
 }
-NEW_TITLES = {
-    "contact": "remplir pour ajouter un contact",
-    "reseau": "remplir pour ajouter un réseau",
-    "cooperation": "remplir pour ajouter une coopération",
-    "projet": "remplir pour ajouter un projet",
-    "action": "remplir pour ajouter une action",
-}
+NEW_TITLES = {part: "à remplir" for part in NEW_KEYWORDS}  # short: with the code, markers stay under 60 characters
 SECTIONS = (
     ("contact", "1. ÉLUS ET CADRES TERRITORIAUX"),
     ("reseau", "2. ASSOCIATIONS ET RÉSEAUX INTERNATIONAUX"),
@@ -76,8 +78,25 @@ class FormContext:
     hints: dict = dataclass_field(default_factory=dict, compare=False, repr=False)  # each hint line, made once
 
 
-def marker(ref: str, description: str) -> str:
-    return f"#### {ref} · {description} ####"
+def marker(ref: str, description: str, owner: str | None = None) -> str:
+    """`#### CT-7K3Q9A · Élu ou cadre ####`; with `owner`, `#### APD · COM-35238 · montants ####`."""
+    if owner:
+        return f"#### {ref} {MARKER_SEPARATOR} {owner} {MARKER_SEPARATOR} {description} ####"
+    return f"#### {ref} {MARKER_SEPARATOR} {description} ####"
+
+
+def form_labels(rules: Rules) -> dict[str, frozenset[str]]:
+    """Each part's label keys (folded as the parser folds them), for the parser: a `Label : value`
+    line whose label is not one of its block's is prose, not a field."""
+    return {key: frozenset(label_key(f.label) for f in part.fields) for key, part in rules.parts.items()}
+
+
+@functools.lru_cache(maxsize=4096)  # a form repeats the same few dozen labels: fold each once
+def label_key(label: str) -> str:
+    """Labels compare without case, accents, asterisks, punctuation spacing."""
+    text = unicodedata.normalize("NFKD", label.replace("*", " "))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    return " ".join(text.replace("\u2019", "'").split())
 
 
 def field_line(field: FieldRule, value: str) -> str:
@@ -173,6 +192,7 @@ def shown_values(part: str, record: dict, ctx: FormContext, memo: dict | None = 
 def render_form(snapshot: dict, token: str, ctx: FormContext, memo: dict | None = None) -> list[str]:
     """The form's lines, in the circular's order, for one collectivité's snapshot."""
     lines = [FORM_START.format(token=token), "", MANDATORY_NOTE, ""]
+    owner = snapshot["code"]
     for part, title in SECTIONS:
         lines += [f"==== {title} ====", ""]
         if part == "apd":
@@ -184,8 +204,8 @@ def render_form(snapshot: dict, token: str, ctx: FormContext, memo: dict | None 
             for record in snapshot[SNAPSHOT_KEYS[part]]:
                 lines += _record_block(part, record, ctx, memo)
         if part in ("cooperation", "action") and snapshot[SNAPSHOT_KEYS[part]]:
-            lines += _new_block("projet", ctx)  # a project goes under an existing cooperation or action
-        lines += _new_block(part, ctx)
+            lines += _new_block("projet", ctx, owner)  # a project goes under an existing cooperation or action
+        lines += _new_block(part, ctx, owner)
     lines.append(FORM_END)
     return lines
 
@@ -268,8 +288,8 @@ def _project_block(project: dict, parent_ref: str, ctx: FormContext, memo: dict 
     return lines
 
 
-def _new_block(part: str, ctx: FormContext) -> list[str]:
-    lines = [marker(NEW_KEYWORDS[part], NEW_TITLES[part])]
+def _new_block(part: str, ctx: FormContext, owner: str) -> list[str]:
+    lines = [marker(NEW_KEYWORDS[part], NEW_TITLES[part], owner)]
     if part == "projet":
         lines.append(f"{PARENT_LABEL}* :")
     for field in _fields(ctx, part):
@@ -282,7 +302,7 @@ def _apd_block(snapshot: dict, ctx: FormContext) -> list[str]:
     rules = ctx.rules
     field = rules.parts["apd"].fields[0]
     by_year = {a["year"]: a for a in snapshot["apd"]}
-    lines = [marker(APD_BLOCK, "montants par année")]
+    lines = [marker(APD_BLOCK, "montants", snapshot["code"])]
     for year in rules.apd_shown_years:
         amount = by_year.get(year, {}).get("amount")
         value = display_value(field, amount, ctx.references)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.config import Config
-from mailbot.outbound.form import FormContext, describe, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
+from mailbot.outbound.form import FORM_VERSION, FormContext, describe, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
 from mailbot.outbound.letter import record_sections
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id, plus_address
 from mailbot.outbound.render import Sender, build_message, make_environment, sender_of
@@ -142,7 +142,8 @@ def enqueue_summary(
         session, build, recipients, kind=kind, campaign_id=campaign.id,
         collectivite_id=collectivite_id, token=lambda _id: built["token"],
     )
-    shown = {**record, "masked": True} if masked else record  # the real values, and what the form showed of them
+    shown = {**record, "masked": True} if masked else dict(record)  # the real values, and what the form showed of them
+    shown["form_version"] = FORM_VERSION  # how its blocks are bound to the collectivité (mailbot.replies.diff)
     session.add(Snapshot(outbound_id=outbound.id, collectivite_id=collectivite_id, data=shown))
     return outbound
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from mailbot.outbound.form import (
     APD_BLOCK,
+    FORM_VERSION,
     KEYWORD_PARTS,
     SNAPSHOT_KEYS,
     describe,
@@ -19,7 +20,7 @@ from mailbot.outbound.form import (
     record_value,
 )
 from mailbot.replies.parse import ParsedBlock, ParsedForm, label_key, normalise_line
-from mailbot.rules import FieldRule, ReferenceLists, Rules, check_apd_year, check_record, parse_yesno
+from mailbot.rules import FieldRule, ReferenceLists, Rules, check_apd_year, check_record, fold, parse_yesno
 
 ENTITY_OF_PART = {"contact": "contact", "reseau": "reseau", "apd": "apd", "cooperation": "cooperation",
                   "projet": "projet", "action": "action"}
@@ -73,18 +74,24 @@ def to_jsonable(value):
 def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: ReferenceLists) -> DiffResult:
     """The changes a form asks for, against the snapshot of the message it answers. A value written
     as the form showed it is no change; a change's `old` is the stored value (for a masked address,
-    the real one, not its mask)."""
+    the real one, not its mask). Every block is bound to the snapshot's collectivité: a record
+    reference it does not hold, or an APD or new-record block carrying another collectivité's code,
+    is reported and never diffed."""
     index = index_snapshot(snapshot)
     shown = index_snapshot(masked_snapshot(snapshot)) if snapshot.get("masked") else index
     changes: list[ProposedChange] = []
     problems: list[dict] = []
     new_counts: dict[str, int] = {}
+    names = _local_names(form, snapshot) if _names_a_new_parent(form, index) else {}
     for block in form.blocks:
-        if block.ref == APD_BLOCK:
+        foreign = _foreign(block, snapshot)
+        if foreign is not None:
+            problems.append(foreign)
+        elif block.ref == APD_BLOCK:
             changes += _diff_apd(block, snapshot, rules, references)
         elif block.ref in KEYWORD_PARTS:
             new_counts[block.ref] = new_counts.get(block.ref, 0) + 1
-            change = _create(block, KEYWORD_PARTS[block.ref], new_counts[block.ref], index, rules, references)
+            change = _create(block, KEYWORD_PARTS[block.ref], new_counts[block.ref], index, rules, references, names)
             if change is not None:
                 changes.append(change)
         elif block.ref in index.by_ref:
@@ -94,7 +101,70 @@ def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: Refere
             problems.append({"code": "unknown_ref", "ref": block.ref,
                              "message": f"La référence {block.ref} ne correspond à aucune fiche de ce formulaire : "
                                         "ne modifiez pas les lignes qui commencent par ####."})
+    # a project under a cooperation created by the same reply comes after it (applied in this order)
+    changes.sort(key=lambda c: c.op == "create" and c.entity == "projet" and _is_new_ref(c.parent_ref))
     return DiffResult(tuple(changes), tuple(problems))
+
+
+def _foreign(block: ParsedBlock, snapshot: dict) -> dict | None:
+    """The problem of an APD or new-record block that is not this collectivité's: another code on
+    its marker, or (form version 2, where every such marker carries one) no code at all."""
+    if block.ref != APD_BLOCK and block.ref not in KEYWORD_PARTS:
+        return None  # a record reference: bound through the snapshot's references
+    code = snapshot.get("code")
+    if block.owner is None and snapshot.get("form_version", 1) < FORM_VERSION:
+        return None  # a form sent before markers carried the code
+    if block.owner == code:
+        return None
+    if block.owner is None:
+        return {"code": "unbound_block", "ref": block.ref,
+                "message": f"Le bloc {block.ref} (ligne {block.line}) ne porte pas le code de votre collectivité "
+                           f"({code}) : il n'a pas été pris en compte. Recopiez la ligne #### telle que nous l'avons envoyée."}
+    return {"code": "foreign_block", "ref": block.ref, "owner": block.owner,
+            "message": f"Le bloc {block.ref} (ligne {block.line}) vient du formulaire d'une autre collectivité "
+                       f"({block.owner}) : il n'a pas été pris en compte pour {code}. Chaque collectivité "
+                       "répond avec son propre formulaire."}
+
+
+NEW_PARENT_KEYWORDS = tuple(k for k, part in KEYWORD_PARTS.items() if part in ("cooperation", "action"))
+
+
+def _is_new_ref(ref: str | None) -> bool:
+    return bool(ref) and ref.startswith(NEW_PARENT_KEYWORDS)
+
+
+def _names_a_new_parent(form: ParsedForm, index: _Index) -> bool:
+    """Whether a new project names something other than a record of the snapshot (most replies: no)."""
+    return any(block.ref == PROJECT_KEYWORD and (block.fields.get("_parent") or "").strip()
+               and block.fields["_parent"].strip().upper() not in index.by_ref for block in form.blocks)
+
+
+PROJECT_KEYWORD = next(keyword for keyword, part in KEYWORD_PARTS.items() if part == "projet")
+
+
+def _local_names(form: ParsedForm, snapshot: dict) -> dict[str, str | None]:
+    """How new projects of this reply may name a new cooperation or action: « NOUVELLE-COOPERATION 1 »
+    (or the name alone when no other new record has it) → the created record's placeholder
+    reference (NOUVELLE-COOPERATION#2). A name given twice names nothing (None)."""
+    names: dict[str, str | None] = {}
+    counts: dict[str, int] = {}
+    for block in form.blocks:
+        if block.ref not in KEYWORD_PARTS or _foreign(block, snapshot):
+            continue  # numbered as diff_form numbers the blocks it creates from
+        counts[block.ref] = counts.get(block.ref, 0) + 1
+        filled = any(value.strip() for key, value in block.fields.items() if not key.startswith("_"))
+        if block.ref not in NEW_PARENT_KEYWORDS or not filled:
+            continue
+        placeholder = f"{block.ref}#{counts[block.ref]}"
+        aliases = [block.ref] + ([f"{block.ref} {block.name}", block.name] if block.name else [])
+        for alias in map(_name_key, aliases):
+            names[alias] = None if alias in names and names[alias] != placeholder else placeholder
+    return names
+
+
+def _name_key(text: str) -> str:
+    """« Nouvelle coopération 1 », « NOUVELLE-COOPERATION 1 », « nouvelle-cooperation#1 »: the same name."""
+    return fold(text)
 
 
 def _field_for(rules: Rules, part: str, written_key: str) -> FieldRule | None:
@@ -106,6 +176,8 @@ def _field_for(rules: Rules, part: str, written_key: str) -> FieldRule | None:
 
 def _same_text(a: str, b: str) -> bool:
     """Same words, whatever the spacing; case counts (« DAKAR » → « Dakar » is a correction)."""
+    if a == b:
+        return True  # most values come back as they were sent
     return " ".join(normalise_line(a).split()) == " ".join(normalise_line(b).split())
 
 
@@ -123,8 +195,15 @@ def _diff_existing(block: ParsedBlock, part: str, record: dict, shown: dict, rul
             "description": describe(part, record)}
     if parse_yesno(block.fields.get("_delete", "")) is True:
         return [ProposedChange(op="delete", old=describe(part, record), **base)]
+    moved = []
     if part == "action" and parse_yesno(block.fields.get("_move", "")) is True:
-        return [ProposedChange(op="move", field="kind", old="action", new="cooperation", **base)]
+        # the move and the corrections written in the same block are both asked for
+        moved = [ProposedChange(op="move", field="kind", old="action", new="cooperation", **base)]
+    return moved + _diff_fields(block, part, record, shown, rules, references, base)
+
+
+def _diff_fields(block: ParsedBlock, part: str, record: dict, shown: dict, rules: Rules, references,
+                 base: dict) -> list[ProposedChange]:
     written = {rule.key: _written(block, rule) for rule in rules.parts[part].fields}
     written = {key: value for key, value in written.items() if value is not None}  # absent: not a change
     rules_by_key = {rule.key: rule for rule in rules.parts[part].fields}
@@ -156,7 +235,8 @@ def _written(block: ParsedBlock, rule: FieldRule) -> str | None:
     return block.fields.get(label_key(rule.label))
 
 
-def _create(block: ParsedBlock, part: str, number: int, index: _Index, rules: Rules, references) -> ProposedChange | None:
+def _create(block: ParsedBlock, part: str, number: int, index: _Index, rules: Rules, references,
+            names: dict[str, str | None]) -> ProposedChange | None:
     values = {rule.key: _written(block, rule) for rule in rules.parts[part].fields}
     values = {k: v for k, v in values.items() if v is not None}
     parent = (block.fields.get("_parent") or "").strip().upper() or None
@@ -165,12 +245,9 @@ def _create(block: ParsedBlock, part: str, number: int, index: _Index, rules: Ru
     result = check_record(rules, part, values, references, partial=False)
     errors = [_error_dict(e) for e in result.errors]
     if part == "projet":
-        if not parent:
-            errors.append({"field": "_parent", "code": "missing",
-                           "message": "Indiquez la référence (CO-…) de la coopération ou de l'action de ce projet."})
-        elif index.by_ref.get(parent, ("",))[0] not in ("cooperation", "action"):
-            errors.append({"field": "_parent", "code": "unknown_ref",
-                           "message": f"La référence {parent} n'est pas une coopération ou une action de votre fiche."})
+        parent, error = _project_parent(parent, index, names)
+        if error:
+            errors.append(error)
     keyword = next(k for k, p in KEYWORD_PARTS.items() if p == part)
     new = {k: to_jsonable(v) for k, v in result.values.items()}
     return ProposedChange(
@@ -178,6 +255,26 @@ def _create(block: ParsedBlock, part: str, number: int, index: _Index, rules: Ru
         errors=tuple(errors), matches=tuple(_match_dict(m) for m in result.matches),
         description=describe(part, {**new, "country": values.get(_key_of_type(rules, part, "country"))}),
     )
+
+
+def _project_parent(written: str | None, index: _Index, names: dict[str, str | None]) -> tuple[str | None, dict | None]:
+    """A new project's parent: a cooperation or action of the record (CO-…), or one created by the
+    same reply under its local name (« NOUVELLE-COOPERATION 1 »)."""
+    if not written:
+        return None, {"field": "_parent", "code": "missing",
+                      "message": "Indiquez la référence (CO-…) de la coopération ou de l'action de ce projet, "
+                                 "ou le nom donné à une nouvelle coopération de votre réponse (NOUVELLE-COOPERATION 1)."}
+    key = _name_key(written)
+    if key in names:
+        if names[key] is None:
+            return written, {"field": "_parent", "code": "ambiguous_name",
+                             "message": f"Plusieurs nouvelles fiches portent le nom {written} : donnez-leur des noms différents."}
+        return names[key], None
+    if index.by_ref.get(written, ("",))[0] in ("cooperation", "action"):
+        return written, None
+    return written, {"field": "_parent", "code": "unknown_ref",
+                     "message": f"La référence {written} n'est pas une coopération ou une action de votre fiche, "
+                                "ni le nom d'une nouvelle coopération de votre réponse."}
 
 
 def _key_of_type(rules: Rules, part: str, kind: str) -> str | None:

@@ -13,22 +13,21 @@ it is for every collectivité it changed.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
-import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.clock import utcnow
-from mailbot.replies.acknowledge import acknowledge
-from mailbot.inbound.classify import Classification
-from mailbot.labels import Labels, labels_for
 from mailbot.config import Config
-from mailbot.replies.diff import DiffResult, ProposedChange, diff_form
-from mailbot.replies.parse import ParsedForm, ParsedReply, parse_reply, parse_text
+from mailbot.inbound.classify import Classification
 from mailbot.inbound.tie import find_form, sender_trusted, untrusted_flag
+from mailbot.outbound.campaign import campaign_rules
+from mailbot.outbound.form import form_labels
+from mailbot.outbound.summary import reference_lists
+from mailbot.replies.acknowledge import acknowledge_stored
 from mailbot.replies.answer import answer, explain, note
 from mailbot.replies.documents import (
     attachment_lines,
@@ -37,42 +36,17 @@ from mailbot.replies.documents import (
     propose_apd_document,
     proposed_document_id,
 )
+from mailbot.replies.diff import DiffResult, ProposedChange, diff_form
+from mailbot.replies.parse import ParsedForm, ParsedReply, parse_reply, parse_text, text_lines, without_lines
+from mailbot.replies.words import CONFIRMATION, WORDS, Reading, read_words
 from mailbot.tokens import find_tokens
-from store.campaign_models import Campaign, CampaignTarget, Snapshot
+from store.campaign_models import Campaign, CampaignTarget, OutboundMessage, Snapshot
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
-from mailbot.outbound.campaign import campaign_rules
-from mailbot.outbound.summary import reference_lists
 from store.review_queries import supersede_earlier
 
 log = logging.getLogger("mailbot.understand")
-
-# What agents write when nothing needs changing (compared without case, accents or punctuation).
-CONFIRMATIONS = (
-    "ras", "r a s", "rien a signaler", "pas de changement", "pas de changements", "aucun changement",
-    "aucune modification", "pas de modification", "tout est correct", "tout est exact", "tout est bon", "ok",
-    "c est ok", "rien a modifier", "rien a changer", "fiche a jour", "fiche correcte", "valide", "je confirme",
-)
-_GREETINGS = re.compile(r"^(bonjour|bonsoir|madame|monsieur|cordialement|merci\w*|bien a vous|salutations"
-                        r"|bonne journee|\w+ \w+$)", re.IGNORECASE)
-
-
-
-def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
-
-
-def is_confirmation(note_text: str) -> bool:
-    """« RAS », « Rien à signaler. Cordialement » … — a short note that says nothing needs changing."""
-    lines = [fold(line) for line in note_text.splitlines() if fold(line)]
-    meaningful = [line for line in lines if not _GREETINGS.match(line)]
-    if not meaningful or len(" ".join(meaningful)) > 80:
-        return False
-    return any(line in CONFIRMATIONS or any(line.startswith(c + " ") for c in CONFIRMATIONS if len(c) > 3)
-               for line in meaningful)
 
 
 @dataclass
@@ -84,6 +58,7 @@ class FormOutcome:
     trusted: bool
     changeset: ChangeSet | None = None
     outbound_id: int | None = None  # the summary whose form this is
+    confirmed: bool = False  # this message counted the collectivité as confirmed
 
 
 @dataclass
@@ -93,28 +68,43 @@ class Understanding:
 
 
 def understand_reply(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
-    """ROUTES["reply"]: `inbound` is already tied to the form it answers (see mailbot.inbound.route)."""
-    # The worker parsed the canonical text before its transaction (mailbot.inbound.queue.analyse).
+    """ROUTES["reply"]: `inbound` is already tied to the form it answers (see mailbot.inbound.route).
+
+    The agent's own words decide with the forms: an untouched form, or no form, is a confirmation
+    only when the words say nothing but courtesy or a confirmation (mailbot.replies.words); words beyond
+    that always make a set for reviewers, even with no change."""
+    # The worker parsed the canonical text before its transaction (mailbot.inbound.queue.analyse);
+    # read again here with the rules' labels of the campaign the message is tied to.
     parsed = classification.parsed or (parse_text(classification.text) if classification.text is not None
                                        else parse_reply(inbound.raw))
+    envelope = session.get(Campaign, inbound.campaign_id) if inbound.campaign_id else None
+    if envelope is not None:
+        parsed = parse_text(parsed.text, form_labels(campaign_rules(envelope)), list(parsed.problems))
+    parsed = dataclasses.replace(parsed, note=without_lines(parsed.note, _our_lines(session, inbound, parsed)))
+    reading = read_words(parsed.note)
     result = Understanding()
     if parsed.forms:
         for form in parsed.forms:
-            _understand_form(session, config, inbound, form, parsed, result, classification.diffs or {})
+            _understand_form(session, config, inbound, form, parsed, reading, result, classification.diffs or {})
         _record_tie(inbound, result)
     else:
         mixed = find_form(session, config, inbound.details or {})
         if mixed.problem == "mismatch":
             _refuse_untied(session, config, inbound, mixed)
             return
-        _without_form(session, inbound, parsed, result)
+        _without_form(session, inbound, parsed, reading, result)
     proposed = _propose_document(session, inbound, parsed, result)
     inbound.parse_state = "parsed"
+    note(inbound, "words", {"kind": reading.kind, "text": reading.words})
     note(inbound, "understood", [
-        {"collectivite": o.collectivite.code, "changes": len(o.diff.changes),
-         "changeset": o.changeset.id if o.changeset else None} for o in result.outcomes
+        {"collectivite": o.collectivite.code, "collectivite_id": o.collectivite.id, "campaign_id": o.campaign.id,
+         "outbound_id": o.outbound_id, "changes": len(o.diff.changes), "trusted": o.trusted,
+         "changeset": o.changeset.id if o.changeset else None, "confirmed": o.confirmed,
+         "problems": [p["message"] for p in o.diff.problems]} for o in result.outcomes
     ])
-    _acknowledge(session, config, inbound, parsed, result, proposed)
+    note(inbound, "unread_forms", list(result.problems))
+    session.flush()
+    _acknowledge(session, config, inbound, {o.collectivite.id: o.form for o in result.outcomes}, proposed)
 
 
 def _propose_document(session, inbound: InboundMessage, parsed: ParsedReply, result: Understanding):
@@ -131,12 +121,27 @@ def _propose_document(session, inbound: InboundMessage, parsed: ParsedReply, res
     return changeset
 
 
+def _our_lines(session: Session, inbound: InboundMessage, parsed: ParsedReply) -> frozenset[str]:
+    """The lines of the messages of ours this reply answers (its thread's, its forms'): what the agent
+    pasted of them is not their words."""
+    ids = {inbound.answered_outbound_id} | {ref.message_id for form in parsed.forms for ref in find_tokens(form.token)}
+    ids = sorted(i for i in ids if i is not None)[:MAX_OURS]
+    lines: set[str] = set()
+    for raw in session.scalars(select(OutboundMessage.raw).where(OutboundMessage.id.in_(ids))):
+        lines |= text_lines(raw)
+    return frozenset(lines)
+
+
+MAX_OURS = 10
+
+
 def prepare_diffs(session: Session, config: Config, parsed: ParsedReply) -> dict[str, tuple[int, DiffResult]]:
     """Each form's diff against the snapshot its token names: token → (outbound id, diff).
 
     The costly part of a reply (fuzzy matching, validation), done by the worker in a read-only
     session before its write transaction (mailbot.inbound.queue); `understand_reply` uses it when the form
-    still ties to the same message (snapshots and campaign rules never change)."""
+    still ties to the same message (snapshots and campaign rules never change). Each form is read with
+    its campaign's labels, as `understand_reply` reads it."""
     found: dict[str, tuple[int, DiffResult]] = {}
     for form in parsed.forms:
         tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in find_tokens(form.token)]})
@@ -144,16 +149,19 @@ def prepare_diffs(session: Session, config: Config, parsed: ParsedReply) -> dict
             continue
         snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == tie.outbound.id))
         if snapshot is not None:
-            found[form.token] = (tie.outbound.id, _diff(session, tie, form, snapshot))
+            rules = campaign_rules(tie.campaign)
+            found[form.token] = (tie.outbound.id, diff_form(_labelled(parsed, form, rules), snapshot, rules,
+                                                            reference_lists(session)))
     return found
 
 
-def _diff(session: Session, tie, form: ParsedForm, snapshot: dict) -> DiffResult:
-    return diff_form(form, snapshot, campaign_rules(tie.campaign), reference_lists(session))
+def _labelled(parsed: ParsedReply, form: ParsedForm, rules) -> ParsedForm:
+    """`form` as the rules' labels read it (prose with a colon is not a field)."""
+    return next((f for f in parse_text(parsed.text, form_labels(rules)).forms if f.token == form.token), form)
 
 
-def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, result: Understanding,
-                     prepared: dict[str, tuple[int, DiffResult]]) -> None:
+def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedReply, reading: Reading,
+                     result: Understanding, prepared: dict[str, tuple[int, DiffResult]]) -> None:
     refs = find_tokens(form.token)
     tie = find_form(session, config, {"body_tokens": [(r.message_id, r.mac) for r in refs]})
     if tie.problem:
@@ -164,21 +172,31 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
     if snapshot is None:
         result.problems.append("Nous n'avons pas retrouvé le formulaire auquel vous répondez.")
         return
+    rules = campaign_rules(tie.campaign)
+    if tie.campaign.id != inbound.campaign_id:  # read again with this form's own campaign labels
+        form = _labelled(parsed, form, rules)
     outbound_id, diff = prepared.get(form.token, (None, None))
     if outbound_id != tie.outbound.id:
-        diff = _diff(session, tie, form, snapshot)
+        diff = diff_form(form, snapshot, rules, reference_lists(session))
     trusted = sender_trusted(session, inbound, tie.collectivite.id)
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
     target = _target(session, tie.campaign.id, tie.collectivite.id)
     now = utcnow()
     if target is not None and target.replied_at is None:
         target.replied_at = now
-    if not diff.changes and not diff.problems and trusted:
-        if target is not None and target.confirmed_at is None:
-            target.confirmed_at = now
-    else:  # changes, or a confirmation from someone who may not confirm: for reviewers
+    if not diff.changes and not diff.problems and reading.kind != WORDS and trusted:
+        outcome.confirmed = _confirm(target, now)
+    else:  # changes, words for reviewers, or a confirmation from someone who may not confirm
         outcome.changeset = _store_changeset(session, inbound, tie, diff, trusted, parsed.note, thread=str(tie.outbound.id))
     result.outcomes.append(outcome)
+
+
+def _confirm(target: CampaignTarget | None, now) -> bool:
+    """Count the collectivité as confirmed (campaign status); False when there is nothing to count it on."""
+    if target is None:
+        return False
+    target.confirmed_at = target.confirmed_at or now
+    return True
 
 
 def _record_tie(inbound: InboundMessage, result: Understanding) -> None:
@@ -205,16 +223,16 @@ def _refuse_untied(session, config, inbound: InboundMessage, tie) -> None:
     explain(session, config, inbound, tie.problem)
 
 
-def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, result: Understanding) -> None:
-    """A reply with no form: « RAS » confirms; anything else is a note for reviewers."""
+def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, reading: Reading, result: Understanding) -> None:
+    """A reply with no form: only a confirmation phrase with nothing else to say confirms (« RAS »,
+    « Rien à signaler, merci » and a signature); anything else is a set for reviewers, words shown."""
     collectivite = session.get(Collectivite, inbound.collectivite_id)
     campaign = session.get(Campaign, inbound.campaign_id)
     target = _target(session, campaign.id, collectivite.id)
     trusted = bool(inbound.trusted)
-    outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted)
-    if trusted and (is_confirmation(parsed.note) or not parsed.note.strip()):
-        if target is not None:
-            target.confirmed_at = target.confirmed_at or utcnow()
+    outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted, outbound_id=inbound.answered_outbound_id)
+    if reading.kind == CONFIRMATION and trusted:
+        outcome.confirmed = _confirm(target, utcnow())
     else:  # words for reviewers, or a confirmation from someone who is not a trusted contact
         outcome.changeset = _store_changeset(
             session, inbound, find_form_for(inbound, campaign, collectivite), DiffResult(()), trusted, parsed.note,
@@ -268,18 +286,20 @@ def _change_row(change: ProposedChange) -> Change:
     )
 
 
-def _acknowledge(session, config, inbound: InboundMessage, parsed: ParsedReply, result: Understanding,
+def _acknowledge(session, config, inbound: InboundMessage, forms: dict[int, ParsedForm | None],
                  proposed: ChangeSet | None = None) -> None:
     """One answer for the whole message, a section per form understood (an agent answering for two
-    collectivités gets one message, not two), then the forms that could not be tied."""
-    if not result.outcomes:
+    collectivités gets one message, not two), then the forms that could not be tied. Built from what
+    was stored: the change sets as saved, the confirmations as counted, the problems as recorded on
+    the inbound message."""
+    understood = (inbound.details or {}).get("understood", [])
+    if not understood:
         explain(session, config, inbound, "invalid")  # every form it carried had a bad reference
         return
+    sections = [_ack_section(session, entry, forms.get(entry["collectivite_id"])) for entry in understood]
     answer(session, config, inbound, template="agent_ack", answer_kind="ack", outbound_kind="ack",
-           context={"sections": [_ack_section(o, _labels(session, o.campaign)) for o in result.outcomes],
-                    "problems": list(result.problems),
+           context={"sections": sections, "problems": list((inbound.details or {}).get("unread_forms", [])),
                     "attachments": _attachments_section(session, config, inbound, proposed)})
-
 
 def _attachments_section(session, config, inbound: InboundMessage, proposed: ChangeSet | None) -> list[dict]:
     """The files received, each with what became of it (its own section of the acknowledgement)."""
@@ -288,17 +308,21 @@ def _attachments_section(session, config, inbound: InboundMessage, proposed: Cha
                             proposed_document_id(proposed), campaign.apd_editable_year if campaign else None)
 
 
-def _labels(session: Session, campaign: Campaign) -> Labels:
-    return labels_for(campaign_rules(campaign), reference_lists(session))
-
-
-def _ack_section(outcome: FormOutcome, labels: Labels) -> dict:
-    ack = acknowledge(list(outcome.diff.changes), list(outcome.diff.problems), labels)
-    if not outcome.trusted:  # only a trusted contact confirms: the others' word goes to reviewers
-        ack = replace(ack, confirmation=False)
+def _ack_section(session: Session, entry: dict, form: ParsedForm | None) -> dict:
+    collectivite = session.get(Collectivite, entry["collectivite_id"])
+    campaign = session.get(Campaign, entry["campaign_id"])
+    changeset = session.get(ChangeSet, entry["changeset"]) if entry["changeset"] else None
+    target = _target(session, campaign.id, collectivite.id)
+    confirmed = bool(entry["confirmed"]) and target is not None and target.confirmed_at is not None
+    outbound_id = changeset.outbound_id if changeset is not None else entry.get("outbound_id")
+    snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == outbound_id)) if outbound_id else None
+    ack = acknowledge_stored(list(changeset.changes) if changeset is not None else [], entry["problems"],
+                             campaign_rules(campaign), snapshot or {}, confirmed=confirmed,
+                             note=changeset.note if changeset is not None else None, references=reference_lists(session))
     return {
         "ack": ack,
-        "collectivite": {"name": outcome.collectivite.name, "code": outcome.collectivite.code},
-        "trusted": outcome.trusted,
-        "form_lines": list(outcome.form.lines) if outcome.form is not None and ack.errors else [],
+        "collectivite": {"name": collectivite.name, "code": collectivite.code},
+        "trusted": changeset.trusted if changeset is not None else entry.get("trusted", True),
+        "changeset": changeset.id if changeset is not None else None,
+        "form_lines": list(form.lines) if form is not None and ack.errors else [],
     }

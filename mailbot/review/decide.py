@@ -426,6 +426,12 @@ def _write(session: Session, changeset: ChangeSet, change: Change, row) -> tuple
 def _parent(session: Session, changeset: ChangeSet, change: Change) -> Cooperation | None:
     if not change.parent_ref:
         return None
+    if _is_placeholder(change.parent_ref):  # a cooperation or action created by the same reply
+        created = next((c for c in changeset.changes if c.op == "create" and c.ref == change.parent_ref), None)
+        if created is None or created.status != "applied" or not created.applied_ref:
+            raise store_apply.ApplyError(
+                f"la nouvelle fiche {change.parent_ref} dont ce projet dépend n'a pas été approuvée")
+        return store_apply.load(session, "cooperation", created.applied_ref, changeset.collectivite_id)
     return store_apply.load(session, "cooperation", change.parent_ref, changeset.collectivite_id)
 
 
