@@ -2,6 +2,7 @@
 and what the parser still reads (the unaccented forms sent before, commas between themes)."""
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -87,8 +88,8 @@ def test_the_old_unaccented_form_and_commas_between_themes_still_read(form_text)
     old = (form_text.replace("DÉBUT", "DEBUT").replace("NOUVEAU-RÉSEAU", "NOUVEAU-RESEAU")
            .replace("Thématiques* : Éducation, formation ; Eau et assainissement",
                     "Thématiques* : Éducation, formation, Santé")
-           .replace("#### NOUVEAU-RESEAU · remplir pour ajouter un réseau ####\nAssociation ou réseau* :",
-                    "#### NOUVEAU-RESEAU · remplir pour ajouter un réseau ####\nAssociation ou réseau* : AFCCRE"))
+           )
+    old = re.sub(r"(#### NOUVEAU-RESEAU[^\n]*\nAssociation ou réseau\* :)", r"\1 AFCCRE", old)
     changes = {(c.op, c.entity, c.field): c.new for c in _changes(old)}
     assert changes[("update", "projet", "themes")] == ["education", "sante"]
     assert ("create", "reseau", None) in changes
