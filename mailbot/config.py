@@ -58,6 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Processes rendering a large campaign's summaries (0: one per CPU; 1: no worker processes).", int),
     Setting("max_message_size", "MAILBOT_MAX_MESSAGE_SIZE", 25 * 1024 * 1024,
             "Largest inbound message accepted, in bytes.", int),
+    Setting("web_listen", "MAILBOT_WEB_LISTEN", "",
+            "host:port of the reviewers' web console; `mailbot serve` runs it too when set "
+            "(`mailbot web` alone listens on 127.0.0.1:8080 when empty)."),
+    Setting("web_url", "MAILBOT_WEB_URL", "",
+            "The console's address as reviewers open it, for the sign-in links mailed to them "
+            "(empty: http://<web_listen>)."),
+    Setting("web_session_hours", "MAILBOT_WEB_SESSION_HOURS", 10,
+            "How long a console session lasts before the reviewer signs in again.", int),
     Setting("lease_seconds", "MAILBOT_LEASE_SECONDS", 300.0,
             "A claim on an inbound message or a delivery older than this belongs to nobody and is taken "
             "again (claims of a process of this host that is gone are taken again at once).", float),
@@ -71,6 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
             "mail servers that receive our mail: their SPF/DKIM/DMARC verdict is believed (empty: "
             "none; DKIM signatures are then checked locally)."),
 )
+DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
@@ -126,6 +135,15 @@ class Config:
     @property
     def dkim_signing_domain(self) -> str:
         return self.values.get("dkim_domain") or self.values.get("from_address", "").rpartition("@")[2]
+
+    @property
+    def web_address(self) -> tuple[str, int]:
+        return parse_host_port(self.values["web_listen"] or DEFAULT_WEB_LISTEN)
+
+    @property
+    def web_base_url(self) -> str:
+        host, port = self.web_address
+        return (self.values["web_url"] or f"http://{host}:{port}").rstrip("/")
 
     @property
     def templates_override(self) -> str | None:

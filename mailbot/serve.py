@@ -23,6 +23,7 @@ from mailbot.inbound import queue
 from mailbot.inbound.imap_poll import ImapPoller
 from mailbot.inbound.receive import GroupCommit, InboundController, start_listener
 from mailbot.leases import SWEEP_SECONDS
+from mailbot.web.server import start_in_thread as start_web
 from store.db import make_engine, upgrade
 from mailbot.outbound import delivery
 
@@ -84,9 +85,13 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
             _start(services, "imap", 1, lambda: poller.run(stop))
         _start(services, "delivery", 1, lambda: delivery.run_worker(engine, config, stop))
         _start(services, "leases", 1, lambda: _sweep_until(engine, config, wake, stop))
+        if config.web_listen:
+            _, web_thread = start_web(config, stop=stop)
+            services.threads.append(web_thread)
         services.ready.set()
-        log.info("serving: SMTP on %s:%s, %d inbound worker(s)%s", host, port, workers,
-                 f", IMAP {target.host}:{target.port}/{target.folder}" if target else "")
+        log.info("serving: SMTP on %s:%s, %d inbound worker(s)%s%s", host, port, workers,
+                 f", IMAP {target.host}:{target.port}/{target.folder}" if target else "",
+                 f", web console on {config.web_listen}" if config.web_listen else "")
         stop.wait()
         log.info("stopping")
     finally:

@@ -97,6 +97,11 @@ def _filtered(query, f: QueueFilter):
     return query
 
 
+def filtered(query, where: QueueFilter):
+    """`query` narrowed by `where` (the query must join Collectivite): shared with the web console."""
+    return _filtered(query, where)
+
+
 def list_changesets(session: Session, *, status: str | None = "pending", limit: int = 50, offset: int = 0,
                     where: QueueFilter | None = None) -> list[dict]:
     # ids first (one indexed scan), then the page's sets and their changes: the page costs the same

@@ -18,6 +18,7 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     for heading in ("Un Atlas local", "Des agents répondent", "répond à l'agent", "La file des relecteurs", "décide",
                     "Chaque agent apprend", "L'Atlas maintenant"):
         assert heading in result.stdout
+    assert "La console de relecture sur ce magasin : `mailbot demo --web`" in result.stdout
     engine = create_engine(f"sqlite:///{out / 'atlas.sqlite'}")
     with engine.connect() as conn:
         states = dict(conn.execute(text("SELECT status, count(*) FROM change_set GROUP BY status")).all())

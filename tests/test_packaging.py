@@ -95,6 +95,8 @@ def test_a_wheel_built_from_the_tree_runs_the_demo_from_another_directory(tmp_pa
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"mailbot/templates/{p.name}" for p in (ROOT / "templates").glob("*.j2")} <= names
     assert {f"mailbot/shipped_rules/{p.name}" for p in (ROOT / "rules").glob("*.toml")} <= names
+    console = ROOT / "mailbot" / "web"  # the console's pages, styles, script and vendored htmx with its licence
+    assert {str(p.relative_to(ROOT)) for d in ("templates", "static") for p in (console / d).iterdir()} <= names
     modules = {str(p.relative_to(ROOT)) for top in ("mailbot", "store") for p in (ROOT / top).rglob("*.py")
                if "__pycache__" not in p.parts}
     assert modules <= names, sorted(modules - names)

@@ -96,3 +96,4 @@ from mailbot.cli import campaign, demo, review  # noqa: E402,F401
 from mailbot.cli import inbox  # noqa: E402,F401
 from mailbot.cli import prefectures  # noqa: E402,F401
 from mailbot.cli import dkim  # noqa: E402,F401
+from mailbot.cli import web  # noqa: E402,F401

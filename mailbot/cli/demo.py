@@ -42,10 +42,13 @@ from mailbot.review.verdict import ReviewError
 from mailbot.review.notify import notify_decided, reading_aids
 from store.campaign_models import OutboundMessage
 from store.queries import collectivite_record, format_record
+from mailbot.web.accounts import add_reviewer, printed_link
+from mailbot.web.server import run_foreground
 
 DEMO_SCALE = 0.05
 DEMO_CAMPAIGN = "campagne-2012"
 DEMO_REVIEWER = "Claire Martin (DAECT)"
+DEMO_REVIEWER_EMAIL = "claire.martin@diplomatie.gouv.fr"
 DECISION_LABELS = {"approved": "approuvé", "partial": "en partie approuvé", "rejected": "refusé", "pending": "en attente"}
 OP_LABELS = {"update": "modification", "create": "ajout", "delete": "suppression"}
 
@@ -76,9 +79,10 @@ class Summary:
 @click.option("--scale", type=click.FloatRange(0.01, 1.0), default=DEMO_SCALE, show_default=True)
 @click.option("--send", "send_count", type=click.IntRange(4, 500), default=8, show_default=True,
               help="How many collectivités receive their summary in the demo.")
-def demo(out_dir: Path, scale: float, send_count: int) -> None:
+@click.option("--web", "with_web", is_flag=True,
+              help="Then serve the reviewers' web console on the demo store, until Ctrl-C.")
+def demo(out_dir: Path, scale: float, send_count: int, with_web: bool) -> None:
     """The whole loop: seed, campaign, agents' replies through SMTP, review, notices, history."""
-
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -105,12 +109,33 @@ def demo(out_dir: Path, scale: float, send_count: int) -> None:
         _review(config, sessions, set_ids)
         _notices(config, sessions, sink)
         _result(sessions, replies)
+        _console_account(sessions)
+        if with_web:
+            _serve_console(config, sessions)
     finally:
         stop.set()
         if server is not None:
             server.join(timeout=30)
         controller.stop()
     click.secho(f"\nTerminé. Base : {db_url} — chaque message de la boucle : {out_dir / 'eml'}/*.eml", fg="green")
+    if not with_web:
+        click.echo("La console de relecture sur ce magasin : `mailbot demo --web` (ou "
+                   f"`MAILBOT_DB={db_url} mailbot web`, puis le lien que donne "
+                   f"`MAILBOT_DB={db_url} mailbot reviewers link \"{DEMO_REVIEWER}\"`).")
+
+
+def _console_account(sessions) -> None:
+    """The demo's reviewer gets a console account, so the store opens in `mailbot web` at once."""
+    add_reviewer(sessions, DEMO_REVIEWER, DEMO_REVIEWER_EMAIL)
+
+
+def _serve_console(config, sessions) -> None:
+    step(11, "La console de relecture")
+    host, port = config.web_address
+    click.echo(f"   console : http://{host}:{port}/ — relecteur {DEMO_REVIEWER} <{DEMO_REVIEWER_EMAIL}>")
+    click.echo(f"   ouvrez ce lien de connexion (valable 15 minutes, une fois) : {printed_link(sessions, config, DEMO_REVIEWER)}")
+    click.echo("   les messages de connexion et les avis aux agents arrivent dans le dossier eml ; Ctrl-C pour arrêter")
+    run_foreground(config)
 
 
 # --- 1-3: seed and campaign ------------------------------------------------------------------------------

@@ -50,6 +50,13 @@ class Names:
     apd_years: dict[str, int] = field(default_factory=dict)
 
 
+def field_labels(rules: Rules | None) -> dict[tuple[str, str], str]:
+    """(part, field key) → the form's label (the web console's decision lines)."""
+    if rules is None:
+        return {}
+    return {(part, f.key): f.label for part, p in rules.parts.items() for f in p.fields}
+
+
 def snapshot_names(snapshot: dict | None) -> Names:
     if not snapshot:
         return Names()
