@@ -138,6 +138,7 @@ def describe(row: dict, labels: Labels | None = None, names: Names | None = None
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
+    lines += [f"Non compris : {problem}" for problem in row.get("not_understood", [])]
     warnings = row.get("warnings", [])  # plausibility (review/plausibility.py): only `review show` reads them
     lines += [f"ATTENTION : {w['message']}" for w in warnings if w["change"] is None]
     if row["superseded_by"]:
