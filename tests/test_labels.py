@@ -6,7 +6,6 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from mailbot.replies.acknowledge import sentence
 from mailbot.cli import main
