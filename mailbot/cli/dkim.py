@@ -10,16 +10,16 @@ from mailbot.outbound.signing import DkimError, DkimKey, new_private_key, write_
 
 
 @main.command("dkim-keygen")
-@click.option("--selector", help="DKIM selector (default: the dkim_selector setting).")
-@click.option("--domain", help="Signing domain (default: dkim_domain, else the domain of from_address).")
+@click.option("--selector", help="Sélecteur DKIM (par défaut : le réglage dkim_selector).")
+@click.option("--domain", help="Domaine de signature (par défaut : dkim_domain, sinon le domaine de from_address).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Private key file (default: the dkim_key setting, else dkim-<selector>.pem).")
-@click.option("--force", is_flag=True, help="Replace an existing key file with a new key.")
+              help="Fichier de la clé privée (par défaut : le réglage dkim_key, sinon dkim-<sélecteur>.pem).")
+@click.option("--force", is_flag=True, help="Remplace un fichier de clé existant par une nouvelle clé.")
 @pass_app
 def dkim_keygen(app, selector: str | None, domain: str | None, out: Path | None, force: bool) -> None:
-    """Make a DKIM key (RSA 2048) and print the DNS TXT record that publishes its public half.
+    """Crée une clé DKIM (RSA 2048) et affiche l'enregistrement DNS TXT qui en publie la moitié publique.
 
-    An existing key file is kept (its record is printed again) unless --force."""
+    Un fichier de clé existant est gardé (son enregistrement est affiché à nouveau), sauf avec --force."""
     values = app.config.values
     selector = selector or values.get("dkim_selector") or "atlas"
     domain = domain or app.config.dkim_signing_domain
