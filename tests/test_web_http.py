@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
@@ -20,6 +21,7 @@ from mailbot.web.routes import ROUTES
 from mailbot.web.security import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 from store import console_queries as q
 from store.inbound_models import InboundMessage
+from store.models import ApdAmount
 from store.review_models import AuditEntry, ChangeSet
 from store.reviewer_models import ReviewerSession, SignInAttempt
 from tests.review_support import REVIEWERS, collectivite_with, contact_snapshot, make_set, update as change_update
@@ -341,3 +343,55 @@ def test_a_next_page_parameter_never_leaves_the_console():
     assert safe_path("/ensembles/3?statut=tous") == "/ensembles/3?statut=tous"
     for hostile in ("https://evil.example/", "//evil.example/", "/\\evil.example/", "evil", "javascript:alert(1)", ""):
         assert safe_path(hostile) == "/", hostile
+
+
+# --- plausibility warnings (the review core's rules) ----------------------------------------------------
+
+def _apd_divided_by_100(session) -> int:
+    """A trusted, error-free set dividing one of a collectivité's APD amounts by a hundred."""
+    coll = collectivite_with(session)
+    row = session.scalar(select(ApdAmount).where(ApdAmount.collectivite_id == coll.id, ApdAmount.amount > 1000).limit(1))
+    if row is None:
+        row = ApdAmount(ref="AP-TESTWEB1", collectivite_id=coll.id, year=2010, amount=Decimal("150000"))
+        session.add(row)
+        session.flush()
+    seen = {"ref": row.ref, "version": row.version, "amount": str(row.amount)}
+    return make_set(session, coll, [change_update("apd", seen, "amount", str((row.amount / 100).quantize(Decimal("0.01"))))])
+
+
+def _preview_ids(text: str) -> set[int]:
+    """The sets the bulk preview would approve (its table), not those it lists as warned or claimed."""
+    table = text.split('id="confirmer-lot"', 1)[1].split('id="avec-avertissements"', 1)[0] if "confirmer-lot" in text else ""
+    return {int(n) for n in re.findall(r'href="/ensembles/(\d+)"', table)}
+
+
+def test_a_warned_set_shows_its_warning_and_the_bulk_preview_leaves_it_out_unless_asked(web):
+    config, sessions, app = web
+    with sessions.begin() as session:
+        divided = _apd_divided_by_100(session)
+    plain = _pending_set(sessions)
+    client = _client(app)
+    sign_in(client, sessions, config, CLAIRE)
+    page = html.unescape(client.get(f"/ensembles/{divided}").text)
+    warnings = page.split('id="avertissements"', 1)[1].split("</section>", 1)[0]
+    assert "<h2>Avertissements</h2>" in warnings and "est divisé par 100" in warnings
+    assert "Avertissements</h2>" not in html.unescape(client.get(f"/ensembles/{plain}").text)
+
+    left_out = client.get("/lot?apercu=1")
+    assert plain in _preview_ids(left_out.text) and divided not in _preview_ids(left_out.text)
+    warned_part = html.unescape(left_out.text.split('id="avec-avertissements"', 1)[1])
+    assert f"n° {divided}" in warned_part and "divisé par 100" in warned_part and "Écartés" in warned_part
+    taken = client.get("/lot?apercu=1&avertissements=inclure")
+    assert {plain, divided} <= _preview_ids(taken.text)
+
+    # confirming the preview without the box approves the plain set only; with it, the warned one too
+    fingerprint = re.search(r'name="empreinte" value="([^"]+)"', left_out.text).group(1)
+    client.post("/lot", data={"csrf": csrf_of(left_out.text), "empreinte": fingerprint})
+    with sessions() as session:
+        assert session.get(ChangeSet, plain).status == "approved"
+        assert session.get(ChangeSet, divided).status == "pending"
+    again = client.get("/lot?apercu=1&avertissements=inclure")
+    fingerprint = re.search(r'name="empreinte" value="([^"]+)"', again.text).group(1)
+    client.post("/lot", data={"csrf": csrf_of(again.text), "empreinte": fingerprint, "avertissements": "inclure"})
+    with sessions() as session:
+        assert session.get(ChangeSet, divided).status == "approved"

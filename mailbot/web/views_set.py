@@ -54,6 +54,7 @@ def set_page(page: Page) -> Response:
         competing = q.competing_sets(session, set_id, changeset.collectivite_id)
         raw = raw_message(session, set_id)
         exchanges = _exchanges(session, changeset)
+        warnings = set_warnings(session, set_id)
         touched = {(c["entity"], c["ref"], c["field"]) for c in data["changes"]}
         regions, departements = console.territories(session)
         rivals = [(cs, [present.change_view(_as_dict(c), labels) for c in cs.changes
@@ -62,7 +63,7 @@ def set_page(page: Page) -> Response:
     return page.render(
         "set.html", data=data, record=record, changes=changes, held_by=holder if holder != me else None,
         held_since=since[1] if since else None, rivals=rivals, message=message_view.view(raw) if raw else None,
-        exchanges=exchanges, warnings=set_warnings(data, record), back=_back(page),
+        exchanges=exchanges, warnings=warnings, back=_back(page),
         focus=page.param("action"), labels=labels,
         territory={"region": dict(regions).get(data["region"], data["region"]),
                    "departement": dict(departements).get(data["departement"], data["departement"])})
