@@ -35,6 +35,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("listen", "MAILBOT_LISTEN", "127.0.0.1:8025", "Inbound SMTP listener host:port."),
     Setting("imap", "MAILBOT_IMAP", "", "Mailbox to read: imap[s]://user:pass@host:port/FOLDER (empty: off)."),
     Setting("from_address", "MAILBOT_FROM", "atlas@cncd.example.fr", "The bot's own address."),
+    Setting("from_name", "MAILBOT_FROM_NAME", "Atlas de la coopération décentralisée",
+            "Display name of the bot's From, in French (what a recipient's mail client shows)."),
+    Setting("dkim_key", "MAILBOT_DKIM_KEY", "",
+            "PEM private key that DKIM-signs every outgoing message (empty: unsigned); "
+            "`mailbot dkim-keygen` makes one and prints its DNS record."),
+    Setting("dkim_selector", "MAILBOT_DKIM_SELECTOR", "atlas",
+            "DKIM selector: the key's DNS record is <selector>._domainkey.<domain>."),
+    Setting("dkim_domain", "MAILBOT_DKIM_DOMAIN", "",
+            "Domain that signs (d=); empty: the domain of from_address."),
     Setting("secret", "MAILBOT_SECRET", "dev-secret-change-me", "Key that signs the reply-form tokens."),
     Setting("rules", "MAILBOT_RULES", "", "Default rules file (empty: the shipped rules/campagne-2012.toml)."),
     Setting("templates_dir", "MAILBOT_TEMPLATES_DIR", "",
@@ -122,6 +131,10 @@ class Config:
     @property
     def listen_address(self) -> tuple[str, int]:
         return parse_host_port(self.values["listen"])
+
+    @property
+    def dkim_signing_domain(self) -> str:
+        return self.values.get("dkim_domain") or self.values.get("from_address", "").rpartition("@")[2]
 
     @property
     def web_address(self) -> tuple[str, int]:

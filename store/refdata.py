@@ -24,6 +24,8 @@ REFDATA = Path(__file__).parent / "refdata"
 COLLECTIVITES_CSV = REFDATA / "collectivites-fr.csv.gz"
 THEMES_TOML = REFDATA / "themes.toml"
 NETWORKS_TOML = REFDATA / "networks.toml"
+# the article of each département's and région's name, and the elision of communes in « h » (mailbot.grammar)
+ARTICLES_CSV = REFDATA / "articles-fr.csv"
 
 NETWORK_SCOPES = ("national", "international", "regional")
 

@@ -135,6 +135,7 @@ def get_changeset(session: Session, changeset_id: int) -> dict | None:
     data = _with_links(session, [changeset_data(*row)], [row[0]])[0]
     data["attachments"] = attachments_data(session, row[0].inbound_id)
     data["authentication"] = authentication_of(session, row[0].inbound_id)
+    data["not_understood"] = not_understood(session, row[0].inbound_id, row[0].collectivite_id)
     data["replies"] = [
         {"id": r.id, "reviewer": r.reviewer, "text": r.text, "created_at": r.created_at.isoformat(),
          "outbound_id": r.outbound_id}
@@ -154,6 +155,19 @@ def attachments_data(session: Session, inbound_id: int | None) -> list[dict]:
                InboundAttachment.dangerous, InboundAttachment.danger)
         .where(InboundAttachment.inbound_id == inbound_id).order_by(InboundAttachment.position))
     return [dict(r._mapping) for r in rows]
+
+
+def not_understood(session: Session, inbound_id: int | None, collectivite_id: int) -> list[str]:
+    """What the reader reported and did not turn into changes (a block pasted from another
+    collectivité's form, a block without its code, a form it could not tie), as the agent was told:
+    the problems of this collectivité's form, then those of forms tied to no one."""
+    if inbound_id is None:
+        return []
+    details = session.scalar(select(InboundMessage.details).where(InboundMessage.id == inbound_id)) or {}
+    problems = [p for entry in details.get("understood") or [] if entry.get("collectivite_id") == collectivite_id
+                for p in entry.get("problems") or []]
+    problems += [p if isinstance(p, str) else str(p.get("message", p)) for p in details.get("unread_forms") or []]
+    return problems
 
 
 UNKNOWN_AUTHENTICATION = "authentification inconnue"

@@ -117,7 +117,7 @@ def copied_above_quote(summary: bytes, edit: Edit, sender: str) -> bytes:
     """The agent copies the form above the quote, edits the copy, and the untouched original stays quoted."""
     original, text = original_text(summary)
     lines = text.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("#### DEBUT"))
+    start = next(i for i, l in enumerate(lines) if l.startswith(("#### DÉBUT", "#### DEBUT")))
     end = next(i for i, l in enumerate(lines) if l.startswith("#### FIN"))
     copy = edit(lines)[start:end + 1 + (len(edit(lines)) - len(lines))]
     reply = EmailMessage()

@@ -100,14 +100,14 @@ def test_summary_renders_every_section_and_escapes_html(atlas, Session, db_url):
     assert record["name"] in message["Subject"] and "2012" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    sections = ["ELUS ET CADRES", "ASSOCIATIONS ET RESEAUX", "AIDE PUBLIQUE AU DEVELOPPEMENT",
-                "COOPERATIONS DECENTRALISEES", "AUTRES ACTIONS EXTERIEURES"]
+    sections = ["ÉLUS ET CADRES", "ASSOCIATIONS ET RÉSEAUX", "AIDE PUBLIQUE AU DÉVELOPPEMENT",
+                "COOPÉRATIONS DÉCENTRALISÉES", "AUTRES ACTIONS EXTÉRIEURES"]
     positions = [text.index(s) for s in sections]
     assert positions == sorted(positions), "the five parts come in the circular's order"
-    for keyword in ("NOUVEAU-CONTACT", "NOUVEAU-RESEAU", "NOUVELLE-COOPERATION", "NOUVEAU-PROJET", "NOUVELLE-ACTION"):
+    for keyword in ("NOUVEAU-CONTACT", "NOUVEAU-RÉSEAU", "NOUVELLE-COOPÉRATION", "NOUVEAU-PROJET", "NOUVELLE-ACTION"):
         assert f"#### {keyword}" in text
     # parts 4 and 5 by country, countries in French, each record under its country's heading
-    cooperations = text[text.index("4. COOPERATIONS"):text.index("#### NOUVEAU-PROJET")]
+    cooperations = text[text.index("4. COOPÉRATIONS"):text.index("#### NOUVEAU-PROJET")]
     assert cooperations.index("---- Allemagne ----") < cooperations.index("---- Sénégal ----")
     for heading in re.findall(r"^---- (.+) ----$", cooperations, re.M):
         assert {line for line in cooperations.split(f"---- {heading} ----")[1].split("---- ")[0].splitlines()
@@ -224,7 +224,7 @@ def test_summary_bytes_are_those_of_the_standard_policy(atlas, Session, db_url, 
             text = ours.get_body(("plain",)).get_content()
             html_part = ours.get_body(("html",)).get_content()
             standard = EmailMessage(policy=policy.default)
-            for name in ("From", "To", "Subject", "Message-ID", "Reply-To", "X-Mailer"):
+            for name in ("From", "To", "Subject", "Date", "Message-ID", "Reply-To", "Auto-Submitted", "X-Mailer"):
                 standard[name] = str(ours[name])
             standard.set_content(text, subtype="plain", charset="utf-8", cte="8bit")
             standard.add_alternative(html_part, subtype="html", charset="utf-8", cte="8bit")
@@ -436,6 +436,7 @@ def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, 
     from mailbot.outbound.campaign import _RenderContext, _store_batch, campaign_rules, pending_targets
     from mailbot.outbound.render_pool import CampaignInfo, RenderSetup
     from mailbot.outbound.summary import reference_lists
+    from mailbot.outbound.render import Sender
 
     config = make_config(db_url)
     render_campaign(atlas, Session, config, "c2012", limit=1)
@@ -443,7 +444,7 @@ def test_batch_whose_ids_were_taken_meanwhile_is_rendered_again(atlas, Session, 
         campaign = get_campaign(session, "c2012")
         batch = pending_targets(session, campaign, None, 5)
         taken = session.scalar(select(func.max(OutboundMessage.id)))
-        setup = RenderSetup(SECRET, config.from_address, CampaignInfo.of(campaign), campaign_rules(campaign),
+        setup = RenderSetup(SECRET, Sender(config.from_address), CampaignInfo.of(campaign), campaign_rules(campaign),
                             reference_lists(session))
     done = _store_batch(_RenderContext(db_url, setup, Session), batch, list(range(taken, taken + 5)))
     assert done.rendered + done.unreachable == 5 and taken not in done.outbound_ids

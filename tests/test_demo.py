@@ -40,5 +40,5 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     for message in summaries:
         assert message.get_content_type() == "multipart/alternative"
         form = message.get_body(("plain",)).get_content()
-        token = form.split("#### DEBUT DU FORMULAIRE ATLAS ", 1)[1].split()[0]
+        token = form.split("#### DÉBUT DU FORMULAIRE ATLAS ", 1)[1].split()[0]
         assert f"+{token}@" in str(message["Reply-To"]) and token in message.get_body(("html",)).get_content()

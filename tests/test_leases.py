@@ -7,7 +7,6 @@ import signal
 import smtplib
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 
 from mailbot.clock import utcnow
 from mailbot.inbound.queue import Arrival, insert_arrival

@@ -210,7 +210,7 @@ def test_a_forwarded_circular_from_a_known_contact_yields_their_summary(loop):
     assert "Mise à jour de la fiche de Combourg (COM-35085)" in message["Subject"]
     assert message["In-Reply-To"] and message["Auto-Submitted"] == "auto-replied"
     body = text_of(summary)
-    assert "#### DEBUT DU FORMULAIRE ATLAS" in body and agent in body  # a known contact sees the addresses
+    assert "#### DÉBUT DU FORMULAIRE ATLAS" in body and agent in body  # a known contact sees the addresses
 
 
 def test_mail_without_a_token_goes_to_the_newest_open_campaign_never_to_a_closed_one(loop):

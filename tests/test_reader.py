@@ -2,7 +2,6 @@
 labels, legacy charsets, blocks bound to their collectivité, moves, and new records named in a reply."""
 from __future__ import annotations
 
-from email.message import EmailMessage
 
 import pytest
 

@@ -209,6 +209,11 @@ def test_blocks_pasted_from_another_communes_form_are_reported_never_diffed(loop
     for ref in ("APD", "NOUVEAU-CONTACT"):
         assert f"Le bloc {ref} (ligne" in ack and f"vient du formulaire d'une autre collectivité ({MONT['code']})" in ack
     assert "8 000" not in ack.split("Nous n'avons pas pu")[0] and "Luc" not in ack.split("Nous n'avons pas pu")[0]
+    # Reviewers read the same reasons the agent was told, in `review show` (JSON and text).
+    shown = loop.show(row["id"])["not_understood"]
+    assert any(f"vient du formulaire d'une autre collectivité ({MONT['code']})" in p for p in shown), shown
+    text = CliRunner().invoke(main, ["review", "show", str(row["id"])], env={"MAILBOT_DB": loop.config.db}).output
+    assert "Non compris : Le bloc APD (ligne" in text
     with loop.sessions() as session:
         assert session.scalar(select(ApdAmount.amount).join(Collectivite).where(
             Collectivite.code == MONT["code"], ApdAmount.year == 2010)) is None

@@ -25,7 +25,7 @@ from mailbot.review.verdict import ReviewError, judge, settle_status
 from store.campaign_models import OutboundMessage
 from store.models import ApdAmount, Collectivite, Contact, Cooperation, Project
 from store.review_models import AuditEntry, Change, ChangeSet
-from tests.review_support import REVIEWERS, collectivite_with, contact_snapshot, make_set, snapshot, update
+from tests.review_support import REVIEWERS, RULES, collectivite_with, contact_snapshot, make_set, snapshot, update
 
 REVIEWER = "Claire Martin"
 
@@ -480,10 +480,12 @@ def test_amounts_are_told_in_french_format():
     from mailbot.replies.acknowledge import sentence
     from mailbot.replies.diff import ProposedChange
     from mailbot.review.notify import decision_line
+    from mailbot.labels import labels_for
+    from mailbot.rules import load_rules
 
     ack = sentence(ProposedChange(op="update", entity="apd", ref="APD-X", field="amount", old="587710.00",
                                   new="12500", label="APD 2010", description="2010"))
     assert ack == "APD 2010 : 587\u202f710\u00a0€ → 12\u202f500\u00a0€" or ack.replace("\u202f", " ").replace("\u00a0", " ") == "APD 2010 : 587 710 € → 12 500 €"
     line = decision_line(Change(op="update", entity="projet", ref="PJ-1", field="budget", old=None, new="54000",
-                                asked="54 000"), {("projet", "budget"): "Budget"})
-    assert line.replace("\u202f", " ").replace("\u00a0", " ").startswith("Budget (PJ-1) : (vide) → 54 000 €")
+                                asked="54 000"), labels_for(load_rules(RULES)))
+    assert line.replace("\u202f", " ").replace("\u00a0", " ").startswith("Budget de PJ-1 : (vide) → 54 000 €")

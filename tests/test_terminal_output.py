@@ -12,7 +12,6 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from mailbot.cli import main
 from mailbot.cli.terminal import json_safe, printable

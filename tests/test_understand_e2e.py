@@ -297,7 +297,7 @@ def test_a_token_ties_only_its_own_form_block(loop):
     form_a = _set(ref_a, "Titre", "Chargée de mission Atlas")(lines_a)
     end_a = next(i for i, line in enumerate(form_a) if line.startswith("#### FIN DU FORMULAIRE ATLAS"))
     form_a = form_a[:end_a] + pirate_b + form_a[end_a:]
-    opening_b = next(i for i, line in enumerate(lines_b) if line.startswith("#### DEBUT DU FORMULAIRE ATLAS"))
+    opening_b = next(i for i, line in enumerate(lines_b) if line.startswith("#### DÉBUT DU FORMULAIRE ATLAS"))
     token_b = lines_b[opening_b].split()[5]
     forged = lines_b[opening_b].replace(token_b, token_b[:-1] + ("a" if token_b[-1] != "a" else "b"))
     form_b = _set(ref_b, "Titre", "Pirate")(lines_b[:opening_b] + [forged] + lines_b[opening_b + 1:])

@@ -95,4 +95,5 @@ if __name__ == "__main__":  # pragma: no cover
 from mailbot.cli import campaign, demo, review  # noqa: E402,F401
 from mailbot.cli import inbox  # noqa: E402,F401
 from mailbot.cli import prefectures  # noqa: E402,F401
+from mailbot.cli import dkim  # noqa: E402,F401
 from mailbot.cli import web  # noqa: E402,F401

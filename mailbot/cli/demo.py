@@ -39,7 +39,7 @@ from store.review_queries import QueueFilter, get_changeset, list_changesets
 from mailbot.review.decide import approve, reject
 from mailbot.review.history import history
 from mailbot.review.verdict import ReviewError
-from mailbot.review.notify import notify_decided
+from mailbot.review.notify import notify_decided, reading_aids
 from store.campaign_models import OutboundMessage
 from store.queries import collectivite_record, format_record
 from mailbot.web.accounts import add_reviewer, printed_link
@@ -301,7 +301,7 @@ def _queue(sessions) -> list[int]:
     with sessions() as session:
         rows = list_changesets(session, where=QueueFilter(status="pending"))
         for row in rows:
-            for line in describe(get_changeset(session, row["id"])):
+            for line in describe(get_changeset(session, row["id"]), *reading_aids(session, row["id"])):
                 echo_text(f"   {line}")
     return [row["id"] for row in rows]
 

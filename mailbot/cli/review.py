@@ -12,6 +12,7 @@ import click
 from mailbot.cli import emit_json, main, pass_app
 from mailbot.cli.tables import Column, print_table
 from mailbot.cli.terminal import echo, printable, write_raw
+from mailbot.labels import Labels, change_lines, when
 from mailbot.review.decide import BULK_FILTER, approve, bulk_approve, bulk_candidates, bulk_preview, edit, reject, require_reviewer, resolve, revert
 from mailbot.review.history import INBOUND_LABELS, OUTBOUND_LABELS, STATUS_LABELS, timeline
 from mailbot.review.plausibility import plausibility_warnings
@@ -21,7 +22,7 @@ from mailbot.review.verdict import ReviewError
 from store.conversation_models import InboundAttachment
 from store.models import KINDS
 from store.review_queries import QueueFilter, get_changeset, list_changesets, raw_message
-from mailbot.review.notify import digest, notify_decided, send_digest
+from mailbot.review.notify import Names, digest, notify_decided, reading_aids, send_digest
 from mailbot.outbound.delivery import deliver_pending
 
 STATUSES = ["pending", "approved", "rejected", "partial", "superseded", "answered", "read", "all"]
@@ -108,6 +109,7 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
         if row is not None:
             row["warnings"] = [w.as_dict() for w in plausibility_warnings(session, changeset_id)]
         original = raw_message(session, changeset_id) if raw else None
+        aids = reading_aids(session, changeset_id)
     if row is None:
         raise click.ClickException(f"aucun ensemble de modifications n° {changeset_id}")
     if raw:
@@ -118,14 +120,17 @@ def show_cmd(app, changeset_id: int, as_json: bool, raw: bool) -> None:
     if as_json:
         emit_json(row)
         return
-    for line in describe(row):
+    for line in describe(row, *aids):
         echo(printable(line))  # one line each: a value's own line breaks cannot start a line of their own
 
 
-def describe(row: dict) -> list[str]:
+def describe(row: dict, labels: Labels | None = None, names: Names | None = None) -> list[str]:
+    """A change set in French for a reviewer: labels and names, never codes or Python values."""
+    labels, names = labels or Labels(), names or Names()
     place = f"dép. {row['departement']}" if row["departement"] else f"rég. {row['region']}"
-    lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {row['status']}",
-             f"Reçu le {row['created_at'][:16]} de {row['sender'] or '(interne)'}"
+    status = SET_STATUS_LABELS.get(row["status"], row["status"])
+    lines = [f"Ensemble n° {row['id']} — {row['collectivite_name']} ({row['collectivite']}, {place}) — {status}",
+             f"Reçu le {when(row['created_at'])} de {row['sender'] or '(interne)'}"
              + ("" if row["trusted"] else "  (expéditeur non reconnu)")]
     if row.get("authentication"):
         auth = row["authentication"]
@@ -133,38 +138,27 @@ def describe(row: dict) -> list[str]:
     if row["note"]:
         note = " / ".join(line.strip() for line in row["note"].splitlines() if line.strip())
         lines.append(f"Note de l'agent : {note}")
+    lines += [f"Non compris : {problem}" for problem in row.get("not_understood", [])]
     warnings = row.get("warnings", [])  # plausibility (review/plausibility.py): only `review show` reads them
     lines += [f"ATTENTION : {w['message']}" for w in warnings if w["change"] is None]
     if row["superseded_by"]:
         lines.append(f"Remplacé par l'ensemble n° {row['superseded_by']}, réponse plus récente du même expéditeur "
                      f"(mailbot review show {row['superseded_by']}) : il ne peut plus être décidé")
     elif row["decided_by"]:
-        lines.append(f"Décidé par {row['decided_by']} le {row['decided_at'][:16]}"
+        lines.append(f"Décidé par {row['decided_by']} le {when(row['decided_at'])}"
                      + (f" — {row['reason']}" if row["reason"] else ""))
     for earlier in row["supersedes"]:
         lines.append(f"Remplace l'ensemble n° {earlier}, réponse précédente du même expéditeur "
                      f"(mailbot review show {earlier})")
     lines += conversation_lines(row)
     for c in row["changes"]:
-        where = f"{c['entity']} {c['ref']}" + (f".{c['field']}" if c["field"] else "")
-        lines.append(f"  [{c['id']}] {c['status']:<8} {c['op']:<6} {where}: {c['old']!r} → {c['new']!r}")
-        if c["asked"] is not None:
-            lines.append(f"           corrigé par {c['edited_by']} ; l'agent avait écrit {c['asked']!r}")
-        for m in c["matches"]:
-            lines.append(f"           « {m['written']} » → « {m['label']} » ({m['score']:.0f})")
-        for e in c["errors"]:
-            lines.append(f"           ERREUR {e['code']}: {e['message']}")
+        lines += change_lines(c, labels, names.records, names.apd_years)
         lines += [f"           ATTENTION : {w['message']}" for w in warnings if w["change"] == c["id"]]
-        for r in c["competing"]:
+        for r in c.get("competing", []):
+            asked = labels.value(c["entity"], c["field"], r["new"])
             lines.append(f"           EN CONCURRENCE avec le changement n° {r['change']} de l'ensemble n° {r['changeset']} "
-                         f"({r['sender'] or 'interne'}), qui demande {r['new']!r} : choisissez ; approuver l'un met "
+                         f"({r['sender'] or 'interne'}), qui demande « {asked} » : choisissez ; approuver l'un met "
                          "l'autre en conflit")
-        if c["status"] == "conflict":
-            lines.append(f"           CONFLIT ({c['reason']}) — vu par l'agent : {c['old']!r} ; "
-                         f"dans l'Atlas maintenant : {c['current']!r} ; demandé : {c['new']!r}")
-            lines.append(f"           trancher : mailbot review resolve {c['id']} --take asked|current")
-        elif c["reason"] and c["status"] == "rejected":
-            lines.append(f"           rejeté : {c['reason']}")
     return lines
 
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from email import policy
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 
 
@@ -124,26 +124,48 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("cp1252", "replace")
 
 
-def header_text(value, _second_pass: bool = False) -> str:
-    """A header as readable text, whatever encoded-words, charsets or raw 8-bit bytes it carries."""
-    try:
-        chunks = decode_header(value)
-    except Exception:  # broken encoded-words: keep what was written
-        chunks = [(str(value), None)]
-    text = "".join(_unsurrogate(chunk) if isinstance(chunk, str) else decode_bytes(chunk, charset)
-                   for chunk, charset in chunks)
-    if not _second_pass and "=?" in text and not text.isascii() and _latin1(text):
-        # Raw 8-bit bytes next to encoded-words: the first pass only read the bytes.
-        return header_text(text, _second_pass=True)
-    return " ".join(text.split())
+# A header is decoded this far at most: enough for any subject, name or reference list we read, and a
+# bound on the parser's work whatever a sender puts in one header (the budgets above bound the count).
+MAX_HEADER_TEXT = 16 * 1024
+_LINE_BREAKS = re.compile(r"[\r\n]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _latin1(text: str) -> bool:
+def header_text(value) -> str:
+    """A header as readable text, whatever encoded-words, charsets or raw 8-bit bytes it carries.
+
+    Encoded-words are decoded by the standard parser (`email.policy.default`, as an unstructured
+    header), which keeps the spaces between an encoded-word and the words around it that
+    `email.header.decode_header` dropped (« Mise àjour »). Undeclared 8-bit bytes (which the
+    lenient compat32 parser hands over as surrogates, or in a `Header`) are read as UTF-8, else
+    Windows-1252, first."""
+    text = _unsurrogate(_bounded(_raw_header(value)))
+    unfolded = _CONTROLS.sub("", _LINE_BREAKS.sub("", text))  # RFC 5322 unfolding: the line breaks go, the spaces stay
     try:
-        text.encode("latin-1")
-        return True
-    except UnicodeEncodeError:
-        return False
+        decoded = str(policy.default.header_factory("subject", unfolded))
+    except Exception:  # the parser answers for any input, but a header must never stop a message
+        decoded = unfolded
+    # control characters mean nothing to a reader, and a NUL cannot be stored (PostgreSQL text),
+    # whether written as is or inside an encoded-word
+    return " ".join(_CONTROLS.sub("", decoded).split())
+
+
+def _bounded(text: str) -> str:
+    """At most MAX_HEADER_TEXT characters, cut at a space so that no encoded-word is cut in two."""
+    if len(text) <= MAX_HEADER_TEXT:
+        return text
+    cut = text[:MAX_HEADER_TEXT]
+    space = max(cut.rfind(" "), cut.rfind("\t"))
+    return cut[:space] if space > 0 else cut
+
+
+def _raw_header(value) -> str:
+    """The header's text as received: compat32 wraps a value with undeclared 8-bit bytes in a
+    `Header` (unknown-8bit), whose bytes `decode_header` gives back unchanged."""
+    if isinstance(value, Header):
+        return "".join(chunk.decode("ascii", "surrogateescape") if isinstance(chunk, bytes) else chunk
+                       for chunk, _charset in decode_header(value))
+    return str(value or "")
 
 
 def decode_part(part: Message) -> str:

@@ -22,6 +22,7 @@ from mailbot.clock import aware, utcnow
 from mailbot.config import Config
 from mailbot.rules import Rules, load_rules, parse_rules_text
 from mailbot.outbound.outbox import Prepared, enqueue_many, reserve_ids
+from mailbot.outbound.render import Sender, sender_of
 from mailbot.outbound.render_pool import (BatchWorkers, CampaignInfo, RenderedSummary, RenderSetup, SummaryJob,
                                  render_summaries, worker_processes)
 from mailbot.outbound.summary import enqueue_summary, missing_items, reference_lists, usable_recipients
@@ -147,7 +148,7 @@ def render_campaign(
     with sessions() as session:
         campaign = get_campaign(session, campaign_name)
         target_ids = pending_targets(session, campaign, only, limit)
-        setup = RenderSetup(config.secret, config.from_address, CampaignInfo.of(campaign),
+        setup = RenderSetup(config.secret, sender_of(config), CampaignInfo.of(campaign),
                             campaign_rules(campaign), reference_lists(session), config.templates_override)
         sqlite = session.get_bind().dialect.name == "sqlite"
         next_id = _max_outbound_id(session) + 1
@@ -226,10 +227,10 @@ def _store_batch(context: _RenderContext, target_ids: list[int], ids: list[int])
         log.info("outbound ids taken meanwhile: rendering a batch of %d again", len(target_ids))
         with sessions.begin() as session:
             setup = context.setup
-            config = Config(values={"secret": setup.secret, "from_address": setup.from_address,
+            config = Config(values={"secret": setup.secret, "from_address": setup.sender.address,
                                     "templates_dir": setup.templates_dir})
             _render_batch(session, config, session.get(Campaign, setup.campaign.id), setup.rules,
-                          setup.references, target_ids, report)
+                          setup.references, target_ids, report, sender=setup.sender)
     return report
 
 
@@ -265,9 +266,10 @@ def _plan_batch(session: Session, target_ids: list[int], take_ids: Callable[[lis
     return _BatchPlan(target_ids, jobs, unreachable)
 
 
-def _render_batch(session, config, campaign, rules, references, target_ids, report: RenderReport) -> None:
+def _render_batch(session, config, campaign, rules, references, target_ids, report: RenderReport, *,
+                  sender: Sender | None = None) -> None:
     """Read, render and write one batch in the caller's transaction (dry runs, and the rare redo)."""
-    setup = RenderSetup(config.secret, config.from_address, CampaignInfo.of(campaign), rules, references,
+    setup = RenderSetup(config.secret, sender or sender_of(config), CampaignInfo.of(campaign), rules, references,
                         config.templates_override)
     plan = _plan_batch(session, target_ids, lambda reachable: reserve_ids(session, len(reachable)), lock=True)
     _write_batch(session, campaign.id, plan, render_summaries(setup, plan.jobs), report)

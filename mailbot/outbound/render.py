@@ -8,14 +8,15 @@ HTML is autoescaped.
 """
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from email.generator import BytesGenerator
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from io import BytesIO
 from pathlib import Path
 import re
@@ -30,6 +31,10 @@ from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, FunctionLoader,
 from markupsafe import Markup, escape
 
 from mailbot import shipped
+from mailbot.clock import utcnow
+from mailbot.config import Config
+from mailbot.grammar import FILTERS as GRAMMAR_FILTERS
+from mailbot.outbound.signing import DkimKey, key_from_settings, sign
 
 
 
@@ -152,6 +157,20 @@ def _folded(name: str, value: str, linesep: str, max_line_length: int | None, ut
 MAIL_POLICY = _MailPolicy(header_factory=_HeaderCache())
 
 
+# « Re: », « RE : », « TR: », « Réf. : », « Fwd: », « AW: », « SV: »… however many a client stacked
+# (English, French, German, Nordic, Dutch, Spanish, Italian, Portuguese clients), and a
+# « [2] »-style counter some add: an answer's subject starts with exactly one « Re: ».
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:re|r[ée]f|tr|fwd?|fw|aw|wg|sv|vs|vb|antw|rif|rv|enc|res)\.?\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    re.IGNORECASE)
+
+
+def reply_subject(subject: str, fallback: str = "votre message") -> str:
+    """`Re: ` and the subject answered, without the prefixes it had already."""
+    rest = _REPLY_PREFIX.sub("", " ".join((subject or "").split()))
+    return f"Re: {rest or fallback}"
+
+
 @lru_cache(maxsize=4)
 def make_environment(templates_dir: str | Path | None = None) -> Environment:
     """The templates environment: the shipped templates, each overridden by a file of the same name in
@@ -167,7 +186,8 @@ def make_environment(templates_dir: str | Path | None = None) -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # a template is read once per process, not stat()ed on every message
     )
-    env.filters.update(euros=euros, number=number, french_date=french_date, html_form=html_form)
+    env.filters.update(euros=euros, number=number, french_date=french_date, html_form=html_form,
+                       reply_subject=reply_subject, **GRAMMAR_FILTERS)
     return env
 
 
@@ -205,32 +225,60 @@ def _set_plain(msg: EmailMessage, name: str, value: str) -> None:
         msg[name] = value
 
 
+@dataclass(frozen=True)
+class Sender:
+    """Who every message is from: the address, its display name, the DKIM key when one is set."""
+
+    address: str
+    name: str = ""
+    dkim: DkimKey | None = None
+
+    @cached_property  # written once per campaign, not per message (a frozen dataclass keeps a __dict__)
+    def from_header(self) -> str:
+        # Address quotes a name that needs it; the same text for every message (see _REPEATED)
+        return str(Address(display_name=self.name, addr_spec=self.address)) if self.name else self.address
+
+
+def sender_of(config: Config) -> Sender:
+    """The sender the settings describe (the key file is read once per process)."""
+    values = config.values
+    dkim = key_from_settings(values.get("dkim_selector", ""), config.dkim_signing_domain, values.get("dkim_key", ""))
+    return Sender(values["from_address"], values.get("from_name", ""), dkim)
+
+
 def build_message(
     env: Environment,
     name: str,
     context: dict,
     *,
-    from_address: str,
+    sender: Sender | None = None,
+    from_address: str | None = None,
     to: list[str],
     message_id: str,
     reply_to: str | None = None,
     in_reply_to: str | None = None,
     references: str | None = None,
     auto_submitted: str | None = None,
-    sent_at=None,
+    sent_at: datetime | None = None,
+    attachments: Iterable[tuple[str, bytes]] = (),
 ) -> EmailMessage:
-    """A complete message: text part, plus an HTML alternative when the template has one.
+    """A complete message: text part, plus an HTML alternative when the template has one; dated
+    (`sent_at`, else now), from `sender` (or a bare `from_address`), DKIM-signed when the sender
+    has a key.
 
-    `auto_submitted="auto-replied"` marks answers to mail (RFC 3834) so other robots never answer us.
+    `auto_submitted` (RFC 3834): "auto-replied" on answers to mail, "auto-generated" on what the bot
+    sends of its own accord, so that vacation responders and other robots never answer us.
+    `attachments`: (file name, CSV bytes) pairs, attached before the message is signed.
     """
+    sender = sender or Sender(from_address or "")
     subject, text, html = render_parts(env, name, context)
     msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = from_address
+    msg["From"] = sender.from_header
     _set_plain(msg, "To", ", ".join(to))
     msg["Subject"] = subject
+    # format_datetime writes plain ASCII: set as written, not parsed again into a DateHeader
+    msg.set_raw("Date", format_datetime(sent_at or utcnow()))
     _set_plain(msg, "Message-ID", message_id)
-    if sent_at is not None:
-        msg["Date"] = format_datetime(sent_at)
     if reply_to:
         _set_plain(msg, "Reply-To", reply_to)
     if in_reply_to:
@@ -249,6 +297,10 @@ def build_message(
         msg.make_alternative(boundary=boundary)
         html = compact_html(html)
         msg.add_alternative(html, subtype="html", charset="utf-8", cte=transfer_encoding(html))
+    for filename, data in attachments:
+        msg.add_attachment(data, maintype="text", subtype="csv", filename=filename, params={"charset": "utf-8"})
+    if sender.dkim is not None:
+        sign(msg, message_bytes(msg), sender.dkim)
     return msg
 
 

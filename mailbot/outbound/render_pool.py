@@ -21,7 +21,7 @@ from typing import Any, Callable
 from mailbot.config import Config
 from mailbot.outbound.form import FormContext
 from mailbot.outbound.outbox import Recipient
-from mailbot.outbound.render import header_as_set, message_bytes
+from mailbot.outbound.render import Sender, header_as_set, message_bytes
 from mailbot.rules import ReferenceLists, Rules
 from mailbot.outbound.summary import build_summary
 
@@ -54,7 +54,7 @@ class RenderSetup:
     """Everything a summary needs that is the same for the whole campaign."""
 
     secret: str
-    from_address: str
+    sender: Sender
     campaign: CampaignInfo
     rules: Rules
     references: ReferenceLists
@@ -81,13 +81,14 @@ class RenderedSummary:
 
 def render_summaries(setup: RenderSetup, jobs: list[SummaryJob]) -> list[RenderedSummary]:
     """The finished bytes of each job's summary, in order."""
-    config = Config(values={"secret": setup.secret, "from_address": setup.from_address,
+    config = Config(values={"secret": setup.secret, "from_address": setup.sender.address,
                             "templates_dir": setup.templates_dir})
     form_context = FormContext(setup.rules, setup.references)
     rendered = []
     for job in jobs:
         message, token = build_summary(config, campaign=setup.campaign, form_context=form_context,
-                                       record=job.record, recipients=job.recipients, outbound_id=job.outbound_id)
+                                       record=job.record, recipients=job.recipients, outbound_id=job.outbound_id,
+                                       sender=setup.sender)
         rendered.append(RenderedSummary(job.outbound_id, message_bytes(message), header_as_set(message, "Message-ID"),
                                         str(message["Subject"] or ""), token))
     return rendered

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailbot.config import Config
-from mailbot.outbound.form import FORM_VERSION, FormContext, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
+from mailbot.outbound.form import FORM_VERSION, FormContext, describe, masked_snapshot, record_value, render_form, SNAPSHOT_KEYS
+from mailbot.outbound.letter import record_sections
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id, plus_address
-from mailbot.outbound.render import build_message, make_environment
+from mailbot.outbound.render import Sender, build_message, make_environment, sender_of
 from mailbot.rules import ReferenceLists, Rules
 from mailbot.tokens import make_token
 from store.campaign_models import Campaign, OutboundMessage, Snapshot
@@ -52,8 +53,9 @@ def missing_items(rules: Rules, record: dict, references: ReferenceLists) -> lis
 
 
 def _missing_fields(rules: Rules, part: str, item: dict, ref: str) -> list[str]:
+    whose = describe(part, item)
     return [
-        f"{field.label} ({ref})"
+        f"{field.label} de {whose} ({ref})" if whose else f"{field.label} ({ref})"
         for field in rules.parts[part].fields
         if field.mandatory and record_value(part, field, item) in (None, "", [])
     ]
@@ -74,15 +76,19 @@ def build_summary(
     missing: list[str] | None = None,
     reminder_number: int = 0,
     first_sent: date | None = None,
+    sender: Sender | None = None,
 ):
-    """The summary message for one collectivité (pure): its form carries the token of `outbound_id`."""
+    """The summary message for one collectivité (pure): its form carries the token of `outbound_id`.
+    Sent of the bot's own accord (auto-generated), or as the answer to a « FICHE » (auto-replied)."""
     shown = masked_snapshot(record) if masked else record
     token = make_token(config.secret, campaign.name, record["code"], outbound_id)
+    memo: dict = {}  # each record's values, written once for the form and the letter
     context = {
         "kind": kind,
         "campaign": campaign,
         "collectivite": record,
-        "form_lines": render_form(shown, token, form_context),
+        "form_lines": render_form(shown, token, form_context, memo),
+        "sections": record_sections(shown, form_context, memo),
         "contact": form_context.rules.contact,
         "missing": missing or [],
         "reminder_number": reminder_number,
@@ -91,13 +97,13 @@ def build_summary(
     }
     message = build_message(
         make_environment(config.templates_override), TEMPLATE, context,
-        from_address=config.from_address,
+        sender=sender or sender_of(config),
         to=[r.address for r in recipients],
         message_id=new_message_id(config.from_address),
         reply_to=plus_address(config.from_address, token),
         in_reply_to=in_reply_to,
         references=references_header,
-        auto_submitted="auto-replied" if in_reply_to else None,
+        auto_submitted="auto-replied" if in_reply_to else "auto-generated",
     )
     return message, token
 

@@ -12,11 +12,10 @@ from mailbot.config import Config
 from mailbot.outbound.campaign import campaign_rules, get_campaign
 from mailbot.outbound.delivery import deliver_pending
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id
-from mailbot.outbound.render import build_message, make_environment
+from mailbot.outbound.render import build_message, make_environment, sender_of
 from mailbot.prefectures.territory import (
     KIND_LABELS,
     TerritoryRow,
-    attach_csv,
     csv_name,
     status_csv,
     territories,
@@ -38,10 +37,10 @@ def build_circular(config: Config, campaign: Campaign, prefecture: Prefecture, r
         "bot_address": config.from_address, "rows": rows, "kind_labels": KIND_LABELS,
         "attachment": csv_name("collectivites", campaign, prefecture),
     }
-    message = build_message(make_environment(config.templates_override), CIRCULAR_TEMPLATE, context,
-                            from_address=config.from_address,
-                            to=[prefecture.email], message_id=new_message_id(config.from_address))
-    return attach_csv(message, context["attachment"], status_csv(rows))
+    return build_message(make_environment(config.templates_override), CIRCULAR_TEMPLATE, context, sender=sender_of(config),
+                         to=[prefecture.email], message_id=new_message_id(config.from_address),
+                         auto_submitted="auto-generated",
+                         attachments=[(context["attachment"], status_csv(rows))])
 
 
 @dataclass

@@ -13,11 +13,10 @@ from mailbot.outbound.campaign import campaign_rules, get_campaign
 from mailbot.outbound.delivery import deliver_pending
 from mailbot.outbound.form import mask_address
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id
-from mailbot.outbound.render import build_message, make_environment
+from mailbot.outbound.render import build_message, make_environment, sender_of
 from mailbot.prefectures.territory import (
     KIND_LABELS,
     TerritoryRow,
-    attach_csv,
     csv_name,
     figures,
     status_csv,
@@ -98,11 +97,11 @@ def build_report(config: Config, campaign: Campaign, report: TerritoryReport) ->
         "unreachable": report.unreachable, "bot_address": config.from_address,
         "contact": campaign_rules(campaign).contact, "attachment": csv_name("avancement", campaign, report.prefecture),
     }
-    message = build_message(make_environment(config.templates_override), REPORT_TEMPLATE, context,
-                            from_address=config.from_address,
-                            to=[report.prefecture.email], message_id=new_message_id(config.from_address))
     known = {item["code"]: item for item in report.unreachable}
-    return attach_csv(message, context["attachment"], status_csv(report.rows, known))
+    return build_message(make_environment(config.templates_override), REPORT_TEMPLATE, context, sender=sender_of(config),
+                         to=[report.prefecture.email], message_id=new_message_id(config.from_address),
+                         auto_submitted="auto-generated",
+                         attachments=[(context["attachment"], status_csv(report.rows, known))])
 
 
 def send_reports(engine: Engine, sessions, config: Config, campaign_name: str) -> tuple[int, int]:

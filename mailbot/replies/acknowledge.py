@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 from mailbot.outbound.render import euros
 from mailbot.replies.diff import ProposedChange, describe, index_snapshot
 from mailbot.replies.words import WORDS, read_words
-from mailbot.rules import Rules
+from mailbot.labels import Labels, labels_for
+from mailbot.rules import ReferenceLists, Rules
 
 ENTITY_NAMES = {
     "contact": "contact",
@@ -67,12 +68,18 @@ def shown(entity: str, field_key: str | None, value) -> str:
     return show(value)
 
 
-def sentence(change: ProposedChange) -> str:
+def sentence(change: ProposedChange, labels: Labels | None = None) -> str:
+    """One change in French, values as labels (« En cours → Terminé », « Fonction : Élu »), never codes."""
+    labels = labels or Labels()
     # an APD line is already named by its year (« APD 2010 »): no « de 2010 » after it
     who = f" de {change.description}" if change.description and change.entity != "apd" else ""
     if change.op == "update" or change.entity == "apd" and change.op == "create":  # a year's amount, first written
-        value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
-        return f"{change.label or change.field}{who} : {value(change.old)} → {value(change.new)}"
+        if change.entity == "apd" or not labels.types:
+            value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
+        else:
+            value = lambda v: labels.value(change.entity, change.field, v)  # noqa: E731
+        label = change.label or labels.field(change.entity, change.field)
+        return f"{label}{who} : {value(change.old)} → {value(change.new)}"
     if change.op == "delete":
         return f"Suppression : {ENTITY_NAMES[change.entity]} {change.description}".rstrip()
     if change.op == "move":
@@ -80,19 +87,22 @@ def sentence(change: ProposedChange) -> str:
     parent = f" (rattaché à {change.parent_ref})" if change.parent_ref else ""
     if change.parent_ref and change.parent_ref.startswith(("NOUVEAU", "NOUVELLE")):
         parent = f" (rattaché à la {NEW_NAMES['cooperation' if 'COOPERATION' in change.parent_ref else 'action'].lower()} de ce message)"
-    return f"{NEW_NAMES[change.entity]} : {show(change.new)}{parent}"
+    new = labels.value(change.entity, None, change.new) if isinstance(change.new, dict) else show(change.new)
+    return f"{NEW_NAMES[change.entity]} : {new}{parent}"
 
 
-def error_sentences(change: ProposedChange) -> list[str]:
-    where = change.label or change.field or ENTITY_NAMES[change.entity]
+def error_sentences(change: ProposedChange, labels: Labels | None = None) -> list[str]:
+    where = change.label or (labels.field(change.entity, change.field) if labels else change.field) \
+        or ENTITY_NAMES[change.entity]
     who = f" ({change.description})" if change.description else ""
     written = f" « {show(change.new)} »" if change.op == "update" and change.new not in (None, "") else ""
     return [f"{where}{who}{written} : {error['message']}" for error in change.errors]
 
 
-def acknowledge(changes: list[ProposedChange], problems: list[dict] | tuple = ()) -> Acknowledgement:
-    understood = [sentence(c) for c in changes if not c.errors]
-    errors = [line for c in changes for line in error_sentences(c)]
+def acknowledge(changes: list[ProposedChange], problems: list[dict] | tuple = (),
+                labels: Labels | None = None) -> Acknowledgement:
+    understood = [sentence(c, labels) for c in changes if not c.errors]
+    errors = [line for c in changes for line in error_sentences(c, labels)]
     errors += [p["message"] for p in problems]
     fuzzy = [f"« {m['written']} » compris comme « {m['label']} »"
              for c in changes for m in c.matches if m.get("written") and m.get("label")
@@ -102,11 +112,11 @@ def acknowledge(changes: list[ProposedChange], problems: list[dict] | tuple = ()
 
 
 def acknowledge_stored(rows: list, problems: list[str], rules: Rules, snapshot: dict, *, confirmed: bool,
-                       note: str | None) -> Acknowledgement:
+                       note: str | None, references: ReferenceLists | None = None) -> Acknowledgement:
     """The acknowledgement of one stored change set (`rows`: store.review_models.Change, or anything
     with the same attributes), named with the form's labels and the records the snapshot showed."""
     changes = [stored_change(row, rules, snapshot) for row in rows]
-    ack = acknowledge(changes, [{"message": message} for message in problems])
+    ack = acknowledge(changes, [{"message": message} for message in problems], labels_for(rules, references))
     reading = read_words(note or "")
     return Acknowledgement(ack.understood, ack.errors, ack.fuzzy, confirmation=confirmed,
                            words=reading.words if reading.kind == WORDS else "")

@@ -21,7 +21,7 @@ from mailbot.inbound.read import header_text
 from mailbot.inbound.tie import FormTie, authentication, known_contact_id
 from mailbot.outbound.campaign import campaign_rules
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id
-from mailbot.outbound.render import build_message, make_environment
+from mailbot.outbound.render import build_message, make_environment, sender_of
 from mailbot.outbound.summary import enqueue_summary, reference_lists
 from store.campaign_models import OutboundMessage
 from store.inbound_models import AnswerLog, InboundMessage
@@ -112,7 +112,7 @@ def answer(session: Session, config: Config, inbound: InboundMessage, *, templat
     message = build_message(
         make_environment(config.templates_override), template,
         {"from_address": config.from_address, "original_subject": inbound.subject or "", **context},
-        from_address=config.from_address, to=[inbound.sender], message_id=new_message_id(config.from_address),
+        sender=sender_of(config), to=[inbound.sender], message_id=new_message_id(config.from_address),
         in_reply_to=in_reply_to, references=references, auto_submitted="auto-replied",
     )
     contact_id = known_contact_id(session, inbound.sender, inbound.collectivite_id)

@@ -14,6 +14,7 @@ from mailbot.outbound.form import (
     FORM_VERSION,
     KEYWORD_PARTS,
     SNAPSHOT_KEYS,
+    describe,
     display_value,
     masked_snapshot,
     record_value,
@@ -68,18 +69,6 @@ def to_jsonable(value):
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     return value
-
-
-def describe(part: str, record: dict) -> str:
-    if part == "contact":
-        return f"{record.get('first_name', '')} {record.get('last_name', '')}".strip()
-    if part == "reseau":
-        return record.get("name") or record.get("network") or ""
-    if part in ("cooperation", "action"):
-        return f"{record.get('partner') or ''} ({record.get('country') or ''})".strip()
-    if part == "projet":
-        return record.get("title") or ""
-    return ""
 
 
 def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: ReferenceLists) -> DiffResult:

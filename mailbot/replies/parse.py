@@ -21,6 +21,7 @@ from mailbot.inbound.read import BudgetExceeded, parse_bounded
 from mailbot.outbound.form import (
     APD_BLOCK,
     DELETE_LABEL,
+    HINT_LABEL,
     KEYWORD_PARTS,
     MARKER_SEPARATOR,
     MOVE_LABEL,
@@ -43,9 +44,10 @@ _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " "
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
 _GUILLEMET_SPACE = re.compile(r"«\s*|\s*»")  # « valeur » → "valeur": the no-break spaces inside go too
 _QUOTE_PREFIX = re.compile(r"^((?:[ ]?>[ ]?)+)")
-_START_RE = re.compile(r"^#{3,}\s*DEBUT DU FORMULAIRE ATLAS\s+(?P<token>r[0-9a-z]+-[a-z2-7]+)", re.IGNORECASE)
+# « DÉBUT », and « DEBUT » (forms sent before the accents, clients that lose them; the token decides)
+_START_RE = re.compile(r"^#{3,}\s*D[EÉ]BUT DU FORMULAIRE ATLAS\s+(?P<token>r[0-9a-z]+-[a-z2-7]+)", re.IGNORECASE)
 _END_RE = re.compile(r"^#{3,}\s*FIN DU FORMULAIRE ATLAS", re.IGNORECASE)
-_MARKER_RE = re.compile(r"^#{3,}\s*(?P<ref>[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)")
+_MARKER_RE = re.compile(r"^#{3,}\s*(?P<ref>[^\W\d_][^\W_]*(?:-[^\W_]+)*)")
 _SECTION_RE = re.compile(r"^={3,}.*={3,}\s*$")
 _FIELD_RE = re.compile(r"^(?P<label>[^:]{1,80}?)\s*:\s?(?P<value>.*)$")
 _LOCKED_APD_RE = re.compile(r"^apd (?P<year>\d{4}) \(non modifiable\)$")
@@ -330,6 +332,13 @@ def _strip_quote(line: str) -> tuple[int, str]:
 
 
 SWITCH_KEYS = {label_key(DELETE_LABEL): "_delete", label_key(MOVE_LABEL): "_move", label_key(PARENT_LABEL): "_parent"}
+_HINT_KEY = label_key(HINT_LABEL)
+_HINT = "_hint"  # the line listing a field's allowed values: read as nothing, with what a client wrapped of it
+
+
+def _unaccented(ref: str) -> str:
+    """NOUVEAU-RÉSEAU → NOUVEAU-RESEAU: keywords are known by their unaccented spelling."""
+    return ref if ref.isascii() else unicodedata.normalize("NFKD", ref).encode("ascii", "ignore").decode()
 
 
 # --- forms ---------------------------------------------------------------------------------------
@@ -520,7 +529,7 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
     marker = _MARKER_RE.match(stripped) if stripped[0] == "#" and stripped.startswith("###") else None
     if marker:
         _close_block(builder)
-        ref = marker.group("ref").upper()
+        ref = _unaccented(marker.group("ref")).upper()
         owner, name = _marker_binding(stripped[marker.end():]) if ref in _BOUND_REFS else (None, None)
         allowed = known.get(_part_of(ref)) if known else None  # None: any label (no rules given)
         builder.current = {"ref": ref, "fields": {}, "line": number, "owner": owner, "name": name, "allowed": allowed}
@@ -530,6 +539,9 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
     if current is None or stripped[0] == "=" and _SECTION_RE.match(stripped):
         builder.last_key = None
         return current is not None or not _ends_form(stripped)
+    if label_key(stripped[:len(HINT_LABEL)]) == _HINT_KEY:  # even cut short by a client's wrapping
+        builder.last_key = _HINT
+        return True
     if ":" in stripped:
         field_match = _FIELD_RE.match(stripped)
         if field_match:
@@ -543,6 +555,8 @@ def _feed(builder: _FormBuilder, content: str, number: int, known: dict[str, set
                 return True
     if _ends_form(stripped):
         return False
+    if builder.last_key == _HINT:
+        return True
     if builder.last_key is not None:  # a value the client re-wrapped, or prose with a colon in it
         fields = current["fields"]
         if len(fields[builder.last_key]) <= MAX_VALUE_CHARS:  # beyond, the rules refuse it as too long anyway

@@ -26,6 +26,7 @@ from email.utils import parseaddr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailbot import grammar
 from mailbot.inbound.classify import Classification
 from mailbot.inbound.read import body_texts, header_text, parse_bounded
 from mailbot.clock import utcnow
@@ -310,7 +311,7 @@ def propose_contact(session: Session, inbound: InboundMessage, campaign: Campaig
     changeset = ChangeSet(
         campaign_id=campaign.id, collectivite_id=collectivite.id, outbound_id=summary.id if summary else None,
         inbound_id=inbound.id, thread_key=thread_key, sender=address[:254], trusted=False,
-        note=(f"Message sans référence de fiche, rattaché à {collectivite.name} ({evidence}) : "
+        note=(f"Message sans référence de fiche, rattaché {grammar.a(collectivite)} ({evidence}) : "
               f"l'expéditeur est proposé comme nouveau contact (titre à compléter)."),
         status="pending", has_errors=bool(proposed.errors), has_conflicts=False, created_at=utcnow(),
     )

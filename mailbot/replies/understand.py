@@ -318,7 +318,7 @@ def _ack_section(session: Session, entry: dict, form: ParsedForm | None) -> dict
     snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == outbound_id)) if outbound_id else None
     ack = acknowledge_stored(list(changeset.changes) if changeset is not None else [], entry["problems"],
                              campaign_rules(campaign), snapshot or {}, confirmed=confirmed,
-                             note=changeset.note if changeset is not None else None)
+                             note=changeset.note if changeset is not None else None, references=reference_lists(session))
     return {
         "ack": ack,
         "collectivite": {"name": collectivite.name, "code": collectivite.code},

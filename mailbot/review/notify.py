@@ -7,24 +7,27 @@ transactions, and a decision is never lost because mail could not be built or se
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mailbot.replies.acknowledge import ENTITY_NAMES, NEW_NAMES, show, shown
+from mailbot.replies.acknowledge import NEW_NAMES
+from mailbot.outbound.form import SNAPSHOT_KEYS, describe
+from mailbot.labels import ENTITY_NAMES, Labels, labels_for
 from mailbot.clock import aware, utcnow
 from mailbot.config import Config
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id
-from mailbot.outbound.render import build_message, french_date, make_environment
+from mailbot.outbound.render import build_message, french_date, make_environment, sender_of
 from mailbot.rules import Rules
-from store.campaign_models import Campaign
+from store.campaign_models import Campaign, Snapshot
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
 from mailbot.replies.answer import thread_headers
 from mailbot.outbound.campaign import campaign_rules
+from mailbot.outbound.summary import reference_lists
 
 DECIDED = ("approved", "rejected", "partial")
 BATCH = 200
@@ -38,34 +41,63 @@ class Rejected:
 
 # --- pure: what the agent reads --------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Names:
+    """What the agent saw on the form, by reference: whose record (« Marie Dupont », « Dakar
+    (Sénégal) ») and the year of each APD line."""
+
+    records: dict[str, str] = field(default_factory=dict)
+    apd_years: dict[str, int] = field(default_factory=dict)
+
+
 def field_labels(rules: Rules | None) -> dict[tuple[str, str], str]:
+    """(part, field key) → the form's label (the web console's decision lines)."""
     if rules is None:
         return {}
     return {(part, f.key): f.label for part, p in rules.parts.items() for f in p.fields}
 
 
-def decision_line(change: Change, labels: dict[tuple[str, str], str]) -> str:
-    """One change in a sentence, as the agent wrote it on the form (values as asked, or as corrected)."""
+def snapshot_names(snapshot: dict | None) -> Names:
+    if not snapshot:
+        return Names()
+    records: dict[str, str] = {}
+    for part, key in SNAPSHOT_KEYS.items():
+        for record in snapshot.get(key, []):
+            records[record["ref"]] = describe(part, record)
+            for project in record.get("projects", []):
+                records[project["ref"]] = describe("projet", project)
+    years = {a["ref"]: int(a["year"]) for a in snapshot.get("apd", []) if a.get("ref")}
+    return Names(records, years)
+
+
+def decision_line(change: Change, labels: Labels, names: Names | None = None) -> str:
+    """One change in a sentence, as the acknowledgement told it: the field's label, whose record
+    (by name), values as labels; the values as asked, or as corrected."""
+    names = names or Names()
+    who = names.records.get(change.ref) or change.ref
     if change.op == "update":
-        label = labels.get((change.entity, change.field or ""), change.field or "")
-        if change.entity == "apd" and change.ref.startswith("APD-") and change.ref[4:].isdigit():
-            label = f"APD {change.ref[4:]}"
-        value = lambda v: shown(change.entity, change.field, v)  # noqa: E731
+        label = labels.field(change.entity, change.field)
+        if change.entity == "apd":
+            year = names.apd_years.get(change.ref) or (int(change.ref[4:]) if change.ref[4:].isdigit() else None)
+            label, who = (f"APD {year}", "") if year else (label, who)
+        value = lambda v: labels.value(change.entity, change.field, v)  # noqa: E731
         corrected = f" (corrigé par la Délégation ; vous aviez écrit « {value(change.asked)} »)" \
             if change.asked is not None and change.asked != change.new else ""
-        return f"{label} ({change.ref}) : {value(change.old)} → {value(change.new)}{corrected}"
+        where = f"{label} de {who}" if who else label
+        return f"{where} : {value(change.old)} → {value(change.new)}{corrected}"
     if change.op == "delete":
-        return f"Suppression : {ENTITY_NAMES[change.entity]} {change.ref} {show(change.old)}".rstrip()
+        return f"Suppression : {ENTITY_NAMES[change.entity]} {who}".rstrip()
     if change.op == "move":
-        return f"L'action extérieure {change.ref} devient une coopération décentralisée"
+        return f"L'action extérieure {who} devient une coopération décentralisée"
     if change.entity == "apd":
-        return f"{NEW_NAMES['apd']} ({change.ref}) : {shown('apd', 'amount', change.new)}"
-    return f"{NEW_NAMES[change.entity]} : {show(change.new)}"
+        year = change.ref[4:] if change.ref.startswith("APD-") else ""
+        return f"{NEW_NAMES['apd']} {year} : {labels.value('apd', 'amount', change.new)}".replace("  ", " ")
+    return f"{NEW_NAMES[change.entity]} : {labels.value(change.entity, None, change.new)}"
 
 
-def decision_context(changes: list[Change], labels: dict[tuple[str, str], str]) -> dict:
-    approved = [decision_line(c, labels) for c in changes if c.status == "applied"]
-    rejected = [Rejected(decision_line(c, labels), c.reason or "non précisée") for c in changes
+def decision_context(changes: list[Change], labels: Labels, names: Names | None = None) -> dict:
+    approved = [decision_line(c, labels, names) for c in changes if c.status == "applied"]
+    rejected = [Rejected(decision_line(c, labels, names), c.reason or "non précisée") for c in changes
                 if c.status == "rejected"]
     return {"approved": approved, "rejected": rejected}
 
@@ -106,14 +138,13 @@ def _notice(session: Session, config: Config, changeset: ChangeSet, rules_cache:
     collectivite = session.get(Collectivite, changeset.collectivite_id)
     labels = _labels(session, changeset.campaign_id, rules_cache)
     context = {
-        **decision_context(list(changeset.changes), labels),
+        **decision_context(list(changeset.changes), labels, snapshot_names(_snapshot(session, changeset))),
         "collectivite": {"name": collectivite.name, "code": collectivite.code},
         "received_on": french_date(changeset.created_at.date()),
     }
     in_reply_to = inbound.message_id if inbound is not None else None
     message = build_message(
-        make_environment(config.templates_override), "agent_decision", context,
-        from_address=config.from_address, to=[changeset.sender],
+        make_environment(config.templates_override), "agent_decision", context, sender=sender_of(config), to=[changeset.sender],
         message_id=new_message_id(config.from_address), in_reply_to=in_reply_to,
         references=_references(inbound), auto_submitted="auto-generated")
     return enqueue(session, message, [Recipient(changeset.sender, None)], kind="decision",
@@ -127,11 +158,17 @@ def _references(inbound: InboundMessage | None) -> str | None:
     return thread_headers(inbound)[1]
 
 
-def _labels(session: Session, campaign_id: int | None, cache: dict) -> dict:
-    if campaign_id not in cache:
+def _snapshot(session: Session, changeset: ChangeSet) -> dict | None:
+    """The record as the form showed it to the agent (names and APD years of the references)."""
+    if changeset.outbound_id is None:
+        return None
+    return session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == changeset.outbound_id))
 
+
+def _labels(session: Session, campaign_id: int | None, cache: dict) -> Labels:
+    if campaign_id not in cache:
         campaign = session.get(Campaign, campaign_id) if campaign_id else None
-        cache[campaign_id] = field_labels(campaign_rules(campaign) if campaign else None)
+        cache[campaign_id] = labels_for(campaign_rules(campaign) if campaign else None, reference_lists(session))
     return cache[campaign_id]
 
 
@@ -186,8 +223,15 @@ def send_digest(sessions, config: Config, to: list[str], *, now=None) -> int:
     now = now or utcnow()
     with sessions.begin() as session:
         context = {"digest": digest(session, now=now), "day": french_date(now.date())}
-        message = build_message(make_environment(config.templates_override), "reviewer_digest", context,
-                                from_address=config.from_address,
+        message = build_message(make_environment(config.templates_override), "reviewer_digest", context, sender=sender_of(config),
                                 to=to, message_id=new_message_id(config.from_address), auto_submitted="auto-generated")
         outbound = enqueue(session, message, [Recipient(a, None) for a in to], kind="digest")
         return outbound.id
+
+
+def reading_aids(session: Session, changeset_id: int) -> tuple[Labels, Names]:
+    """The labels of a set's campaign and the names of the records its form showed (`review show`)."""
+    changeset = session.get(ChangeSet, changeset_id)
+    if changeset is None:
+        return Labels(), Names()
+    return _labels(session, changeset.campaign_id, {}), snapshot_names(_snapshot(session, changeset))

@@ -16,7 +16,7 @@ from mailbot.clock import aware, utcnow
 from mailbot.config import Config
 from mailbot.inbound.tie import known_contact_id
 from mailbot.outbound.outbox import Recipient, enqueue, new_message_id
-from mailbot.outbound.render import build_message, make_environment
+from mailbot.outbound.render import build_message, french_date, make_environment, sender_of
 from mailbot.replies.answer import thread_headers
 from mailbot.review.decide import require_reviewer
 from mailbot.review.verdict import ReviewError
@@ -59,9 +59,11 @@ def reply_to_agent(session: Session, config: Config, changeset_id: int, reviewer
     context = {
         "paragraphs": _paragraphs(text), "reviewer": reviewer, "original_subject": inbound.subject or "",
         "collectivite": {"name": collectivite.name, "code": collectivite.code},
-        "received_on": aware(inbound.received_at).strftime("%d/%m/%Y"),
+        "received_on": french_date(aware(inbound.received_at).date()),
     }
-    message = build_message(make_environment(), "agent_reviewer_reply", context, from_address=config.from_address,
+    # written by a person: no Auto-Submitted (RFC 3834), but the same Date, From name and signature
+    message = build_message(make_environment(config.templates_override), "agent_reviewer_reply", context,
+                            sender=sender_of(config),
                             to=[changeset.sender], message_id=new_message_id(config.from_address),
                             in_reply_to=in_reply_to, references=references)
     contact_id = known_contact_id(session, changeset.sender, changeset.collectivite_id)

@@ -136,6 +136,14 @@ def match_several(text: str, choices: Mapping[str, str] | Iterable[Choice]) -> l
     renderer reads back exactly, without fuzzy matches. Returns (written piece, match or None).
     """
     choices = dict(choices)
+    if ";" in text:  # the form's own separator, which no label holds: it alone splits (commas stay in labels)
+        return [found for piece in re.split(r"\s*[;\n]\s*", text) if piece.strip()
+                for found in _match_pieces(piece, choices)]
+    return _match_pieces(text, choices)
+
+
+def _match_pieces(text: str, choices: dict[str, str]) -> list[tuple[str, ChoiceMatch | None]]:
+    """`match_several` without semicolons: commas, « et », slashes may each separate or belong to a label."""
     parts = _SEPARATOR.split(text)
     pieces, seps = parts[0::2], parts[1::2]
     if len(pieces) > MAX_SEVERAL:

@@ -1,6 +1,6 @@
 """review guards: superseded sets linked to their replacement, competing changes found by record
 
-Revision ID: 0012
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30 00:40:00
 
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """reviewer console
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 00:30:00
 
 Reviewers' accounts kept in the store (added, listed and disabled by `mailbot reviewers`), the web
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

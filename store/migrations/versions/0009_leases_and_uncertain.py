@@ -1,7 +1,7 @@
 """leases and uncertain deliveries
 
-Revision ID: 0008
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 00:30:00
 
 Claims name their owner (`claimed_by`, see `mailbot.leases`) so that the claims of a process that is
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
-down_revision = '0009'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """conversation and attachments
 
-Revision ID: 0009
-Revises: 0012
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 00:30:00
 
 Replies to our messages become change sets of kind `message` (what they follow up in `answers_id`);
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0009'
-down_revision = '0012'  # chained after main's 0012 (review guards) when main was merged in
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
