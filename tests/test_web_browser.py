@@ -4,6 +4,8 @@ uvicorn. Skipped without a browser, except in CI (CI=true), where that is a fail
 from __future__ import annotations
 
 import shutil
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 from sqlalchemy import select, update
@@ -12,6 +14,7 @@ from sqlalchemy.engine import make_url
 from mailbot.config import load_config
 from mailbot.web import accounts
 from store.db import make_engine, session_factory
+from store.inbound_models import InboundMessage
 from store.models import Contact
 from store.review_models import AuditEntry, Change, ChangeSet
 from store.reviewer_models import ReviewerSession
@@ -338,3 +341,25 @@ def test_a_form_without_its_csrf_token_is_refused(store, browsers):
     by_id(driver, "approuver-tout").click()
     page_has(driver, "Formulaire refusé")
     assert state(sessions, set_id) == "pending"
+
+
+def test_a_reviewer_answers_the_agent_and_the_answer_is_threaded_on_the_agents_message(store, browsers):
+    base, config, sessions, handler = store
+    agent = "agent.question@mairie.example.fr"
+    set_id = pending_set(sessions, lambda c: [change("contact", c, "title", "Chargé de coopération")], sender=agent)
+    with sessions() as session:
+        agents_message = session.get(InboundMessage, session.get(ChangeSet, set_id).inbound_id).message_id
+    driver = browsers()
+    sign_in(driver, base, handler, PAUL)
+    driver.get(base + f"/ensembles/{set_id}")
+    by_id(driver, "texte-reponse").send_keys("Bonjour,\nle titre est-il celui de l'arrêté ? <img src=x onerror=pwned=1>")
+    by_id(driver, "envoyer-reponse").click()
+    page_has(driver, f"Votre réponse à {agent} est partie dans le fil de son message")
+    thread = by_id(driver, "conversation").text
+    assert "par Paul Durand" in thread and "<img src=x onerror=pwned=1>" in thread
+    no_script_ran(driver)
+    answer = mailed(handler, agent)[-1]
+    parsed = BytesParser(policy=policy.default).parsebytes(answer.content)
+    assert parsed["In-Reply-To"] == agents_message and agents_message in parsed["References"]
+    assert "le titre est-il celui de l'arrêté ?" in parsed.get_body(("plain",)).get_content()
+    assert "Paul Durand" in parsed.get_body(("plain",)).get_content()

@@ -12,12 +12,17 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 from click.testing import CliRunner
 
 from mailbot.cli import main
 from mailbot.config import load_config
 from mailbot.serve import Services, run_serve
 from mailbot.devtools.sink import free_port
+from mailbot.review.decide import require_reviewer
+from mailbot.review.verdict import ReviewError
+from store.review_models import ChangeSet
+from tests.review_support import collectivite_with, contact_snapshot, make_set, update
 
 
 def run(args, db_url):
@@ -92,3 +97,31 @@ def test_mailbot_web_serves_the_console_until_stopped(db_url, engine):
     assert process.returncode in (0, -signal.SIGTERM), output
     assert f"Console de relecture : http://127.0.0.1:{port}/" in output
     assert "Aucun relecteur : ajoutez-en un" in output
+
+
+def test_review_as_accepts_an_active_account_and_refuses_a_disabled_one(seeded_db_url, seeded_sessions):
+    # no `reviewers` setting here: the account made by `mailbot reviewers add` is enough, as in the console
+    with seeded_sessions.begin() as session:
+        coll = collectivite_with(session)
+        other = collectivite_with(session, skip={coll.id})
+        approved = make_set(session, coll, [update("contact", contact_snapshot(session, coll.contacts[0].ref), "title",
+                                                   "Conseillère déléguée")])
+        refused = make_set(session, other, [update("contact", contact_snapshot(session, other.contacts[0].ref), "title",
+                                                   "Chef de projet")])
+    assert run(["reviewers", "add", "Claire Martin", "--email", "claire.martin@diplomatie.gouv.fr"],
+               seeded_db_url).exit_code == 0
+    stranger = run(["review", "approve", str(approved), "--as", "Mallory", "--no-send"], seeded_db_url)
+    assert stranger.exit_code != 0 and "Mallory n'est pas relecteur" in stranger.output
+    done = run(["review", "approve", str(approved), "--as", "Claire Martin", "--no-send"], seeded_db_url)
+    assert done.exit_code == 0, done.output
+    assert run(["reviewers", "disable", "Claire Martin"], seeded_db_url).exit_code == 0
+    disabled = run(["review", "approve", str(refused), "--as", "Claire Martin", "--no-send"], seeded_db_url)
+    assert disabled.exit_code != 0 and "le compte de relecteur de Claire Martin est désactivé" in disabled.output
+    with seeded_sessions() as session:
+        assert session.get(ChangeSet, approved).decided_by == "Claire Martin"
+        assert session.get(ChangeSet, approved).status == "approved"
+        assert session.get(ChangeSet, refused).status == "pending"
+    # a disabled account is refused even when the `reviewers` setting names it
+    config = load_config(environ={"MAILBOT_DB": seeded_db_url, "MAILBOT_REVIEWERS": "Claire Martin"})
+    with seeded_sessions() as session, pytest.raises(ReviewError, match="désactivé"):
+        require_reviewer(config, "Claire Martin", session)

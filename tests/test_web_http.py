@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import html
 import re
+from email import policy
+from email.parser import BytesParser
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
@@ -19,11 +22,13 @@ from mailbot.web.page import safe_path
 from mailbot.web.routes import ROUTES
 from mailbot.web.security import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 from store import console_queries as q
+from store.conversation_models import InboundAttachment, ReviewerReply
 from store.inbound_models import InboundMessage
+from store.models import ApdAmount
 from store.review_models import AuditEntry, ChangeSet
 from store.reviewer_models import ReviewerSession, SignInAttempt
 from tests.review_support import REVIEWERS, collectivite_with, contact_snapshot, make_set, update as change_update
-from tests.web_support import csrf_of, mailed_link, sign_in
+from tests.web_support import csrf_of, mailed, mailed_link, sign_in
 
 CLAIRE, PAUL = "Claire Martin", "Paul Durand"
 
@@ -52,7 +57,7 @@ def _pending_set(sessions, *, title="Maire adjointe chargée des relations inter
 
 def _path(route, set_id: int) -> str:
     return (route.path.replace("{set_id:int}", str(set_id)).replace("{change_id:int}", "1")
-            .replace("{index:int}", "0").replace("{token}", "x" * 43))
+            .replace("{index:int}", "0").replace("{attachment_id:int}", "1").replace("{token}", "x" * 43))
 
 
 # --- access control: every route of routes.ROUTES ------------------------------------------------------
@@ -89,11 +94,12 @@ def test_every_reviewer_route_refuses_a_disabled_reviewer_at_once(web):
     accounts.disable_reviewer(sessions, PAUL)  # while signed in
     for route in (r for r in ROUTES if r.access == "reviewer"):
         response = client.request(route.method, _path(route, set_id),
-                                  data={"csrf": token, "raison": "x"} if route.method == "POST" else None)
+                                  data={"csrf": token, "raison": "x", "texte": "x"} if route.method == "POST" else None)
         assert response.status_code == 403, route.path
         assert "Compte désactivé" in response.text
     with sessions() as session:
         assert session.get(ChangeSet, set_id).status == "pending"
+        assert session.scalar(select(func.count()).select_from(ReviewerReply)) == 0
     # and a disabled reviewer gets no new link either
     with pytest.raises(accounts.AccountError):
         accounts.printed_link(sessions, config, PAUL)
@@ -341,3 +347,133 @@ def test_a_next_page_parameter_never_leaves_the_console():
     assert safe_path("/ensembles/3?statut=tous") == "/ensembles/3?statut=tous"
     for hostile in ("https://evil.example/", "//evil.example/", "/\\evil.example/", "evil", "javascript:alert(1)", ""):
         assert safe_path(hostile) == "/", hostile
+
+
+# --- plausibility warnings (the review core's rules) ----------------------------------------------------
+
+def _apd_divided_by_100(session) -> int:
+    """A trusted, error-free set dividing one of a collectivité's APD amounts by a hundred."""
+    coll = collectivite_with(session)
+    row = session.scalar(select(ApdAmount).where(ApdAmount.collectivite_id == coll.id, ApdAmount.amount > 1000).limit(1))
+    if row is None:
+        row = ApdAmount(ref="AP-TESTWEB1", collectivite_id=coll.id, year=2010, amount=Decimal("150000"))
+        session.add(row)
+        session.flush()
+    seen = {"ref": row.ref, "version": row.version, "amount": str(row.amount)}
+    return make_set(session, coll, [change_update("apd", seen, "amount", str((row.amount / 100).quantize(Decimal("0.01"))))])
+
+
+def _preview_ids(text: str) -> set[int]:
+    """The sets the bulk preview would approve (its table), not those it lists as warned or claimed."""
+    table = text.split('id="confirmer-lot"', 1)[1].split('id="avec-avertissements"', 1)[0] if "confirmer-lot" in text else ""
+    return {int(n) for n in re.findall(r'href="/ensembles/(\d+)"', table)}
+
+
+def test_a_warned_set_shows_its_warning_and_the_bulk_preview_leaves_it_out_unless_asked(web):
+    config, sessions, app = web
+    with sessions.begin() as session:
+        divided = _apd_divided_by_100(session)
+    plain = _pending_set(sessions)
+    client = _client(app)
+    sign_in(client, sessions, config, CLAIRE)
+    page = html.unescape(client.get(f"/ensembles/{divided}").text)
+    warnings = page.split('id="avertissements"', 1)[1].split("</section>", 1)[0]
+    assert "<h2>Avertissements</h2>" in warnings and "est divisé par 100" in warnings
+    assert "Avertissements</h2>" not in html.unescape(client.get(f"/ensembles/{plain}").text)
+
+    left_out = client.get("/lot?apercu=1")
+    assert plain in _preview_ids(left_out.text) and divided not in _preview_ids(left_out.text)
+    warned_part = html.unescape(left_out.text.split('id="avec-avertissements"', 1)[1])
+    assert f"n° {divided}" in warned_part and "divisé par 100" in warned_part and "Écartés" in warned_part
+    taken = client.get("/lot?apercu=1&avertissements=inclure")
+    assert {plain, divided} <= _preview_ids(taken.text)
+
+    # confirming the preview without the box approves the plain set only; with it, the warned one too
+    fingerprint = re.search(r'name="empreinte" value="([^"]+)"', left_out.text).group(1)
+    client.post("/lot", data={"csrf": csrf_of(left_out.text), "empreinte": fingerprint})
+    with sessions() as session:
+        assert session.get(ChangeSet, plain).status == "approved"
+        assert session.get(ChangeSet, divided).status == "pending"
+    again = client.get("/lot?apercu=1&avertissements=inclure")
+    fingerprint = re.search(r'name="empreinte" value="([^"]+)"', again.text).group(1)
+    client.post("/lot", data={"csrf": csrf_of(again.text), "empreinte": fingerprint, "avertissements": "inclure"})
+    with sessions() as session:
+        assert session.get(ChangeSet, divided).status == "approved"
+
+
+# --- the conversation: the collectivité's thread, answering the agent, its files -------------------------
+
+def _set_with_files(sessions) -> tuple[int, list[int], str, str]:
+    """A set whose message (tied to its collectivité) says something hostile and carries two files, one
+    of them dangerous: (set id, attachment ids, the agent's address, the message's Message-ID)."""
+    with sessions.begin() as session:
+        coll = collectivite_with(session)
+        contact = contact_snapshot(session, coll.contacts[0].ref)
+        set_id = make_set(session, coll, [change_update("contact", contact, "title", "Chargée de mission")],
+                          note="<script>alert(1)</script> Voir la délibération jointe.")
+        changeset = session.get(ChangeSet, set_id)
+        inbound = session.get(InboundMessage, changeset.inbound_id)
+        inbound.collectivite_id = coll.id
+        files = [InboundAttachment(inbound_id=inbound.id, position=1, filename="délibération 2011.pdf",
+                                   content_type="application/pdf", detected_type="application/pdf", category="document",
+                                   size=9, sha256="1" * 64, data=b"%PDF-1.4\n", dangerous=False),
+                 InboundAttachment(inbound_id=inbound.id, position=2, filename="../../<b>payload</b>.exe",
+                                   content_type="application/octet-stream", category="executable", size=2,
+                                   sha256="2" * 64, data=b"MZ", dangerous=True, danger="programme exécutable")]
+        session.add_all(files)
+        session.flush()
+        return set_id, [f.id for f in files], changeset.sender, inbound.message_id
+
+
+def test_a_sets_page_shows_the_conversation_and_its_files_download_as_attachments_only(web):
+    config, sessions, app = web
+    set_id, (pdf, exe), sender, _ = _set_with_files(sessions)
+    with sessions() as session:
+        own = session.get(ChangeSet, set_id).collectivite_id
+    other = _pending_set(sessions, skip={own})
+    client = _client(app)
+    sign_in(client, sessions, config, CLAIRE)
+    page = client.get(f"/ensembles/{set_id}").text
+    thread = page.split('id="conversation"', 1)[1].split("</section>", 1)[0]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Voir la délibération jointe." in thread and "<script>" not in page
+    assert f"/ensembles/{set_id}/fichiers/{exe}" in thread and "pièce jointe dangereuse" in thread
+    assert "&lt;b&gt;payload&lt;/b&gt;" in page and "<b>payload" not in page
+    files = page.split('id="pieces-jointes"', 1)[1].split("</ul>", 1)[0]
+    assert "Dangereuse : programme exécutable" in files and "délibération 2011.pdf" in files
+    document = client.get(f"/ensembles/{set_id}/fichiers/{pdf}")
+    assert document.status_code == 200 and document.content == b"%PDF-1.4\n"
+    assert document.headers["content-type"] == "application/octet-stream"
+    assert document.headers["content-disposition"].startswith(f'attachment; filename="{pdf}-d_lib_ration 2011.pdf"')
+    program = client.get(f"/ensembles/{set_id}/fichiers/{exe}")
+    disposition = program.headers["content-disposition"]
+    assert program.content == b"MZ" and disposition.startswith("attachment; ") and "sandbox" in program.headers["content-security-policy"]
+    assert ".exe.dangereux" in disposition and "/" not in disposition.split("filename=", 1)[1] and "<" not in disposition
+    # a file of another collectivité's message is not reachable through this set
+    assert client.get(f"/ensembles/{other}/fichiers/{pdf}").status_code == 404
+    assert client.get(f"/ensembles/{set_id}/fichiers/{exe + 1000}").status_code == 404
+
+
+def test_a_reviewer_answers_the_agent_in_its_thread_signed_with_their_name(web, sink):
+    config, sessions, app = web
+    _, handler = sink
+    set_id, _, sender, message_id = _set_with_files(sessions)
+    client = _client(app)
+    sign_in(client, sessions, config, CLAIRE)
+    token = csrf_of(client.get(f"/ensembles/{set_id}").text)
+    empty = client.post(f"/ensembles/{set_id}/repondre", data={"csrf": token, "texte": "  "})
+    assert "Écrivez votre réponse" in html.unescape(client.get(empty.headers["location"]).text)
+    assert client.post(f"/ensembles/{set_id}/repondre", data={"texte": "Bonjour"}).status_code == 403  # no CSRF token
+    sent = client.post(f"/ensembles/{set_id}/repondre",
+                       data={"csrf": token, "texte": "Bonjour,\nle montant <b>2011</b> est-il exact ?"})
+    assert sent.status_code == 303 and sent.headers["location"].endswith("#conversation")
+    page = client.get(sent.headers["location"]).text
+    assert f"Votre réponse à {sender} est partie dans le fil de son message" in html.unescape(page)
+    thread = page.split('id="conversation"', 1)[1].split("</section>", 1)[0]
+    assert "par Claire Martin" in thread and "le montant &lt;b&gt;2011&lt;/b&gt; est-il exact ?" in thread
+    with sessions() as session:
+        reply = session.scalar(select(ReviewerReply).where(ReviewerReply.changeset_id == set_id))
+        assert reply.reviewer == CLAIRE and reply.text == "Bonjour,\nle montant <b>2011</b> est-il exact ?"
+    [mail] = mailed(handler, sender)
+    parsed = BytesParser(policy=policy.default).parsebytes(mail.content)
+    assert parsed["In-Reply-To"] == message_id and message_id in parsed["References"]
+    assert "le montant <b>2011</b> est-il exact ?" in parsed.get_body(("plain",)).get_content()

@@ -188,7 +188,8 @@ def conversation_lines(row: dict) -> list[str]:
 def _reviewer(app, name: str | None) -> str:
 
     try:
-        return require_reviewer(app.config, name)
+        with app.sessions() as session:  # an account of the store counts, as in the console
+            return require_reviewer(app.config, name, session)
     except ReviewError as exc:
         _fail(exc)
 

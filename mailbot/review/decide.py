@@ -43,6 +43,7 @@ from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Cooperation
 from store.review_queries import QueueFilter, changeset_ids, competitors, rivals_of
 from store.review_models import AuditEntry, Change, ChangeSet
+from store.reviewer_models import Reviewer
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +84,21 @@ class _Loaded:
 
 # --- reviewers -------------------------------------------------------------------------------------------
 
-def require_reviewer(config: Config, name: str | None) -> str:
-    """The reviewer's name, if it is in the configured list; anyone else is refused."""
+def require_reviewer(config: Config, name: str | None, session: Session | None = None) -> str:
+    """The reviewer's name, if it is an active reviewer account in the store (`mailbot reviewers add`,
+    looked up when a `session` is given) or in the configured list; a disabled account is refused even
+    when the list names it (the console and the CLI then agree on who may decide), anyone else too."""
     name = (name or config.values.get("reviewer") or "").strip()
-    allowed = config.reviewer_names
     if not name:
         raise ReviewError("nommez le relecteur : --as NOM (ou le réglage reviewer)")
-    if name not in allowed:
+    account = session.scalar(select(Reviewer).where(Reviewer.name == name)) if session is not None else None
+    if account is not None and not account.active:
+        raise ReviewError(f"le compte de relecteur de {name} est désactivé : il ne peut plus décider")
+    allowed = config.reviewer_names
+    if account is None and name not in allowed:
         listed = ", ".join(allowed) if allowed else "aucun relecteur n'est configuré (réglage reviewers)"
-        raise ReviewError(f"{name} n'est pas relecteur de cette campagne ({listed})")
+        raise ReviewError(f"{name} n'est pas relecteur de cette campagne ({listed} ; ou un compte créé par "
+                          "mailbot reviewers add)")
     return name
 
 

@@ -40,7 +40,7 @@ def reply_to_agent(session: Session, config: Config, changeset_id: int, reviewer
     """Queue a reviewer's message to the agent whose message made set `changeset_id`, threaded on it,
     and record it in the collectivité's history. A message set answered this way is closed
     (`answered`). Works in the caller's transaction; `ReviewError` (French) when it cannot be sent."""
-    reviewer = require_reviewer(config, reviewer)
+    reviewer = require_reviewer(config, reviewer, session)
     text = "\n".join(line.rstrip() for line in (text or "").strip().splitlines())
     if not text:
         raise ReviewError("écrivez le message (--message) : l'agent le lira")

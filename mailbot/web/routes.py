@@ -29,6 +29,8 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", S + "/suivant", views_set.next_set, "reviewer", "next_set"),
     RouteSpec("GET", S + "/message.eml", views_set.message_download, "reviewer", "message"),
     RouteSpec("GET", S + "/pieces/{index:int}", views_set.attachment, "reviewer", "attachment"),
+    RouteSpec("GET", S + "/fichiers/{attachment_id:int}", views_set.stored_attachment, "reviewer", "stored_attachment"),
+    RouteSpec("POST", S + "/repondre", views_set.reply_agent, "reviewer", "reply"),
     RouteSpec("POST", S + "/prendre", views_set.take_over, "reviewer", "take_over"),
     RouteSpec("POST", S + "/liberer", views_set.release_set, "reviewer", "release"),
     RouteSpec("POST", S + "/approuver", views_set.approve_set, "reviewer", "approve"),

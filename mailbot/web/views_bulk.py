@@ -18,11 +18,11 @@ from mailbot.review.decide import BULK_FILTER, bulk_approve
 from mailbot.web import filters
 from mailbot.web.decisions import tell_agents
 from mailbot.web.page import Page
-from mailbot.web.warnings import Warning, set_warnings
+from mailbot.web.warnings import Warning, warned_sets
 from store import console_queries as q
 
 PREVIEW_ROWS = 100
-WARNING_BATCH = 500
+WARNING_BATCH = 500  # ids per claims query
 
 
 @dataclass
@@ -51,24 +51,13 @@ def preview(page: Page, query: q.QueueQuery, with_warnings: bool) -> Preview:
             claims.update(q.live_claims(session, candidates[start:start + WARNING_BATCH], now))
         others = [i for i in candidates if claims.get(i, me) != me]
         free = [i for i in candidates if claims.get(i, me) == me]
-        warned = _warned(session, free)
+        warned = warned_sets(session, free)
         ids = free if with_warnings else [i for i in free if i not in warned]
         rows = q.queue_rows(session, ids[:PREVIEW_ROWS], now)
         claimed_rows = q.queue_rows(session, others[:PREVIEW_ROWS], now)
         warned_rows = q.queue_rows(session, list(warned)[:PREVIEW_ROWS], now)
     return Preview(ids, rows, claimed_rows, [(r, warned[r.id]) for r in warned_rows], with_warnings,
                    page.console.signer.fingerprint(ids))
-
-
-def _warned(session, ids: list[int]) -> dict[int, list[Warning]]:
-    found: dict[int, list[Warning]] = {}
-    for start in range(0, len(ids), WARNING_BATCH):
-        chunk = ids[start:start + WARNING_BATCH]
-        for data in q.changeset_dicts(session, chunk):
-            warnings = set_warnings(data, None)
-            if warnings:
-                found[data["id"]] = warnings
-    return found
 
 
 def bulk_page(page: Page) -> Response:
@@ -89,7 +78,8 @@ def bulk_confirm(page: Page) -> Response:
             regions, departements = console.territories(session)
         return page.render("bulk.html", status=409, query=query, preview=now_preview, regions=regions,
                            departements=departements, filters=filters, stale=True)
-    outcomes = bulk_approve(console.sessions, console.config, page.reviewer.name, now_preview.ids)
+    outcomes = bulk_approve(console.sessions, console.config, page.reviewer.name, now_preview.ids,
+                           include_warned=now_preview.with_warnings)
     applied = sum(len(o.applied) for o in outcomes)
     conflicts = sum(len(o.conflicts) for o in outcomes)
     done = sum(1 for o in outcomes if o.applied or o.conflicts)

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from mailbot.clock import utcnow
+from mailbot.inbound.attachments import safe_filename
 from mailbot.review.decide import approve, edit, reject, resolve
+from mailbot.review.history import INBOUND_LABELS, OUTBOUND_LABELS, STATUS_LABELS, timeline
+from mailbot.review.reply import MAX_REPLY_CHARS, reply_to_agent
 from mailbot.review.verdict import FINAL_STATES, ReviewError
 from mailbot.web import filters, message_view, present
+from mailbot.web.accounts import deliver
 from mailbot.web.decisions import decide, tell_agents
 from mailbot.web.page import Page, error_page
 from mailbot.web.warnings import set_warnings
 from store import console_queries as q
-from store.campaign_models import OutboundMessage
+from store.conversation_models import InboundAttachment
 from store.inbound_models import InboundMessage
 from store.queries import collectivite_records
 from store.review_models import Change, ChangeSet
-from store.review_queries import get_changeset, raw_message
+from store.review_queries import attachments_data, get_changeset, raw_message
 
-OUTBOUND_KINDS = {"summary": "fiche et formulaire", "reminder": "relance", "ack": "accusé de réception",
-                  "decision": "décision", "help": "aide", "token_invalid": "lien périmé"}
 CHANGE_KEYS = ("id", "op", "entity", "ref", "field", "old", "new", "errors", "matches", "status", "current",
                "asked", "reason", "edited_by", "decided_by")
 
@@ -53,7 +55,9 @@ def set_page(page: Page) -> Response:
         labels = console.labels.get(session, changeset.campaign_id)
         competing = q.competing_sets(session, set_id, changeset.collectivite_id)
         raw = raw_message(session, set_id)
-        exchanges = _exchanges(session, changeset)
+        conversation = _conversation(session, data["collectivite"])
+        files = attachments_data(session, changeset.inbound_id)
+        warnings = set_warnings(session, set_id)
         touched = {(c["entity"], c["ref"], c["field"]) for c in data["changes"]}
         regions, departements = console.territories(session)
         rivals = [(cs, [present.change_view(_as_dict(c), labels) for c in cs.changes
@@ -62,7 +66,8 @@ def set_page(page: Page) -> Response:
     return page.render(
         "set.html", data=data, record=record, changes=changes, held_by=holder if holder != me else None,
         held_since=since[1] if since else None, rivals=rivals, message=message_view.view(raw) if raw else None,
-        exchanges=exchanges, warnings=set_warnings(data, record), back=_back(page),
+        conversation=conversation, files=files, can_reply=bool(changeset.inbound_id and changeset.sender),
+        reply_limit=MAX_REPLY_CHARS, warnings=warnings, back=_back(page),
         focus=page.param("action"), labels=labels,
         territory={"region": dict(regions).get(data["region"], data["region"]),
                    "departement": dict(departements).get(data["departement"], data["departement"])})
@@ -72,22 +77,17 @@ def _as_dict(change: Change) -> dict:
     return {key: getattr(change, key) for key in CHANGE_KEYS}
 
 
-def _exchanges(session, changeset: ChangeSet) -> list[dict]:
-    """What the store holds of the collectivité's mail: messages sent to it and replies received,
-    newest first (the conversation view of threads and reviewers' answers replaces this)."""
-    sent = session.execute(select(OutboundMessage.created_at, OutboundMessage.kind, OutboundMessage.subject)
-                           .where(OutboundMessage.collectivite_id == changeset.collectivite_id)
-                           .order_by(OutboundMessage.created_at.desc()).limit(30)).all()
-    received = session.execute(
-        select(InboundMessage.received_at, InboundMessage.kind, InboundMessage.subject, InboundMessage.sender)
-        .where(or_(InboundMessage.collectivite_id == changeset.collectivite_id,
-                   InboundMessage.id == changeset.inbound_id))
-        .order_by(InboundMessage.received_at.desc()).limit(30)).all()
-    rows = [{"at": r.created_at, "way": "envoyé", "what": OUTBOUND_KINDS.get(r.kind, r.kind), "subject": r.subject,
-             "who": ""} for r in sent]
-    rows += [{"at": r.received_at, "way": "reçu", "what": "réponse" if r.kind == "reply" else (r.kind or ""),
-              "subject": r.subject or "", "who": r.sender} for r in received]
-    return sorted(rows, key=lambda r: present.aware(r["at"]), reverse=True)
+def _conversation(session, code: str) -> list[dict]:
+    """The collectivité's conversation, oldest first, as the review core tells it (`review.history.timeline`):
+    messages received and sent (a reviewer's answer with its author and text) and decisions on its sets;
+    the changes applied are on the record beside it."""
+    entries = [e for e in timeline(session, code) if e["type"] != "change"]
+    for entry in entries:
+        entry["label"] = (INBOUND_LABELS.get(entry.get("kind"), entry.get("kind") or "") if entry["type"] == "message_in"
+                          else OUTBOUND_LABELS.get(entry.get("kind"), entry.get("kind") or "")
+                          if entry["type"] == "message_out" else STATUS_LABELS.get(entry["status"], entry["status"]))
+        entry["when"] = present.when_iso(entry["at"])
+    return entries
 
 
 # --- decisions -------------------------------------------------------------------------------------------
@@ -206,6 +206,24 @@ def next_set(page: Page) -> Response:
     return page.redirect(f"/ensembles/{following}{filters.query_string(query)}")
 
 
+def reply_agent(page: Page) -> Response:
+    """Answer the agent whose message made this set, signed by the signed-in reviewer, in the agent's thread."""
+    console, set_id, back = page.console, _set_id(page), _back(page)
+    text = page.param("texte")[:MAX_REPLY_CHARS + 1]  # one more: the core says it is too long
+    try:
+        if not text.strip():
+            raise ReviewError("écrivez votre réponse : l'agent la lira")
+        decide(set_id, page.reviewer.name, console.sessions, lambda: [])  # not while another reviewer holds it
+        with console.sessions.begin() as session:
+            sent = reply_to_agent(session, console.config, set_id, page.reviewer.name, text)
+    except ReviewError as exc:
+        return _refused(page, exc, back, set_id)
+    response = page.redirect(f"/ensembles/{set_id}{back}#conversation",
+                             f"Votre réponse à {sent.to} est partie dans le fil de son message (message n° {sent.outbound_id}).")
+    response.background = BackgroundTask(deliver, console.engine, console.config, [sent.outbound_id])
+    return response
+
+
 # --- downloads -------------------------------------------------------------------------------------------
 
 def _download(data: bytes, filename: str) -> Response:
@@ -231,3 +249,21 @@ def attachment(page: Page) -> Response:
     if found is None:
         return error_page(page, 404, "Pièce jointe introuvable", "Ce message n'a pas cette pièce jointe.")
     return _download(found[1], found[0])
+
+
+def stored_attachment(page: Page) -> Response:
+    """A file of one of the collectivité's messages, as the store kept it, under a name that cannot
+    escape a directory nor run by a double click when it is flagged dangerous."""
+    set_id, attachment_id = _set_id(page), int(page.request.path_params["attachment_id"])
+    with page.console.sessions() as session:
+        changeset = session.get(ChangeSet, set_id)
+        row = session.get(InboundAttachment, attachment_id)
+        message = session.get(InboundMessage, row.inbound_id) if row is not None else None
+        mine = changeset is not None and message is not None and \
+            (message.id == changeset.inbound_id or message.collectivite_id == changeset.collectivite_id)
+        if not mine:
+            return error_page(page, 404, "Pièce jointe introuvable", "Cette collectivité n'a pas envoyé cette pièce jointe.")
+        if row.data is None:
+            return error_page(page, 404, "Pièce jointe non conservée à part",
+                              "Elle était trop volumineuse : elle se trouve dans le message d'origine (.eml).")
+        return _download(row.data, safe_filename(row.filename, row.id, dangerous=row.dangerous))

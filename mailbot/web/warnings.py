@@ -1,31 +1,31 @@
-"""Plausibility warnings of a change set, as the console shows them (set page, bulk preview).
+"""Plausibility warnings of change sets, as the console shows them (set page, bulk preview).
 
-The rules engine is being built separately (`mailbot/review/plausibility.py`, warnings defined as data
-in the rules file). This module is the one place the console reads warnings from: when that engine
-lands, `set_warnings` calls it and every page and the bulk preview show its warnings unchanged.
+The rules live in the review core (`mailbot.review.plausibility`, warnings defined as data in the
+rules file); this module only reads them, so the console, `review show` and the CLI bulk form warn
+about exactly the same sets.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mailbot.review.plausibility import PlausibilityWarning, plausibility_warnings, warnings_by_set
+from store.review_models import ChangeSet
+
+Warning = PlausibilityWarning  # one warning on one change: change_id, code, French message
+BATCH = 500  # sets loaded at once for the bulk preview
 
 
-@dataclass(frozen=True)
-class Warning:
-    """One warning on one change: the change's id, a short code, the sentence shown to reviewers."""
-
-    change_id: int
-    code: str
-    message: str
+def set_warnings(session: Session, set_id: int) -> list[PlausibilityWarning]:
+    """The plausibility warnings of one change set, in the changes' order ([] for an unknown id)."""
+    return plausibility_warnings(session, set_id)
 
 
-def set_warnings(changeset: dict, record: dict | None) -> list[Warning]:
-    """The plausibility warnings of one change set.
-
-    `changeset` is the set as `store.review_queries.changeset_data` gives it (its changes with old and
-    new values), `record` the collectivité's current record (`store.queries.collectivite_record`) or
-    None when the caller has not loaded it. Returns one `Warning` per doubtful change, in the changes'
-    order. A set with warnings is left out of bulk approval unless the reviewer asks for it.
-
-    Returns an empty list until the plausibility rules engine (`mailbot/review/plausibility.py`) lands.
-    """
-    return []
+def warned_sets(session: Session, ids: list[int]) -> dict[int, list[PlausibilityWarning]]:
+    """set id → warnings, for those of `ids` that have some (read in batches of a few queries)."""
+    found: dict[int, list[PlausibilityWarning]] = {}
+    for start in range(0, len(ids), BATCH):
+        sets = session.scalars(select(ChangeSet).where(ChangeSet.id.in_(ids[start:start + BATCH]))
+                               .options(selectinload(ChangeSet.changes)))
+        found.update(warnings_by_set(session, sets))
+    return found
