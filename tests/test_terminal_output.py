@@ -104,7 +104,8 @@ def test_no_command_prints_an_agents_escape_sequence(hostile):
     shown = CliRunner().invoke(main, ["review", "show", str(set_id)], env=env).output
     assert "adjointe" in shown and "Merci de corriger" in shown  # the words are still there
     listed = CliRunner().invoke(main, ["inbox", "list"], env=env).output
-    assert "Re: Atlas  fin" in listed
+    # the whole sequence is gone, not just its ESC (no visible « [2J[H » left in the subject)
+    assert "Re: Atlas fin" in listed and "[2J" not in listed and "[H" not in listed
     data = json.loads(CliRunner().invoke(main, ["review", "show", str(set_id), "--json"], env=env).output)
     assert data["changes"][0]["new"] == f"Maire {CLEAR}{C1_CSI}adjointe{RLO}"  # JSON: exact, escaped
 

@@ -25,30 +25,14 @@ import sys
 
 import click
 
-# ECMA-48: CSI (ESC [ or 0x9B) parameters, intermediates, final byte; OSC and the other strings
-# (ESC ] P X ^ _ or 0x9D 0x90 0x98 0x9E 0x9F) up to BEL or ST (ESC \ or 0x9C) — or to the end of the
-# text when unterminated, as a terminal would swallow it; any other ESC and the character after it.
-_SEQUENCE = re.compile(
-    r"(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
-    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"
-)
-_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
-_CONTROLS = re.compile(f"[\\x00-\\x08\\x0e-\\x1f\\x7f-\\x9f{_BIDI}]")
-_UNSAFE_IN_JSON = re.compile(f"[\\x7f-\\x9f{_BIDI}\u2028\u2029]")
+from mailbot.inert import BIDI_CONTROLS, inert_text
+
+_UNSAFE_IN_JSON = re.compile(f"[\\x7f-\\x9f{BIDI_CONTROLS}\u2028\u2029]")
 
 
 def printable(value, *, keep_lines: bool = False) -> str:
-    """`value` as text a terminal shows as is (see the module docstring). None is the empty text."""
-    if value is None:
-        return ""
-    text = _SEQUENCE.sub("", value if isinstance(value, str) else str(value))
-    text = _LINE_BREAKS.sub("\n", text)  # before the C1 pass: NEL (0x85) is a line break, not noise
-    text = _CONTROLS.sub("", text)
-    if keep_lines:
-        return text
-    return text.replace("\n", " ").replace("\t", " ")
+    """`value` as text a terminal shows as is (mailbot.inert). None is the empty text."""
+    return inert_text(value, keep_lines=keep_lines)
 
 
 def echo(text="", **kwargs) -> None:

@@ -15,6 +15,8 @@ from email import policy
 from email.header import Header, decode_header
 from email.message import Message
 
+from mailbot.inert import inert_text
+
 
 class BudgetExceeded(ValueError):
     """The message is beyond what we agree to analyse; the text says which limit (in French)."""
@@ -128,7 +130,6 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 # bound on the parser's work whatever a sender puts in one header (the budgets above bound the count).
 MAX_HEADER_TEXT = 16 * 1024
 _LINE_BREAKS = re.compile(r"[\r\n]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def header_text(value) -> str:
@@ -140,14 +141,15 @@ def header_text(value) -> str:
     lenient compat32 parser hands over as surrogates, or in a `Header`) are read as UTF-8, else
     Windows-1252, first."""
     text = _unsurrogate(_bounded(_raw_header(value)))
-    unfolded = _CONTROLS.sub("", _LINE_BREAKS.sub("", text))  # RFC 5322 unfolding: the line breaks go, the spaces stay
+    # RFC 5322 unfolding: the line breaks go, the spaces stay; escape sequences go whole (mailbot.inert)
+    unfolded = inert_text(_LINE_BREAKS.sub("", text))
     try:
         decoded = str(policy.default.header_factory("subject", unfolded))
     except Exception:  # the parser answers for any input, but a header must never stop a message
         decoded = unfolded
-    # control characters mean nothing to a reader, and a NUL cannot be stored (PostgreSQL text),
-    # whether written as is or inside an encoded-word
-    return " ".join(_CONTROLS.sub("", decoded).split())
+    # control characters and escape sequences mean nothing to a reader, and a NUL cannot be stored
+    # (PostgreSQL text), whether written as is or inside an encoded-word
+    return " ".join(inert_text(decoded).split())
 
 
 def _bounded(text: str) -> str:
