@@ -110,11 +110,11 @@ def _sqlite_full_disk(tmp_path: Path):
             checkpoint = sqlite3.connect(disk / "atlas.sqlite", timeout=30, isolation_level=None)
             checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             checkpoint.close()
-            with filler.open("wb") as out:  # until the disk is full
+            # unbuffered: a buffer half written when the disk filled would raise again on close
+            with filler.open("wb", buffering=0) as out:  # until the disk is full
                 try:
                     while True:
                         out.write(b"\0" * 65536)
-                        out.flush()
                 except OSError:
                     pass
             try:
