@@ -27,16 +27,22 @@ _SEQUENCE = re.compile(
 )
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
-_CONTROLS = re.compile(f"[\\x00-\\x08\\x0e-\\x1f\\x7f-\\x9f{BIDI_CONTROLS}]")
+_CONTROLS = re.compile("[\\x00-\\x08\\x0e-\\x1f\\x7f-\\x9f]")
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 
-def inert_text(value, *, keep_lines: bool = False) -> str:
-    """`value` as text a terminal shows as is (see the module docstring). None is the empty text."""
+def inert_text(value, *, keep_lines: bool = False, keep_bidi: bool = False) -> str:
+    """`value` as text a terminal shows as is (see the module docstring). None is the empty text.
+
+    `keep_bidi` keeps the bidirectional controls: what is stored keeps them (an attachment named with
+    a right-to-left override is evidence for reviewers); what is printed never does."""
     if value is None:
         return ""
     text = _SEQUENCE.sub("", value if isinstance(value, str) else str(value))
     text = _LINE_BREAKS.sub("\n", text)  # before the C1 pass: NEL (0x85) is a line break, not noise
     text = _CONTROLS.sub("", text)
+    if not keep_bidi:
+        text = _BIDI.sub("", text)
     if keep_lines:
         return text
     return text.replace("\n", " ").replace("\t", " ")

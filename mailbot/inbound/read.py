@@ -142,14 +142,14 @@ def header_text(value) -> str:
     Windows-1252, first."""
     text = _unsurrogate(_bounded(_raw_header(value)))
     # RFC 5322 unfolding: the line breaks go, the spaces stay; escape sequences go whole (mailbot.inert)
-    unfolded = inert_text(_LINE_BREAKS.sub("", text))
+    unfolded = inert_text(_LINE_BREAKS.sub("", text), keep_bidi=True)
     try:
         decoded = str(policy.default.header_factory("subject", unfolded))
     except Exception:  # the parser answers for any input, but a header must never stop a message
         decoded = unfolded
     # control characters and escape sequences mean nothing to a reader, and a NUL cannot be stored
     # (PostgreSQL text), whether written as is or inside an encoded-word
-    return " ".join(inert_text(decoded).split())
+    return " ".join(inert_text(decoded, keep_bidi=True).split())
 
 
 def _bounded(text: str) -> str:
