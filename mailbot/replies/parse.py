@@ -251,10 +251,16 @@ def _collapsed(run: re.Match) -> str:
     return "\n" * min(2, run.group().count("\n")) or " "
 
 
+# A « < » that opens a tag never closed within this many characters is text: the standard HTML
+# parser rescans the rest of the document for each such opening (quadratic: a fuzzed 1.5 MB part with
+# thousands of them took 27 s of CPU). No real tag is this long.
+_UNCLOSED_TAG = re.compile(r"<(?=[A-Za-z!/?])(?![^>]{0,4096}>)")
+
+
 def html_to_text(html: str) -> str:
     # html2text escapes Markdown with regular expressions like ^(\s*)(-) that are quadratic on long
     # runs of whitespace (20 KB of them: seconds); in HTML such a run means no more than this.
-    html = _WHITESPACE_RUN.sub(_collapsed, html)
+    html = _UNCLOSED_TAG.sub("&lt;", _WHITESPACE_RUN.sub(_collapsed, html))
     converter = html2text.HTML2Text()
     converter.body_width = 0  # never re-wrap: lines must stay lines
     converter.ignore_images = True
