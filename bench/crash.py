@@ -32,6 +32,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mailbot.devtools.processes import alive, descendants  # noqa: E402
 from mailbot.devtools.sink import free_port, read_journal  # noqa: E402
 from store.campaign_models import Delivery, OutboundMessage  # noqa: E402
 from store.db import make_engine  # noqa: E402
@@ -39,25 +40,6 @@ from store.db import make_engine  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules" / "campagne-2012.toml"
 MAILBOT = [sys.executable, "-m", "mailbot"]
-
-
-def descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children = [int(c) for c in task.read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *descendants(child)]
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Crasher:

@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from mailbot.devtools.processes import alive, descendants
 from mailbot.outbound.campaign import campaign_status, create_campaign, get_campaign, render_campaign
 from mailbot.cli import main
 from mailbot.clock import utcnow
@@ -173,25 +174,6 @@ def test_campaign_send_killed_while_the_relay_holds_the_final_dot_leaves_it_unse
     assert figures["uncertain"] == 1
 
 
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children = [int(c) for c in task.read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *_descendants(child)]
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
 def test_render_workers_and_their_fork_server_exit_when_campaign_send_is_killed(tmp_path, relay):
     controller, handler = relay
@@ -208,7 +190,7 @@ def test_render_workers_and_their_fork_server_exit_when_campaign_send_is_killed(
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and sender.poll() is None:
-        workers = _descendants(sender.pid)
+        workers = descendants(sender.pid)
         if len(workers) >= 4:  # the resource tracker, the fork server and its two workers
             break
         time.sleep(0.01)
@@ -216,6 +198,6 @@ def test_render_workers_and_their_fork_server_exit_when_campaign_send_is_killed(
     sender.wait(timeout=30)
     assert len(workers) >= 4, "the render workers never started"
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
         time.sleep(0.1)
-    assert [pid for pid in workers if _alive(pid)] == []
+    assert [pid for pid in workers if alive(pid)] == []
