@@ -181,3 +181,15 @@ def test_an_opening_bracket_never_closed_is_text_not_a_tag_rescanned_to_the_end(
 
     text = html_to_text("<p>Montant : 12 000</p>" + "<a" + "x" * 5000 + " suite du texte")
     assert "12 000" in text and "suite du texte" in text and "<axxx" in text
+
+
+def test_a_comment_longer_than_any_tag_stays_hidden_and_many_openings_stay_linear():
+    """The unclosed-tag rule must not turn a long comment into text (a token hidden in it would be
+    read); an unclosed comment hides the rest, as in a browser."""
+    from mailbot.replies.parse import html_to_text
+
+    text = html_to_text("<p>RAS</p><!-- " + "x" * 6000 + " CACHE --><p>fin</p><!-- jamais fermé SECRET")
+    assert "RAS" in text and "fin" in text
+    assert "CACHE" not in text and "SECRET" not in text and "xxxx" not in text
+    # quadratic before (each « <!-- » searched to the end): this would not finish within the suite
+    assert html_to_text("<!-- a -->" * 100_000 + "<!--" * 200_000).strip() == ""

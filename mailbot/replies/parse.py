@@ -257,10 +257,27 @@ def _collapsed(run: re.Match) -> str:
 _UNCLOSED_TAG = re.compile(r"<(?=[A-Za-z!/?])(?![^>]{0,4096}>)")
 
 
+def _without_comments(html: str) -> str:
+    """HTML comments removed, as a browser hides them: a token in a comment is read by nobody.
+
+    Done before the unclosed-tag rule (a long comment is not an unclosed tag), with str.find so that
+    thousands of « <!-- » stay linear; an unclosed comment runs to the end, as in a browser."""
+    kept: list[str] = []
+    start = 0
+    while (opening := html.find("<!--", start)) != -1:
+        kept.append(html[start:opening])
+        closing = html.find("-->", opening + 4)
+        if closing == -1:
+            return "".join(kept)
+        start = closing + 3
+    kept.append(html[start:])
+    return "".join(kept)
+
+
 def html_to_text(html: str) -> str:
     # html2text escapes Markdown with regular expressions like ^(\s*)(-) that are quadratic on long
     # runs of whitespace (20 KB of them: seconds); in HTML such a run means no more than this.
-    html = _UNCLOSED_TAG.sub("&lt;", _WHITESPACE_RUN.sub(_collapsed, html))
+    html = _UNCLOSED_TAG.sub("&lt;", _WHITESPACE_RUN.sub(_collapsed, _without_comments(html)))
     converter = html2text.HTML2Text()
     converter.body_width = 0  # never re-wrap: lines must stay lines
     converter.ignore_images = True
