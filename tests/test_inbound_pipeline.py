@@ -18,7 +18,12 @@ from mailbot.replies.answer import answer_refusal
 from mailbot.inbound.classify import Classification
 from mailbot.cli import main
 from mailbot.outbound.outbox import Recipient, enqueue, message_verp_address, new_message_id
-from mailbot.inbound.queue import Arrival, claim, process_pending, release_orphaned, reprocess, store_arrival
+from mailbot.inbound import attachments as attachments_module
+from mailbot.inbound.queue import (Arrival, claim, process_claimed, process_pending, release_orphaned, reprocess,
+                                   store_arrival)
+from mailbot.replies import identify as identify_module, tokenless as tokenless_module
+from mailbot.replies.documents import attachments_of
+from store.db import session_factory
 from tests.lease_support import gone_owner
 from mailbot.tokens import make_token
 from store.campaign_models import CampaignTarget, Delivery, OutboundMessage
@@ -431,3 +436,38 @@ def test_inbox_list_show_and_reprocess(engine, Session, config, db_url, form):
         session.execute(update(InboundMessage).where(InboundMessage.id == first).values(state="processing"))
     busy = runner.invoke(main, ["inbox", "reprocess", str(first)], env=env)
     assert busy.exit_code == 1 and "en cours de traitement" in busy.output
+
+
+# --- CPU work before the write transaction (#16, point 2) ------------------------------------------------------
+
+def test_identification_and_files_are_read_before_the_write_transaction(engine, Session, config, form, monkeypatch):
+    """A message without a token naming its collectivité, with a file: matching names against the
+    directory and judging the file (the costly parts) happen before the worker takes the write lock,
+    so that other senders' messages are not stored behind them."""
+    write_lock = threading.Lock()
+    seen: list[tuple[str, bool]] = []
+
+    def watch(module, name):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            seen.append((name, write_lock.locked()))
+            return original(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+
+    for module, name in ((identify_module, "read_candidates"), (tokenless_module, "read_candidates"),
+                         (attachments_module, "assess")):
+        watch(module, name)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "secretariat@exemple.fr", BOT, "Fiche Atlas"
+    message.set_content("Bonjour,\nla Mairie de Rennes souhaite mettre à jour sa fiche de l'Atlas.\n")
+    message.add_attachment(b"%PDF-1.4\n" + b"x" * 2000, maintype="application", subtype="pdf", filename="apd.pdf")
+    store_arrival(engine, Arrival(message.as_bytes(), "smtp", "secretariat@exemple.fr", (BOT,)))
+    [inbound_id] = claim(engine, 1)
+    assert process_claimed(session_factory(engine), config, inbound_id, write_lock=write_lock) == "done"
+    row = inbound(Session, inbound_id)
+    assert (row.kind, row.collectivite_id) == ("unknown", form.collectivite_id)
+    with Session() as session:
+        assert [a.filename for a in attachments_of(session, inbound_id)] == ["apd.pdf"]
+    assert {name for name, _ in seen} == {"read_candidates", "assess"}
+    assert [name for name, locked in seen if locked] == []

@@ -26,7 +26,7 @@ from email.message import Message
 import filetype
 from pathvalidate import sanitize_filename
 
-from mailbot.inbound.read import header_text
+from mailbot.inbound.read import header_text, parse_bounded
 
 MAX_ATTACHMENTS = 50  # per message: beyond, the raw message still holds them
 MAX_NAME = 255
@@ -98,6 +98,26 @@ class Assessment:
     @property
     def dangerous(self) -> bool:
         return self.danger is not None
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A file with what we found of it."""
+
+    attachment: Attachment
+    assessment: Assessment
+
+
+def assess_files(raw: bytes) -> tuple[KeptFile, ...]:
+    """Every file of a message, judged: CPU work (decoding, inspecting archives) that the inbound
+    worker does before its write transaction. Nothing for a message the parser cannot read
+    (classification records why)."""
+    try:
+        message = parse_bounded(raw)
+    except Exception:
+        return ()
+    return tuple(KeptFile(found, assess(found.filename, found.content_type, found.data))
+                 for found in extract_attachments(message))
 
 
 # --- finding the files -------------------------------------------------------------------------------------

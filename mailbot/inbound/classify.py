@@ -26,6 +26,7 @@ from typing import Callable
 from flufl.bounce import all_failures
 
 from mailbot.budget import checkpoint
+from mailbot.inbound.attachments import KeptFile
 from mailbot.inbound.read import (
     DEFAULT_LIMITS,
     BudgetExceeded,
@@ -37,6 +38,7 @@ from mailbot.inbound.read import (
 )
 from mailbot.inbound.robots import TEXT_SIGNAL, autoreply_signal
 from mailbot.outbound.outbox import parse_return_path
+from mailbot.replies.identify import Reading
 from mailbot.replies.parse import ParsedReply, reply_text
 from mailbot.tokens import FormReference, find_tokens
 
@@ -63,6 +65,8 @@ class Classification:
     text: str | None = field(default=None, compare=False, repr=False)
     parsed: ParsedReply | None = field(default=None, compare=False, repr=False)
     diffs: dict | None = field(default=None, compare=False, repr=False)  # mailbot.replies.understand.prepare_diffs
+    reading: Reading | None = field(default=None, compare=False, repr=False)  # mailbot.replies.tokenless.read_message
+    files: tuple[KeptFile, ...] | None = field(default=None, compare=False, repr=False)  # attachments.assess_files
 
 
 @dataclass(frozen=True)

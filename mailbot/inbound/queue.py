@@ -35,11 +35,14 @@ from mailbot.budget import TooComplex
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from mailbot.leases import DEFAULT_LEASE_SECONDS, gone_owners, lease_cutoff, this_owner
+from mailbot.inbound.attachments import assess_files
 from mailbot.inbound.authenticate import DnsLookup, authenticate
 from mailbot.inbound.classify import Classification, Envelope, classify, too_complex
 from mailbot.inbound.read import header_text
 from mailbot.inbound.route import route
+from mailbot.replies.documents import HUMAN_KINDS
 from mailbot.replies.parse import parse_text
+from mailbot.replies.tokenless import read_message
 from mailbot.replies.understand import prepare_diffs
 from store.db import read_sessions, session_factory
 from store.inbound_models import InboundMessage
@@ -257,6 +260,8 @@ class Job:
 
     raw: bytes
     envelope: Envelope
+    subject: str = ""
+    sender: str = ""
 
 
 def analyse(raw: bytes, envelope: Envelope, config: Config, *, dns: DnsLookup | None = None) -> Classification:
@@ -284,12 +289,19 @@ def edited_despite_robot_words(classification: Classification) -> Classification
                    reason=f"réponse à un formulaire modifié, malgré un début de réponse automatique ({details['signal']})")
 
 
-def prepare(sessions: sessionmaker[Session], config: Config, classification: Classification) -> Classification:
-    """The reply's forms diffed against their snapshots, in a read-only session (no write lock)."""
-    if classification.parsed is None or not classification.parsed.forms:
+def prepare(sessions: sessionmaker[Session], config: Config, classification: Classification, job: Job) -> Classification:
+    """What the routes will need that costs CPU, in a read-only session (no write lock): the reply's
+    forms diffed against their snapshots; without a form, the collectivités the message names
+    (mailbot.replies.tokenless); the files of a person's message, judged."""
+    forms = classification.parsed is not None and bool(classification.parsed.forms)
+    if classification.kind in HUMAN_KINDS:
+        classification = replace(classification, files=assess_files(job.raw))
+    if not forms and classification.kind not in ("unknown", "reply"):
         return classification
     with read_sessions(sessions.kw["bind"])() as session:
-        return replace(classification, diffs=prepare_diffs(session, config, classification.parsed))
+        if forms:
+            return replace(classification, diffs=prepare_diffs(session, config, classification.parsed))
+        return replace(classification, reading=read_message(session, job.raw, job.subject, job.sender))
 
 
 def handle(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
@@ -317,7 +329,7 @@ def process_claimed(sessions: sessionmaker[Session], config: Config, inbound_id:
         try:
             with budget.until(deadline):
                 classification = edited_despite_robot_words(
-                    prepare(sessions, config, analyse(job.raw, job.envelope, config, dns=dns)))
+                    prepare(sessions, config, analyse(job.raw, job.envelope, config, dns=dns), job))
         except TooComplex as exc:
             classification = too_complex(str(exc))
         try:
@@ -334,12 +346,14 @@ def process_claimed(sessions: sessionmaker[Session], config: Config, inbound_id:
 def _load(sessions: sessionmaker[Session], inbound_id: int) -> Job | None:
     with read_sessions(sessions.kw["bind"])() as session:
         row = session.execute(
-            select(InboundMessage.raw, InboundMessage.state, InboundMessage.envelope_from, InboundMessage.envelope_to)
+            select(InboundMessage.raw, InboundMessage.state, InboundMessage.envelope_from, InboundMessage.envelope_to,
+                   InboundMessage.subject, InboundMessage.sender)
             .where(InboundMessage.id == inbound_id)
         ).first()
     if row is None or row.state != "processing":
         return None
-    return Job(row.raw, Envelope(row.envelope_from or "", tuple(row.envelope_to or ())))
+    return Job(row.raw, Envelope(row.envelope_from or "", tuple(row.envelope_to or ())), row.subject or "",
+               row.sender or "")
 
 
 def _route(sessions: sessionmaker[Session], config: Config, inbound_id: int, classification: Classification,

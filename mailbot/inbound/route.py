@@ -11,6 +11,7 @@ The files of mail people wrote are kept with it first (`mailbot.replies.document
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Callable
 
 from sqlalchemy import select
@@ -56,12 +57,12 @@ def route(session: Session, config: Config, inbound: InboundMessage, classificat
             {"auto": True, "original_id": earlier},
         )
     elif classification.kind == "reply":
-        classification = tie_reply(session, config, inbound, classification)
+        classification = carried(classification, tie_reply(session, config, inbound, classification))
     inbound.kind = classification.kind
     inbound.reason = classification.reason
     inbound.details = dict(classification.details)
     if classification.kind in HUMAN_KINDS:
-        kept = keep_attachments(session, config, inbound)
+        kept = keep_attachments(session, config, inbound, classification.files)
         if kept:
             note(inbound, "attachments", [row.id for row in kept])
     ROUTES[classification.kind](session, config, inbound, classification)
@@ -83,6 +84,13 @@ def tie_reply(session: Session, config: Config, inbound: InboundMessage, classif
     if thread is not None and tie.problem in ("missing", "invalid"):
         return in_conversation(thread, details)
     return Classification("invalid_token", tie.reason, {**details, "problem": tie.problem})
+
+
+def carried(analysed: Classification, routed: Classification) -> Classification:
+    """The routed classification with what the worker read before its transaction (text, reply,
+    diffs, identification, files): a reply turned into a conversation is still that message."""
+    return replace(routed, text=analysed.text, parsed=analysed.parsed, diffs=analysed.diffs,
+                   reading=analysed.reading, files=analysed.files)
 
 
 def in_conversation(thread: OutboundMessage, details: dict) -> Classification:

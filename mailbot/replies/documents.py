@@ -13,8 +13,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from mailbot.inbound.attachments import Assessment, assess, extract_attachments, human_size, shown_name
-from mailbot.inbound.read import parse_bounded
+from mailbot.inbound.attachments import KeptFile, assess_files, human_size, shown_name
 from mailbot.clock import utcnow
 from mailbot.config import Config
 from store.campaign_models import Campaign
@@ -36,24 +35,20 @@ def max_attachment_bytes(config: Config) -> int:
 
 # --- keeping them ------------------------------------------------------------------------------------------
 
-def keep_attachments(session: Session, config: Config, inbound: InboundMessage) -> list[InboundAttachment]:
-    """Store the message's files (again, for a reprocessed message: the old rows go first). A file
-    larger than `max_attachment_bytes` is listed without its bytes; the raw message keeps it."""
+def keep_attachments(session: Session, config: Config, inbound: InboundMessage,
+                     files: tuple[KeptFile, ...] | None = None) -> list[InboundAttachment]:
+    """Store the message's files (again, for a reprocessed message: the old rows go first), judged
+    beforehand by the worker (`files`) or here. A file larger than `max_attachment_bytes` is listed
+    without its bytes; the raw message keeps it."""
     session.execute(delete(InboundAttachment).where(InboundAttachment.inbound_id == inbound.id))
-    try:
-        message = parse_bounded(inbound.raw)
-    except Exception:  # classification already recorded why the message is unreadable
-        return []
     limit = max_attachment_bytes(config)
-    rows = []
-    for found in extract_attachments(message):
-        verdict: Assessment = assess(found.filename, found.content_type, found.data)
-        rows.append(InboundAttachment(
-            inbound_id=inbound.id, position=found.position, filename=found.filename,
-            content_type=found.content_type, detected_type=verdict.detected_type, category=verdict.category,
-            size=found.size, sha256=found.sha256, data=found.data if found.size <= limit else None,
-            danger=verdict.danger, dangerous=verdict.dangerous,
-        ))
+    rows = [InboundAttachment(
+        inbound_id=inbound.id, position=found.position, filename=found.filename,
+        content_type=found.content_type, detected_type=verdict.detected_type, category=verdict.category,
+        size=found.size, sha256=found.sha256, data=found.data if found.size <= limit else None,
+        danger=verdict.danger, dangerous=verdict.dangerous,
+    ) for found, verdict in ((kept.attachment, kept.assessment)
+                             for kept in (assess_files(inbound.raw) if files is None else files))]
     session.add_all(rows)
     session.flush()
     return rows

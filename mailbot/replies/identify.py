@@ -301,12 +301,19 @@ def signature_lines(own: str) -> tuple[str, ...]:
 
 # --- matching --------------------------------------------------------------------------------------------------
 
-def identify(text: MessageText, directory: Directory, territory: tuple[str, ...] = ()) -> Identification:
-    """The collectivité `text` is about: one confident candidate, several to choose from, or none.
+@dataclass(frozen=True)
+class Reading:
+    """Every candidate a message names in one directory, before any narrowing: the costly part of
+    identification (fuzzy matching over 36,000 names), done by the inbound worker before its write
+    transaction; what the store says (the territory) narrows it afterwards."""
 
-    `territory`: département codes the author's collectivité is known to be in (the préfecture that
-    forwarded the circular); candidates outside it are dropped when any remain inside.
-    """
+    text: MessageText
+    directory: Directory = field(compare=False, repr=False)
+    clues: Clues
+    found: tuple[Candidate, ...]
+
+
+def read_candidates(text: MessageText, directory: Directory) -> Reading:
     clues = find_clues(text)
     found = _by_identifier(clues, directory)
     if not found:
@@ -314,8 +321,22 @@ def identify(text: MessageText, directory: Directory, territory: tuple[str, ...]
                  + _by_signature(clues, directory))
     if not found:
         found = _by_domain(text.sender, directory)
-    narrowing = tuple(territory) or clues.departements
-    found, used = _narrow(found, narrowing)
+    return Reading(text, directory, clues, tuple(found))
+
+
+def identify(text: MessageText, directory: Directory, territory: tuple[str, ...] = (), *,
+             reading: Reading | None = None) -> Identification:
+    """The collectivité `text` is about: one confident candidate, several to choose from, or none.
+
+    `territory`: département codes the author's collectivité is known to be in (the préfecture that
+    forwarded the circular); candidates outside it are dropped when any remain inside. `reading`: the
+    candidates already read from this text in this directory (used only if it is that text and that
+    directory).
+    """
+    if reading is None or reading.directory is not directory or reading.text != text:
+        reading = read_candidates(text, directory)
+    narrowing = tuple(territory) or reading.clues.departements
+    found, used = _narrow(list(reading.found), narrowing)
     return decide(found, used)
 
 

@@ -31,7 +31,8 @@ from mailbot.inbound.classify import Classification
 from mailbot.inbound.read import body_texts, header_text, parse_bounded
 from mailbot.clock import utcnow
 from mailbot.config import Config
-from mailbot.replies.identify import Directory, Entry, Identification, MessageText, fold, identify, resolve_choice, split_own_text
+from mailbot.replies.identify import (Directory, Entry, Identification, MessageText, Reading, fold, identify,
+                                      read_candidates, resolve_choice, split_own_text)
 from mailbot.inbound.tie import FormTie, known_contact_id, tie_inbound
 from mailbot.replies.answer import answer, answer_refusal, enqueue_current_summary, explain, log_answer, note
 from mailbot.outbound.campaign import campaign_rules
@@ -57,9 +58,9 @@ _ABOUT_THE_ATLAS = ("atlas", "fiche", "cooperation", "circulaire", "mise a jour"
 
 # --- reading the message -------------------------------------------------------------------------------------
 
-def message_text(inbound: InboundMessage) -> MessageText:
+def message_text(raw: bytes, subject: str, sender: str) -> MessageText:
     """The author's own words, and what they forwarded (inline after a marker, quoted, or attached)."""
-    message = parse_bounded(inbound.raw)
+    message = parse_bounded(raw)
     texts = body_texts(message, MAX_TEXT)
     own, forwarded = split_own_text(texts[0] if texts else "")
     attached = [text for part in message.walk() if part.get_content_type() == "message/rfc822"
@@ -67,7 +68,13 @@ def message_text(inbound: InboundMessage) -> MessageText:
     attached_subjects = [header_text(inner.get("Subject", "") or "") for part in message.walk()
                          if part.get_content_type() == "message/rfc822" for inner in (part.get_payload() or [])]
     return MessageText(own=own, forwarded="\n".join([forwarded, *attached_subjects, *attached]).strip(),
-                       subject=inbound.subject or "", sender=inbound.sender or "")
+                       subject=subject or "", sender=sender or "")
+
+
+def read_message(session: Session, raw: bytes, subject: str, sender: str) -> Reading:
+    """The message's text and every collectivité it names: the CPU work of this route, which the
+    inbound worker does in a read-only session before its write transaction (mailbot.inbound.queue)."""
+    return read_candidates(message_text(raw, subject, sender), load_directory(session))
 
 
 def about_the_atlas(text: MessageText) -> bool:
@@ -183,7 +190,8 @@ def settle(question: InboundMessage, inbound: InboundMessage) -> None:
 def answer_tokenless(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """See the module's docstring. Works in the caller's transaction, like every route."""
     thread_ids = list(classification.details.get("thread_ids", []))
-    text = message_text(inbound)
+    reading = classification.reading
+    text = reading.text if reading is not None else message_text(inbound.raw, inbound.subject, inbound.sender)
     origin = find_origin(session, text, thread_ids)
     campaign = origin.campaign if origin.campaign is not None and not origin.campaign.closed else open_campaign(session)
     if campaign is None:
@@ -198,7 +206,7 @@ def answer_tokenless(session: Session, config: Config, inbound: InboundMessage, 
                     if c in directory.by_code]
         chosen = resolve_choice(text, proposed, directory) if proposed else None
         if chosen is None:
-            chosen = identify(text, directory, origin.territory).chosen
+            chosen = identify(text, directory, origin.territory, reading=reading).chosen
         if chosen is not None:
             settle(question, inbound)
             send_identified(session, config, inbound, campaign, chosen, f"réponse au message n° {question.id}")
@@ -217,7 +225,7 @@ def answer_tokenless(session: Session, config: Config, inbound: InboundMessage, 
         else:
             ask(session, config, inbound, campaign, directory, own[:5], origin)
         return
-    found = identify(text, directory, origin.territory)
+    found = identify(text, directory, origin.territory, reading=reading)
     record(inbound, found, directory, origin)
     named = any(c.score >= NAMED_SCORE for c in found.candidates)
     if not (named or question is not None or origin.prefecture is not None or about_the_atlas(text)):
