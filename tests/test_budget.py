@@ -87,7 +87,10 @@ def test_a_message_over_its_cpu_budget_is_kept_for_reviewers_and_answered_once(e
 
 # --- SQLite: reads never wait for the writer; analysis outside the write transaction ---------------------------
 
-def test_inbox_list_does_not_wait_for_a_writer(engine, Session, db_url):
+@pytest.mark.parametrize("command", [["inbox", "list", "--json"], ["review", "list", "--json"], ["review", "digest", "--json"],
+                                     ["campaign", "list", "--json"], ["stats", "--json"], ["prefectures", "list", "--json"],
+                                     ["reviewers", "list"]])
+def test_reading_commands_do_not_wait_for_a_writer(engine, Session, db_url, command):
     config = make_config(db_url)
     with engine.connect() as writer:
         writer.begin()  # an open write transaction (BEGIN IMMEDIATE on SQLite), as a busy worker has
@@ -96,13 +99,13 @@ def test_inbox_list_does_not_wait_for_a_writer(engine, Session, db_url):
             content_sha256="0", dedupe_key="held", size=1, raw=b"x", state="done", attempts=0, sender=""))
         outcome = {}
         reader = threading.Thread(target=lambda: outcome.update(
-            result=CliRunner().invoke(main, ["inbox", "list", "--json"], env={"MAILBOT_DB": config.db})))
+            result=CliRunner().invoke(main, command, env={"MAILBOT_DB": config.db})))
         reader.start()
         reader.join(10)  # the busy timeout is 30 s: a reader that waits for the writer is still blocked
         finished = not reader.is_alive()
         writer.rollback()
     reader.join()
-    assert finished, "inbox list waited for the writer"
+    assert finished, f"{' '.join(command)} waited for the writer"
     assert outcome["result"].exit_code == 0, outcome["result"].output
 
 

@@ -18,6 +18,8 @@ from tests.inbound_support import BOT, mail, make_config, send_form
 from mailbot.inbound.authenticate import authenticate
 from mailbot.cli import main
 from mailbot.inbound.queue import Arrival, process_pending, store_arrival
+from mailbot.review.decide import approve
+from mailbot.review.notify import notify_decided
 from store.campaign_models import CampaignTarget, OutboundMessage
 from store.inbound_models import InboundMessage
 from store.review_models import ChangeSet
@@ -55,6 +57,20 @@ def test_ras_from_a_stranger_with_a_valid_token_is_a_set_for_reviewers_not_a_con
         assert (changeset.status, changeset.trusted, changeset.collectivite_id) == ("pending", False, form.collectivite_id)
     [ack] = answers(Session)
     assert "confirmée" not in ack.decode("utf-8", "replace")
+
+
+def test_approving_a_strangers_ras_confirms_the_collectivite(engine, Session, db_url):
+    """The reviewer vouches for what the stranger could not: the collectivité counts as confirmed."""
+    config = make_config(db_url)
+    with Session.begin() as session:
+        form = send_form(session)
+    stranger = "quelquun@ailleurs.fr"
+    deliver(engine, config, mail(sender=stranger, to=form.reply_to, subject="Re: Atlas", body="RAS\n"), stranger, form.reply_to)
+    with Session() as session:
+        [changeset_id] = session.scalars(select(ChangeSet.id)).all()
+    assert confirmed(Session, form.collectivite_id) is None
+    assert approve(Session, config, changeset_id, "Paul Durand").status == "approved"
+    assert confirmed(Session, form.collectivite_id) is not None
 
 
 def test_ras_from_a_known_contact_confirms(engine, Session, db_url):
@@ -109,6 +125,27 @@ def test_a_from_failing_dmarc_is_never_trusted_and_never_shown_the_record(engine
     deliver(engine, config, fiche, form.contact_email, BOT)
     with Session() as session:
         assert session.scalars(select(OutboundMessage.id).where(OutboundMessage.kind == "summary")).all() == [form.outbound_id]
+
+
+def test_a_decision_is_never_told_to_a_from_that_failed_dmarc(engine, Session, db_url):
+    """The decision notice shows the record's values, old and new: not to a forged From. The same
+    edit without a verdict is told, as before."""
+    config = make_config(db_url, MAILBOT_TRUSTED_AUTHSERV_IDS=MX)
+    with Session.begin() as session:
+        form = send_form(session)
+    failed = f"{MX}; spf=fail smtp.mailfrom=rennes.fr; dkim=none; dmarc=fail (p=reject) header.from=rennes.fr"
+    for headers in ({"Authentication-Results": failed}, {}):
+        deliver(engine, config, mail(sender=form.contact_email, to=form.reply_to, subject="Re: Atlas",
+                                     body=_edit(form), headers=headers), form.contact_email, form.reply_to)
+        with Session() as session:
+            changeset_id = session.scalar(select(ChangeSet.id).where(ChangeSet.status == "pending"))
+        approve(Session, config, changeset_id, "Paul Durand")
+        told = notify_decided(Session, config)
+        with Session() as session:
+            changeset = session.get(ChangeSet, changeset_id)
+            assert changeset.status == "approved" and changeset.notified_at is not None
+            assert (changeset.notice_outbound_id is None) == bool(headers)
+        assert len(told) == (0 if headers else 1)
 
 
 def test_only_trusted_servers_are_believed_and_without_a_verdict_trust_is_as_before(engine, Session, db_url):

@@ -4,6 +4,7 @@ security headers; and the pure helpers (word diff, filters)."""
 from __future__ import annotations
 
 import html
+import threading
 import re
 from email import policy
 from email.parser import BytesParser
@@ -477,3 +478,32 @@ def test_a_reviewer_answers_the_agent_in_its_thread_signed_with_their_name(web, 
     parsed = BytesParser(policy=policy.default).parsebytes(mail.content)
     assert parsed["In-Reply-To"] == message_id and message_id in parsed["References"]
     assert "le montant <b>2011</b> est-il exact ?" in parsed.get_body(("plain",)).get_content()
+
+
+# --- SQLite: the console's pages never wait for a writer (#16, point 2) ------------------------------------------
+
+def test_pages_are_served_while_a_writer_holds_the_store(web, seeded_engine):
+    """A worker's write transaction (BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL) must not
+    hold up a reviewer reading the queue, the progress page or the bulk page: the busy timeout is 30 s,
+    a page that waits for the writer is still waiting when the writer lets go."""
+    config, sessions, app = web
+    _pending_set(sessions)
+    client = _client(app)
+    sign_in(client, sessions, config, CLAIRE)
+    served: dict[str, int] = {}
+
+    def read_pages():
+        for path in ("/", "/campagne", "/lot?apercu=1"):
+            served[path] = client.get(path).status_code
+
+    with seeded_engine.connect() as writer:
+        writer.begin()
+        writer.execute(update(ChangeSet).values(note=ChangeSet.note))  # holds the write lock (SQLite)
+        reader = threading.Thread(target=read_pages)
+        reader.start()
+        reader.join(10)
+        finished = not reader.is_alive()
+        writer.rollback()
+    reader.join()
+    assert finished, f"pages waited for the writer (served: {served})"
+    assert served["/"] == 200 and served["/lot?apercu=1"] == 200 and served["/campagne"] in (200, 404)

@@ -41,7 +41,7 @@ def seed(app, scale: float, rng_seed: int, as_json: bool) -> None:
         seed_atlas(app.engine, scale=scale, seed=rng_seed)
     except SeedError as exc:
         raise click.ClickException(str(exc)) from None
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         figures = queries.atlas_stats(session)
     if as_json:
         emit_json(figures)

@@ -89,7 +89,7 @@ def list_cmd(app, as_json: bool) -> None:
     """Liste les campagnes : ouvertes ou closes, date limite, règles."""
     app.require_store()
     today = utcnow().date()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         campaigns = list(session.scalars(select(Campaign).order_by(Campaign.id)))
     if as_json:
         emit_json([{"name": c.name, "year": c.year, "deadline": c.deadline.isoformat(), "rules": c.rules_path,
@@ -136,7 +136,7 @@ def send_cmd(app, name: str, only: tuple[str, ...], limit: int | None, dry_run: 
         _dry_run(app, name, list(only) or None, limit, dry_run)
         return
     try:
-        with app.sessions() as session:
+        with app.read_sessions() as session:
             total = len(_pending(session, name, list(only) or None, limit))
         with _progress_pair(total, quiet) as (rendered_advance, sent_advance):
             report = send_campaign(engine, app.sessions, app.config, name, only=list(only) or None, limit=limit,
@@ -257,7 +257,7 @@ def status_cmd(app, name: str, by: str | None, as_json: bool) -> None:
     app.require_store()
 
     try:
-        with app.sessions() as session:
+        with app.read_sessions() as session:
             status = campaign_status(session, get_campaign(session, name), by=by)
             names = territory_names(session, by) if by else {}
     except CampaignError as exc:

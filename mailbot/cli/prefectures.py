@@ -40,7 +40,7 @@ def import_cmd(app, file: Path) -> None:
 def list_cmd(app, as_json: bool) -> None:
     """Toutes les préfectures : département, région, adresse et nombre de leurs collectivités dans l'Atlas."""
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         rows = list_directory(session)
     if as_json:
         emit_json(rows)
@@ -66,7 +66,7 @@ def report_cmd(app, campaign_name: str, send: bool, as_json: bool) -> None:
             queued, sent = send_reports(engine, app.sessions, app.config, campaign_name)
             click.echo(f"{queued} rapports préparés, {sent} envoyés")
             return
-        with app.sessions() as session:
+        with app.read_sessions() as session:
             reports = territory_reports(session, get_campaign(session, campaign_name))
             data = [report.as_json() for report in reports]
     except CampaignError as exc:

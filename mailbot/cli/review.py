@@ -188,7 +188,7 @@ def conversation_lines(row: dict) -> list[str]:
 def _reviewer(app, name: str | None) -> str:
 
     try:
-        with app.sessions() as session:  # an account of the store counts, as in the console
+        with app.read_sessions() as session:  # an account of the store counts, as in the console
             return require_reviewer(app.config, name, session)
     except ReviewError as exc:
         _fail(exc)
@@ -259,7 +259,7 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, include_warned, reviewer
     app.require_store()
     name = _reviewer(app, reviewer)
     if dry_run:
-        with app.sessions() as session:
+        with app.read_sessions() as session:
             preview = bulk_preview(session, include_warned=include_warned)
             click.echo(f"{len(preview.ids)} ensemble(s) seraient approuvés :")
             for row in list_changesets(session, where=BULK_FILTER, limit=max(len(preview.ids), 1)):
@@ -268,7 +268,7 @@ def approve_cmd(app, changeset_id, only, bulk, dry_run, include_warned, reviewer
                                    f"{len(row['changes'])} changement(s) — {row['sender']}"))
         _tell_warned(preview, include_warned)
         return
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         ids = bulk_candidates(session)  # warned sets are left out under the lock, each said below
     outcomes = _bulk(app, name, ids, bulk_approve, include_warned)
     applied = sum(len(o.applied) for o in outcomes)
@@ -386,7 +386,7 @@ def digest_cmd(app, send, as_json) -> None:
         report = deliver_pending(app.engine, app.config, only_outbound={outbound_id}, connections=1)
         click.echo(f"synthèse envoyée à {', '.join(to)} ({report.sent} envoi(s), {report.deferred} en attente)")
         return
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         data = digest(session)
     if as_json:
         emit_json(data)
@@ -411,7 +411,7 @@ def history_cmd(app, code, as_json) -> None:
     avant → après)."""
 
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         try:
             entries = timeline(session, code)
         except ReviewError as exc:
@@ -484,7 +484,7 @@ def reply_cmd(app, changeset_id, text, reviewer, send) -> None:
 def attachment_cmd(app, attachment_id, directory, force, as_json) -> None:
     """Une pièce jointe d'un message d'agent : ce qu'elle est, et l'enregistrer avec --save DIR."""
     app.require_store()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         row = session.get(InboundAttachment, attachment_id)
         if row is None:
             raise click.ClickException(f"aucune pièce jointe n° {attachment_id}")

@@ -24,7 +24,7 @@ def web_cmd(app, listen: str | None, dev: bool) -> None:
         host, port = parse_host_port(listen) if listen else app.config.web_address
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if not accounts.list_reviewers(app.sessions):
+    if not accounts.list_reviewers(app.read_sessions):
         click.echo("Aucun relecteur : ajoutez-en un avec `mailbot reviewers add NOM --email ADRESSE`.")
     click.echo(f"Console de relecture : http://{host}:{port}/ (Ctrl-C pour arrêter)")
     run_foreground(app.config, host=host, port=port)
@@ -55,7 +55,7 @@ def add_cmd(app, name: str, email: str) -> None:
 def list_cmd(app, as_json: bool) -> None:
     """Les relecteurs, actifs ou désactivés."""
     app.require_store()
-    rows = accounts.list_reviewers(app.sessions)
+    rows = accounts.list_reviewers(app.read_sessions)
     if as_json:
         emit_json([{"name": r.name, "email": r.email, "active": r.active} for r in rows])
         return

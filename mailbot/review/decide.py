@@ -39,6 +39,7 @@ from mailbot.review.verdict import FINAL_STATES, OPEN_CHANGE_STATES, ReviewError
 from mailbot.rules import ReferenceLists, Rules, check_apd_year, check_record
 import store.schema  # noqa: F401  (every table is known: the change tables point at campaigns and messages)
 from store import apply as store_apply
+from store.campaign_models import CampaignTarget
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Cooperation
 from store.review_queries import QueueFilter, changeset_ids, competitors, rivals_of
@@ -242,7 +243,19 @@ def _approve_set(session: Session, changeset: ChangeSet, chosen: list[Change], r
             continue
         _decide_one(session, changeset, change, reviewer, outcome, loaded)
     _settle(changeset, reviewer, outcome)
+    if changeset.kind == "changes" and not changeset.changes and outcome.status == "approved":
+        _confirm_on_review(session, changeset)
     return outcome
+
+
+def _confirm_on_review(session: Session, changeset: ChangeSet) -> None:
+    """A reply that changed nothing, kept for reviewers (a confirmation from someone who is not a
+    trusted contact, or one with words around it): approving it is the reviewer confirming the record,
+    counted in `campaign status` as a trusted contact's « RAS » is."""
+    target = session.scalar(select(CampaignTarget).where(
+        CampaignTarget.campaign_id == changeset.campaign_id, CampaignTarget.collectivite_id == changeset.collectivite_id))
+    if target is not None and target.confirmed_at is None:
+        target.confirmed_at = utcnow()
 
 
 def reject(sessions, config: Config, changeset_id: int, reviewer: str, reason: str, *,

@@ -25,6 +25,7 @@ from store.campaign_models import Campaign, Snapshot
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
+from mailbot.inbound.tie import authentication
 from mailbot.replies.answer import thread_headers
 from mailbot.outbound.campaign import campaign_rules
 from mailbot.outbound.summary import reference_lists
@@ -135,6 +136,8 @@ def _notice(session: Session, config: Config, changeset: ChangeSet, rules_cache:
     if not changeset.sender or changeset.reverts_id is not None:
         return None
     inbound = session.get(InboundMessage, changeset.inbound_id) if changeset.inbound_id else None
+    if inbound is not None and authentication(inbound) == "fail":
+        return None  # a forged From: the notice would show the record's values to whoever forged it
     collectivite = session.get(Collectivite, changeset.collectivite_id)
     labels = _labels(session, changeset.campaign_id, rules_cache)
     context = {

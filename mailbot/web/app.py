@@ -39,7 +39,7 @@ def guarded(view: Callable[[Page], Response], access: str):
 def _serve(console: Console, request: Request, form, view, access: str) -> Response:
     signer = console.signer
     key = signer.unsign(request.cookies.get(SESSION_COOKIE), console.session_seconds)
-    reviewer = accounts.session_reviewer(console.sessions, key) if key else None
+    reviewer = accounts.session_reviewer(console.readers, key) if key else None
     page = Page(console, request, form, reviewer, "")
     if reviewer is None and key:
         page.cookies[SESSION_COOKIE] = None  # expired or signed out: forget it

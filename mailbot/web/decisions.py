@@ -16,9 +16,10 @@ from store import console_queries as q
 from store.campaign_models import Campaign
 
 
-def decide(set_id: int, reviewer: str, sessions, action: Callable[[], Outcome | list[Outcome]]) -> list[Outcome]:
-    """Run `action` (a review-core call) unless another reviewer holds a live claim on the set."""
-    with sessions() as session:
+def decide(set_id: int, reviewer: str, readers, action: Callable[[], Outcome | list[Outcome]]) -> list[Outcome]:
+    """Run `action` (a review-core call) unless another reviewer holds a live claim on the set (read
+    with `readers`, read-only sessions)."""
+    with readers() as session:
         holder = q.claim_holder(session, set_id, utcnow())
     if holder is not None and holder[0] != reviewer:
         raise ReviewError(f"l'ensemble n° {set_id} est en cours chez {holder[0]} : "

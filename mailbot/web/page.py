@@ -17,7 +17,7 @@ from mailbot.web import accounts, present
 from mailbot.web.decisions import LabelCache
 from mailbot.web.security import FLASH_COOKIE, SESSION_COOKIE, Signer
 from store.console_queries import refresh_statistics
-from store.db import make_engine, session_factory
+from store.db import make_engine, read_sessions, session_factory
 from store.models import Collectivite
 
 HERE = Path(__file__).parent
@@ -31,7 +31,8 @@ class Console:
 
     config: Config
     engine: object
-    sessions: object
+    sessions: object  # for decisions and claims
+    readers: object  # for pages: on SQLite their transactions never take the write lock (store.db)
     signer: Signer
     templates: Environment
     claim_minutes: int = 20
@@ -47,7 +48,7 @@ class Console:
         env.globals.update(p=present)
         env.filters["when"] = present.when
         env.filters["count"] = present.count
-        return cls(config, engine, session_factory(engine), Signer(config.secret), env)
+        return cls(config, engine, session_factory(engine), read_sessions(engine), Signer(config.secret), env)
 
     def territories(self, session) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """(code, name) of the régions and of the départements, for the filters (fixed data: read once)."""

@@ -44,7 +44,7 @@ def bulk_query(page: Page) -> q.QueueQuery:
 
 def preview(page: Page, query: q.QueueQuery, with_warnings: bool) -> Preview:
     me, now = page.reviewer.name, utcnow()
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         candidates = q.queue_ids(session, query, limit=None)
         claims = {}
         for start in range(0, len(candidates), WARNING_BATCH):
@@ -62,7 +62,7 @@ def preview(page: Page, query: q.QueueQuery, with_warnings: bool) -> Preview:
 
 def bulk_page(page: Page) -> Response:
     query = bulk_query(page)
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         regions, departements = page.console.territories(session)
     shown = preview(page, query, page.param("avertissements") == "inclure") if page.param("apercu") else None
     return page.render("bulk.html", query=query, preview=shown, regions=regions, departements=departements,
@@ -74,7 +74,7 @@ def bulk_confirm(page: Page) -> Response:
     query = bulk_query(page)
     now_preview = preview(page, query, page.param("avertissements") == "inclure")
     if now_preview.fingerprint != page.param("empreinte"):
-        with console.sessions() as session:
+        with console.readers() as session:
             regions, departements = console.territories(session)
         return page.render("bulk.html", status=409, query=query, preview=now_preview, regions=regions,
                            departements=departements, filters=filters, stale=True)

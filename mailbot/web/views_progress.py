@@ -21,7 +21,7 @@ THROUGHPUT_DAYS = 14
 
 def progress(page: Page) -> Response:
     now = utcnow()
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         campaigns = list(session.scalars(select(Campaign).order_by(Campaign.created_at.desc())))
         if not campaigns:
             return error_page(page, 404, "Aucune campagne", "Aucune campagne n'a encore été créée "

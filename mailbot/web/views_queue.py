@@ -12,7 +12,7 @@ from store import console_queries as q
 
 def queue(page: Page) -> Response:
     query = filters.parse(page.request.query_params)
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         total = q.queue_total(session, query)
         rows = q.queue_rows(session, q.queue_ids(session, query), utcnow())
         regions, departements = page.console.territories(session)

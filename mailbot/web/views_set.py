@@ -124,7 +124,7 @@ def _refused(page: Page, exc: ReviewError, back: str, set_id: int) -> Response:
 def _act(page: Page, action) -> Response:
     set_id, back = _set_id(page), _back(page)
     try:
-        outcomes = decide(set_id, page.reviewer.name, page.console.sessions, action)
+        outcomes = decide(set_id, page.reviewer.name, page.console.readers, action)
     except ReviewError as exc:
         return _refused(page, exc, back, set_id)
     return _finish(page, outcomes, back, set_id)
@@ -148,7 +148,7 @@ def reject_set(page: Page) -> Response:
 
 def _change_of_set(page: Page) -> int:
     change_id, set_id = int(page.request.path_params["change_id"]), _set_id(page)
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         owner = session.scalar(select(Change.changeset_id).where(Change.id == change_id))
     if owner != set_id:
         raise ReviewError(f"le changement n° {change_id} n'appartient pas à l'ensemble n° {set_id}")
@@ -172,7 +172,7 @@ def edit_change(page: Page) -> Response:
     value, field_key = page.param("valeur")[:2000], page.param("champ").strip()[:40] or None
     try:
         change_id = _change_of_set(page)
-        decide(set_id, page.reviewer.name, console.sessions, lambda: [])
+        decide(set_id, page.reviewer.name, console.readers, lambda: [])
         change = edit(console.sessions, console.config, change_id, page.reviewer.name, value, field_key=field_key)
     except ReviewError as exc:
         return _refused(page, exc, back, set_id)
@@ -199,7 +199,7 @@ def release_set(page: Page) -> Response:
 
 def next_set(page: Page) -> Response:
     query = filters.parse(page.request.query_params)
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         following = q.next_id(session, query, _set_id(page))
     if following is None:
         return page.redirect(f"/{filters.query_string(query)}", "Plus aucun ensemble après celui-ci dans la file.")
@@ -213,7 +213,7 @@ def reply_agent(page: Page) -> Response:
     try:
         if not text.strip():
             raise ReviewError("écrivez votre réponse : l'agent la lira")
-        decide(set_id, page.reviewer.name, console.sessions, lambda: [])  # not while another reviewer holds it
+        decide(set_id, page.reviewer.name, console.readers, lambda: [])  # not while another reviewer holds it
         with console.sessions.begin() as session:
             sent = reply_to_agent(session, console.config, set_id, page.reviewer.name, text)
     except ReviewError as exc:
@@ -235,7 +235,7 @@ def _download(data: bytes, filename: str) -> Response:
 
 
 def message_download(page: Page) -> Response:
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         raw = raw_message(session, _set_id(page))
     if raw is None:
         return error_page(page, 404, "Message introuvable", "Cet ensemble n'a pas de message d'origine.")
@@ -243,7 +243,7 @@ def message_download(page: Page) -> Response:
 
 
 def attachment(page: Page) -> Response:
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         raw = raw_message(session, _set_id(page))
     found = message_view.attachment_bytes(raw, int(page.request.path_params["index"])) if raw else None
     if found is None:
@@ -255,7 +255,7 @@ def stored_attachment(page: Page) -> Response:
     """A file of one of the collectivité's messages, as the store kept it, under a name that cannot
     escape a directory nor run by a double click when it is flagged dangerous."""
     set_id, attachment_id = _set_id(page), int(page.request.path_params["attachment_id"])
-    with page.console.sessions() as session:
+    with page.console.readers() as session:
         changeset = session.get(ChangeSet, set_id)
         row = session.get(InboundAttachment, attachment_id)
         message = session.get(InboundMessage, row.inbound_id) if row is not None else None

@@ -34,7 +34,7 @@ def signin_request(page: Page) -> Response:
 
 def link_page(page: Page) -> Response:
     token = page.request.path_params["token"]
-    usable = accounts.link_usable(page.console.sessions, token)
+    usable = accounts.link_usable(page.console.readers, token)
     return page.render("signin_link.html", status=200 if usable else 410, usable=usable, token=token,
                        suite=safe_path(page.param("suite", "/")))
 
