@@ -64,7 +64,8 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
             signal.signal(signum, lambda *_: stop.set())
     engine = make_engine(config.db, pool_size=STORE_THREADS + workers + 4, max_overflow=8)
     upgrade(engine)
-    wake = threading.Event()
+    wake = threading.Event()  # a message was stored: the inbound workers look now, not at their next poll
+    outbox = threading.Event()  # a message was queued for sending: the delivery worker looks now
     _sweep(engine, config, wake)
     executor = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="smtp-store")
     try:
@@ -78,12 +79,12 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
         # Senders wait for their 250, the queue can wait: on SQLite the workers give way to acceptance.
         pressure = (lambda: handler.in_flight > 0) if sqlite else None
         _start(services, "inbound", workers, lambda: queue.run_worker(
-            engine, config, stop, wake=wake, pressure=pressure, write_lock=write_lock))
+            engine, config, stop, wake=wake, pressure=pressure, write_lock=write_lock, on_processed=outbox.set))
         target = config.imap_target
         if target is not None:
             poller = ImapPoller(engine, target, max_size=int(config.max_message_size), on_stored=wake.set)
             _start(services, "imap", 1, lambda: poller.run(stop))
-        _start(services, "delivery", 1, lambda: delivery.run_worker(engine, config, stop))
+        _start(services, "delivery", 1, lambda: delivery.run_worker(engine, config, stop, wake=outbox))
         _start(services, "leases", 1, lambda: _sweep_until(engine, config, wake, stop))
         if config.web_listen:
             _, web_thread = start_web(config, stop=stop)
@@ -96,6 +97,8 @@ def run_serve(config: Config, *, stop_event: threading.Event | None = None, work
         log.info("stopping")
     finally:
         stop.set()
+        wake.set()  # idle workers wait on these, not on `stop`: they see it now
+        outbox.set()
         _stop_listener(services.controller)
         executor.shutdown(wait=True)  # stores already started are committed (and answered) first
         for thread in services.threads:

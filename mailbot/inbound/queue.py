@@ -408,13 +408,14 @@ def process_pending(engine: Engine, config: Config, *, limit: int | None = None,
 
 def run_worker(engine: Engine, config: Config, stop: threading.Event, *, wake: threading.Event | None = None,
                idle_seconds: float = 1.0, batch: int = CLAIM_BATCH, pressure: Callable[[], bool] | None = None,
-               write_lock: threading.Lock | None = None) -> None:
+               write_lock: threading.Lock | None = None, on_processed: Callable[[], None] | None = None) -> None:
     """The long-running form used by `mailbot serve`: claim, process, sleep while idle, until `stop`.
 
     On stop, the message in hand is finished and the rest of the claimed batch released. While
     `pressure()` is true (senders waiting for their message to be stored), each message waits up to
     `GIVE_WAY_SECONDS` before taking its turn. `write_lock`, shared by the writers of one process,
     makes them queue in Python rather than in SQLite's busy handler, which sleeps up to 100 ms a try.
+    `on_processed` is called after each message (`serve` wakes its delivery worker: an answer may wait).
     """
     sessions = session_factory(engine)
     failures = 0
@@ -438,6 +439,8 @@ def run_worker(engine: Engine, config: Config, stop: threading.Event, *, wake: t
                 break
             _give_way(pressure, stop)
             process_claimed(sessions, config, inbound_id, write_lock=write_lock)
+            if on_processed is not None:
+                on_processed()
 
 
 def _give_way(pressure: Callable[[], bool] | None, stop: threading.Event) -> None:

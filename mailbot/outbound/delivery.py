@@ -755,8 +755,10 @@ def _unclaim(db: Connection, ids: list[int]) -> None:
                    .values(state="queued", claimed_at=None, claimed_by=None))
 
 
-def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_seconds: float = 1.0) -> None:
+def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_seconds: float = 1.0,
+               wake: threading.Event | None = None) -> None:
     """The long-running form used by `mailbot serve`: deliver, sleep while idle, until `stop` is set.
+    `wake`, set by whoever queued a message (an answer, a notice), ends the sleep at once.
     (Claims that belong to nobody come back through `mailbot.serve`'s lease sweep.)"""
     refusals = 0
     while not stop.is_set():
@@ -768,4 +770,7 @@ def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_se
             continue
         refusals = 0
         if report.attempted == 0:
-            stop.wait(idle_seconds)
+            if wake is None:
+                stop.wait(idle_seconds)
+            elif wake.wait(idle_seconds):
+                wake.clear()  # after waking: a message queued meanwhile is found by the next pass
