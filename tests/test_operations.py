@@ -37,11 +37,11 @@ def cli(env: dict, *args: str):
 
 
 @pytest.fixture
-def seeded_sqlite(tmp_path, seeded_template) -> dict:
+def seeded_sqlite(tmp_path, store_template) -> dict:
     """The environment of a copy of the seeded Atlas on SQLite (the commands here do not depend on
     the backend; the lifecycle itself is also run on PostgreSQL below)."""
     store = tmp_path / "atlas.sqlite"
-    shutil.copy(make_url(seeded_template("sqlite")).database, store)
+    shutil.copy(make_url(store_template("sqlite", seeded=True)).database, store)
     return {"MAILBOT_DB": f"sqlite:///{store}", "MAILBOT_SECRET": "ops", "MAILBOT_SMTP": f"smtp://127.0.0.1:{free_port()}"}
 
 

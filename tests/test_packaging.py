@@ -46,7 +46,7 @@ def test_shipped_templates_and_rules_are_the_top_level_folders():
         encoding="utf-8")
 
 
-def test_templates_dir_overrides_shipped_templates_by_name(tmp_path, seeded_template):
+def test_templates_dir_overrides_shipped_templates_by_name(tmp_path, store_template):
     """One file in `templates_dir` replaces the shipped template of its name; the others stay."""
     overrides = tmp_path / "mes-modeles"
     overrides.mkdir()
@@ -56,7 +56,7 @@ def test_templates_dir_overrides_shipped_templates_by_name(tmp_path, seeded_temp
         "agent_help.subject.j2").render()
 
     store = tmp_path / "atlas.sqlite"
-    shutil.copy(make_url(seeded_template("sqlite")).database, store)
+    shutil.copy(make_url(store_template("sqlite", seeded=True)).database, store)
     env_vars = {"MAILBOT_DB": f"sqlite:///{store}", "MAILBOT_TEMPLATES_DIR": str(overrides)}
     runner = CliRunner()
     created = runner.invoke(main, ["campaign", "create", "essai", "--deadline", "2099-06-30"], env=env_vars)

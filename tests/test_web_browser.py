@@ -27,10 +27,10 @@ WAIT = 15
 
 
 @pytest.fixture
-def store(seeded_template, tmp_path, sink):
+def store(store_template, tmp_path, sink):
     require_browser()
     target = tmp_path / "atlas.sqlite"
-    shutil.copy(make_url(seeded_template("sqlite")).database, target)
+    shutil.copy(make_url(store_template("sqlite", seeded=True)).database, target)
     url = f"sqlite:///{target}"
     controller, handler = sink
     config = load_config(environ={"MAILBOT_DB": url, "MAILBOT_SMTP": f"smtp://127.0.0.1:{controller.port}",

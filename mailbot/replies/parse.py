@@ -293,24 +293,30 @@ def html_to_text(html: str) -> str:
 def _unflow(text: str) -> str:
     """RFC 3676: a line ending in a space continues on the next line of the same quote depth."""
     out: list[str] = []
-    pending = None
+    depth_open: int | None = None  # the quote depth of the paragraph being joined, None when none is
+    pieces: list[str] = []  # its lines, joined once at its end (thousands of flowed lines: not quadratic)
+
+    def close() -> None:
+        out.append(">" * depth_open + (" " if depth_open else "") + "".join(pieces))
+        pieces.clear()
+
     for line in text.splitlines():
         prefix = _QUOTE_PREFIX.match(line) if _may_be_quoted(line) else None
         depth = prefix.group(1).count(">") if prefix else 0
         body = line[prefix.end():] if prefix else line
         if body.startswith(" ") and prefix is None:
             body = body[1:]  # space-stuffing
-        if pending is not None and pending[0] == depth and line != "-- ":
-            pending = (depth, pending[1] + body)
-        else:
-            if pending is not None:
-                out.append(">" * pending[0] + (" " if pending[0] else "") + pending[1])
-            pending = (depth, body)
+        if depth_open is not None and not (depth_open == depth and line != "-- "):
+            close()
+            depth_open = None
+        if depth_open is None:
+            depth_open = depth
+        pieces.append(body)
         if not (body.endswith(" ") and body.strip() and line != "-- "):
-            out.append(">" * pending[0] + (" " if pending[0] else "") + pending[1])
-            pending = None
-    if pending is not None:
-        out.append(">" * pending[0] + (" " if pending[0] else "") + pending[1])
+            close()
+            depth_open = None
+    if depth_open is not None:
+        close()
     return "\n".join(out)
 
 
