@@ -5,6 +5,7 @@ that acceptance never waits for another message's processing, and nothing refuse
 from __future__ import annotations
 
 import smtplib
+from pathlib import Path
 import threading
 
 import pytest
@@ -205,3 +206,25 @@ def test_thousands_of_flowed_lines_are_joined_in_one_pass():
 
     joined = _unflow("> mot \n" * 200_000 + "> fin\nsuite")
     assert joined.split("\n") == ["> " + "mot " * 200_000 + "fin", "suite"]
+
+
+def test_lists_nested_deeper_than_any_mail_are_read_flat():
+    """2,000 unclosed « <ol> » (a fuzzed reply): html2text indented each item by its depth, millions of
+    characters; past 20 levels the items are read as flat text, every word kept."""
+    from mailbot.replies.parse import html_to_text
+
+    text = html_to_text("<ol><li>élément" * 2000 + "<p>Montant : 12 000</p>")
+    assert text.count("élément") == 2000 and "Montant : 12 000" in text
+    assert max(len(line) for line in text.splitlines()) < 200
+
+
+def test_a_bounce_scan_cuts_lines_at_the_standards_length():
+    """flufl.bounce's detectors cost seconds on one 64 KB line: it reads lines cut at 998 characters,
+    and a real report in such a message is still recognised."""
+    from mailbot.inbound import classify as classify_module
+
+    report = (Path(__file__).parent / "fixtures" / "bounces" / "postfix_01.eml").read_bytes() + b"\n" + b"x" * 400_000 + b"\n"
+    view = classify_module.read_message(report, Envelope("", (BOT,)), our_address=BOT, secret="s")
+    scanned = classify_module._scanned(view)
+    assert max(len(line) for line in scanned.as_bytes().split(b"\n")) <= classify_module.FLUFL_LINE_BYTES + 1
+    assert "xxxxx@local.ie" in classify_module._flufl_failures(scanned)[1]

@@ -42,7 +42,9 @@ MAX_HTML_CHARS = 500_000  # of HTML converted per message (html2text is the slow
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
-_GUILLEMET_SPACE = re.compile(r"«\s*|\s*»")  # « valeur » → "valeur": the no-break spaces inside go too
+# « valeur » → "valeur": the no-break spaces inside go too. A run of spaces before « » » is matched
+# from its first space only (else each space of a long run starts a scan to its end: quadratic).
+_GUILLEMET_SPACE = re.compile(r"«\s*|(?<!\s)\s*»|»")
 _QUOTE_PREFIX = re.compile(r"^((?:[ ]?>[ ]?)+)")
 # « DÉBUT », and « DEBUT » (forms sent before the accents, clients that lose them; the token decides)
 _START_RE = re.compile(r"^#{3,}\s*D[EÉ]BUT DU FORMULAIRE ATLAS\s+(?P<token>r[0-9a-z]+-[a-z2-7]+)", re.IGNORECASE)
@@ -286,8 +288,37 @@ def html_to_text(html: str) -> str:
     converter.ignore_tables = True
     converter.unicode_snob = True
     converter.mark_code = False
+    converter.tag_callback = _NestingLimit()
     text = converter.handle(html)
     return "\n".join(_MD_ESCAPE.sub(r"\1", line) for line in text.splitlines())
+
+
+class _NestingLimit:
+    """html2text's tag callback: lists and quotes nested deeper than any mail's are read as flat
+    text. html2text indents each line by its depth: 2,000 unclosed « <ol> » of a fuzzed part made
+    millions of characters of indentation (seconds)."""
+
+    DEPTH = 20
+    NESTING = ("ol", "ul", "dl", "blockquote")
+
+    def __init__(self) -> None:
+        self.depth = dict.fromkeys(self.NESTING, 0)
+        self.ignored = dict.fromkeys(self.NESTING, 0)
+
+    def __call__(self, converter, tag: str, attrs, start: bool) -> bool:
+        if tag not in self.depth:
+            return False
+        if start:
+            if self.depth[tag] >= self.DEPTH:
+                self.ignored[tag] += 1
+                return True
+            self.depth[tag] += 1
+            return False
+        if self.ignored[tag]:
+            self.ignored[tag] -= 1
+            return True
+        self.depth[tag] = max(0, self.depth[tag] - 1)
+        return False
 
 
 def _unflow(text: str) -> str:
