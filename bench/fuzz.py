@@ -38,6 +38,7 @@ from mailbot.config import SETTINGS_BY_NAME  # noqa: E402
 from tests.fuzzing import exercise, mutated, national_directory, seeds  # noqa: E402
 
 CHUNK = 500
+TARGET_SECONDS = 1.0
 MAX_SIZE = SETTINGS_BY_NAME["max_message_size"].default
 
 
@@ -48,6 +49,7 @@ class Tally:
     over_budget: int = 0
     seconds: float = 0.0
     slowest: tuple[float, str, int] = (0.0, "", 0)  # CPU seconds, case id, size
+    over_target: list[tuple[float, str, int]] = field(default_factory=list)  # every case over TARGET_SECONDS
     errors: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # kind → (count, case id, traceback)
 
     def add(self, other: "Tally") -> None:
@@ -56,6 +58,7 @@ class Tally:
         self.over_budget += other.over_budget
         self.seconds += other.seconds
         self.slowest = max(self.slowest, other.slowest)
+        self.over_target = sorted(self.over_target + other.over_target, reverse=True)
         for kind, (count, case, trace) in other.errors.items():
             known = self.errors.get(kind)
             self.errors[kind] = (count + (known[0] if known else 0), known[1] if known else case,
@@ -102,6 +105,8 @@ def run_chunk(args: tuple[int, int, int, bool]) -> Tally:
         tally.cases += 1
         tally.seconds += spent
         tally.slowest = max(tally.slowest, (spent, f"{seed}:{index}", len(raw)))
+        if spent >= TARGET_SECONDS:
+            tally.over_target.append((spent, f"{seed}:{index}", len(raw)))
     return tally
 
 
@@ -117,6 +122,9 @@ def report(tally: Tally, wall: float, stopped: bool) -> None:
         print("    " + trace.strip().replace("\n", "\n    "))
     spent, case_id, size = tally.slowest
     print(f"slowest case           {spent:.3f} s CPU   (target < 1 s)   --replay {case_id}   ({size} bytes)")
+    print(f"cases over {TARGET_SECONDS:g} s          {len(tally.over_target)}")
+    for spent, case_id, size in tally.over_target[:50]:
+        print(f"  {spent:.3f} s   --replay {case_id}   ({size} bytes)")
     if tally.over_budget:
         print(f"over the CPU budget    {tally.over_budget} (recorded as too complex by the worker)")
 
@@ -166,7 +174,7 @@ def main() -> int:
                 next_report += 60
                 errors = sum(count for count, _, _ in tally.errors.values())
                 print(f"  {tally.cases} cases, {errors} exception(s), slowest {tally.slowest[0]:.3f} s "
-                      f"({tally.slowest[1]})", flush=True)
+                      f"({tally.slowest[1]}), {len(tally.over_target)} over {TARGET_SECONDS:g} s", flush=True)
     except KeyboardInterrupt:
         stop["now"] = True
     finally:

@@ -6,6 +6,7 @@ input: anything it cannot read becomes a `ParseProblem`.
 """
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 import unicodedata
@@ -203,17 +204,15 @@ _WINDOWS_1252_LABELS = frozenset({
     "x-cp1252", "latin-1", "iso-8859-1:1987",
 })
 # windows-1252 as WHATWG defines it: Latin-1 with 0x80–0x9F remapped; the five bytes windows-1252
-# leaves undefined stay the C1 controls (Python's cp1252 codec would refuse them).
-_C1_AS_WINDOWS_1252 = {
-    byte: bytes([byte]).decode("cp1252") for byte in range(0x80, 0xA0) if byte not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
-}
+# leaves undefined stay the C1 controls (Python's cp1252 codec would refuse them). A charmap table:
+# decoded in C (a table of characters translated one by one cost 1.4 s on a 6 MB part).
+_WINDOWS_1252_TABLE = "".join(
+    bytes([byte]).decode("cp1252") if 0x80 <= byte < 0xA0 and byte not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+    else chr(byte) for byte in range(256))
 
 
 def decode_windows_1252(payload: bytes) -> str:
-    try:
-        return payload.decode("cp1252")  # the codec, in C; the table only for the five undefined bytes
-    except UnicodeDecodeError:
-        return payload.decode("latin-1").translate(_C1_AS_WINDOWS_1252)
+    return codecs.charmap_decode(payload, "strict", _WINDOWS_1252_TABLE)[0]
 
 
 def _decoded(part: Message, problems: list[ParseProblem]) -> str | None:
