@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Update, distinct, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from store.campaign_models import CampaignTarget
 from store.models import (
     ApdAmount,
     Collectivite,
@@ -19,6 +20,12 @@ from store.models import (
     Project,
     ProjectTheme,
 )
+
+
+def campaign_target(session: Session, campaign_id: int, collectivite_id: int) -> CampaignTarget | None:
+    """A collectivité's row in a campaign (sent, replied, confirmed), for the caller to update."""
+    return session.scalar(select(CampaignTarget).where(
+        CampaignTarget.campaign_id == campaign_id, CampaignTarget.collectivite_id == collectivite_id))
 
 
 def atlas_stats(session: Session) -> dict[str, int]:

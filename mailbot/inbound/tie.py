@@ -16,6 +16,7 @@ from mailbot.tokens import FormReference, find_tokens, verify
 from store.campaign_models import Campaign, CampaignTarget, OutboundMessage
 from store.inbound_models import InboundMessage
 from store.models import Collectivite, Contact
+from store.queries import campaign_target
 
 UNRECOGNISED_SENDER = "expéditeur non reconnu"
 FORGED_SENDER = "expéditeur usurpé (échec DMARC)"
@@ -121,8 +122,7 @@ def tie_inbound(session: Session, inbound: InboundMessage, tie: FormTie, *, mark
     inbound.trusted = sender_trusted(session, inbound, tie.collectivite.id)
     inbound.flag = None if inbound.trusted else untrusted_flag(inbound)
     if mark_replied and not tie.several:  # with several collectivités, each form marks its own (understand)
-        target = session.scalar(select(CampaignTarget).where(
-            CampaignTarget.campaign_id == tie.campaign.id, CampaignTarget.collectivite_id == tie.collectivite.id))
+        target = campaign_target(session, tie.campaign.id, tie.collectivite.id)
         if target is not None and target.replied_at is None:
             target.replied_at = utcnow()
 

@@ -44,6 +44,7 @@ from store.campaign_models import Campaign, CampaignTarget, OutboundMessage, Sna
 from store.inbound_models import InboundMessage
 from store.models import Collectivite
 from store.review_models import Change, ChangeSet
+from store.queries import campaign_target
 from store.review_queries import supersede_earlier
 
 log = logging.getLogger("mailbot.understand")
@@ -180,7 +181,7 @@ def _understand_form(session, config, inbound, form: ParsedForm, parsed: ParsedR
         diff = diff_form(form, snapshot, rules, reference_lists(session))
     trusted = sender_trusted(session, inbound, tie.collectivite.id)
     outcome = FormOutcome(tie.collectivite, tie.campaign, form, diff, trusted, outbound_id=tie.outbound.id)
-    target = _target(session, tie.campaign.id, tie.collectivite.id)
+    target = campaign_target(session, tie.campaign.id, tie.collectivite.id)
     now = utcnow()
     if target is not None and target.replied_at is None:
         target.replied_at = now
@@ -228,7 +229,7 @@ def _without_form(session, inbound: InboundMessage, parsed: ParsedReply, reading
     « Rien à signaler, merci » and a signature); anything else is a set for reviewers, words shown."""
     collectivite = session.get(Collectivite, inbound.collectivite_id)
     campaign = session.get(Campaign, inbound.campaign_id)
-    target = _target(session, campaign.id, collectivite.id)
+    target = campaign_target(session, campaign.id, collectivite.id)
     trusted = bool(inbound.trusted)
     outcome = FormOutcome(collectivite, campaign, None, DiffResult(()), trusted, outbound_id=inbound.answered_outbound_id)
     if reading.kind == CONFIRMATION and trusted:
@@ -250,11 +251,6 @@ class _Tie:
 
 def find_form_for(inbound: InboundMessage, campaign: Campaign, collectivite: Collectivite) -> _Tie:
     return _Tie(campaign, collectivite, inbound.answered_outbound_id)
-
-
-def _target(session: Session, campaign_id: int, collectivite_id: int) -> CampaignTarget | None:
-    return session.scalar(select(CampaignTarget).where(
-        CampaignTarget.campaign_id == campaign_id, CampaignTarget.collectivite_id == collectivite_id))
 
 
 def _store_changeset(session, inbound: InboundMessage, tie, diff: DiffResult, trusted: bool, note_text: str,
@@ -312,7 +308,7 @@ def _ack_section(session: Session, entry: dict, form: ParsedForm | None) -> dict
     collectivite = session.get(Collectivite, entry["collectivite_id"])
     campaign = session.get(Campaign, entry["campaign_id"])
     changeset = session.get(ChangeSet, entry["changeset"]) if entry["changeset"] else None
-    target = _target(session, campaign.id, collectivite.id)
+    target = campaign_target(session, campaign.id, collectivite.id)
     confirmed = bool(entry["confirmed"]) and target is not None and target.confirmed_at is not None
     outbound_id = changeset.outbound_id if changeset is not None else entry.get("outbound_id")
     snapshot = session.scalar(select(Snapshot.data).where(Snapshot.outbound_id == outbound_id)) if outbound_id else None

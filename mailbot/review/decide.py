@@ -39,9 +39,9 @@ from mailbot.review.verdict import FINAL_STATES, OPEN_CHANGE_STATES, ReviewError
 from mailbot.rules import ReferenceLists, Rules, check_apd_year, check_record
 import store.schema  # noqa: F401  (every table is known: the change tables point at campaigns and messages)
 from store import apply as store_apply
-from store.campaign_models import CampaignTarget
 from store.inbound_models import InboundMessage
 from store.models import ApdAmount, Cooperation
+from store.queries import campaign_target
 from store.review_queries import QueueFilter, changeset_ids, competitors, rivals_of
 from store.review_models import AuditEntry, Change, ChangeSet
 from store.reviewer_models import Reviewer
@@ -252,8 +252,7 @@ def _confirm_on_review(session: Session, changeset: ChangeSet) -> None:
     """A reply that changed nothing, kept for reviewers (a confirmation from someone who is not a
     trusted contact, or one with words around it): approving it is the reviewer confirming the record,
     counted in `campaign status` as a trusted contact's « RAS » is."""
-    target = session.scalar(select(CampaignTarget).where(
-        CampaignTarget.campaign_id == changeset.campaign_id, CampaignTarget.collectivite_id == changeset.collectivite_id))
+    target = campaign_target(session, changeset.campaign_id, changeset.collectivite_id)
     if target is not None and target.confirmed_at is None:
         target.confirmed_at = utcnow()
 
