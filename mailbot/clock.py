@@ -16,6 +16,16 @@ def aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def idle(stop, wake, seconds: float) -> None:
+    """Sleep `seconds` or until `wake` (an Event, or None: only `stop`) is set. Whoever stops a
+    worker sets its `wake` too. A wake-up is cleared after it: what was queued meanwhile is found by
+    the worker's next pass, which looks anyway."""
+    if wake is None:
+        stop.wait(seconds)
+    elif wake.wait(seconds):
+        wake.clear()
+
+
 def wait_for(predicate, seconds: float = 30, interval: float = 0.1):
     """Poll `predicate` until it returns something true (returned) or `seconds` pass (TimeoutError).
 

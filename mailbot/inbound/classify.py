@@ -275,9 +275,10 @@ def _scanned(view: MailView) -> Message:
             break
     if cut >= 0:
         head = head[:cut + 1]
-    if len(head) == len(view.raw) and all(len(line) <= FLUFL_LINE_BYTES for line in head.split(b"\n")):
+    lines = head.split(b"\n")
+    if len(head) == len(view.raw) and all(len(line) <= FLUFL_LINE_BYTES for line in lines):
         return view.message
-    head = b"\n".join(line[:FLUFL_LINE_BYTES] for line in head.split(b"\n"))
+    head = b"\n".join(line[:FLUFL_LINE_BYTES] for line in lines)
     return email.message_from_bytes(head, policy=policy.compat32)
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot import budget
 from mailbot.budget import TooComplex
-from mailbot.clock import utcnow
+from mailbot.clock import idle, utcnow
 from mailbot.config import Config
 from mailbot.leases import DEFAULT_LEASE_SECONDS, gone_owners, lease_cutoff, this_owner
 from mailbot.inbound.attachments import assess_files
@@ -296,12 +296,21 @@ def prepare(sessions: sessionmaker[Session], config: Config, classification: Cla
     forms = classification.parsed is not None and bool(classification.parsed.forms)
     if classification.kind in HUMAN_KINDS:
         classification = replace(classification, files=assess_files(job.raw))
-    if not forms and classification.kind not in ("unknown", "reply"):
+    if not forms and not may_go_tokenless(classification):
         return classification
     with read_sessions(sessions.kw["bind"])() as session:
         if forms:
             return replace(classification, diffs=prepare_diffs(session, config, classification.parsed))
         return replace(classification, reading=read_message(session, job.raw, job.subject, job.sender))
+
+
+def may_go_tokenless(classification: Classification) -> bool:
+    """Whether the route may have to find the collectivité itself: mail without any token of its own
+    (a reply known only by its thread may still lack one). A reply carrying a token never does."""
+    details = classification.details
+    if classification.kind == "reply":
+        return not (details.get("address_tokens") or details.get("body_tokens"))
+    return classification.kind == "unknown"
 
 
 def handle(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
@@ -430,7 +439,7 @@ def run_worker(engine: Engine, config: Config, stop: threading.Event, *, wake: t
             stop.wait(min(30.0, idle_seconds * 2 ** failures))
             continue
         if not ids:
-            _idle(stop, wake, idle_seconds)
+            idle(stop, wake, idle_seconds)
             continue
         for index, inbound_id in enumerate(ids):
             if stop.is_set():
@@ -449,14 +458,6 @@ def _give_way(pressure: Callable[[], bool] | None, stop: threading.Event) -> Non
     deadline = time.monotonic() + GIVE_WAY_SECONDS
     while pressure() and time.monotonic() < deadline and not stop.is_set():
         time.sleep(0.002)
-
-
-def _idle(stop: threading.Event, wake: threading.Event | None, seconds: float) -> None:
-    if wake is None:
-        stop.wait(seconds)
-        return
-    if wake.wait(seconds):
-        wake.clear()
 
 
 # --- for people ----------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from typing import Callable, NamedTuple, Sequence
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailbot.clock import utcnow
+from mailbot.clock import idle, utcnow
 from mailbot.config import Config, SmtpTarget
 from mailbot.leases import DEFAULT_LEASE_SECONDS, gone_owners, lease_cutoff, this_owner
 from mailbot.outbound.outbox import return_path
@@ -770,7 +770,4 @@ def run_worker(engine: Engine, config: Config, stop: threading.Event, *, idle_se
             continue
         refusals = 0
         if report.attempted == 0:
-            if wake is None:
-                stop.wait(idle_seconds)
-            elif wake.wait(idle_seconds):
-                wake.clear()  # after waking: a message queued meanwhile is found by the next pass
+            idle(stop, wake, idle_seconds)
