@@ -455,7 +455,7 @@ def test_identification_and_files_are_read_before_the_write_transaction(engine, 
             return original(*args, **kwargs)
         monkeypatch.setattr(module, name, spy)
 
-    for module, name in ((identify_module, "read_candidates"), (tokenless_module, "read_candidates"),
+    for module, name in ((identify_module, "scan_candidates"), (tokenless_module, "scan_candidates"),
                          (attachments_module, "assess")):
         watch(module, name)
     message = EmailMessage()
@@ -469,5 +469,5 @@ def test_identification_and_files_are_read_before_the_write_transaction(engine, 
     assert (row.kind, row.collectivite_id) == ("unknown", form.collectivite_id)
     with Session() as session:
         assert [a.filename for a in attachments_of(session, inbound_id)] == ["apd.pdf"]
-    assert {name for name, _ in seen} == {"read_candidates", "assess"}
+    assert {name for name, _ in seen} == {"scan_candidates", "assess"}
     assert [name for name, locked in seen if locked] == []

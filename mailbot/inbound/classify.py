@@ -38,7 +38,7 @@ from mailbot.inbound.read import (
 )
 from mailbot.inbound.robots import TEXT_SIGNAL, autoreply_signal
 from mailbot.outbound.outbox import parse_return_path
-from mailbot.replies.identify import Reading
+from mailbot.replies.identify import CandidateScan
 from mailbot.replies.parse import ParsedReply, reply_text
 from mailbot.tokens import FormReference, find_tokens
 
@@ -65,7 +65,7 @@ class Classification:
     text: str | None = field(default=None, compare=False, repr=False)
     parsed: ParsedReply | None = field(default=None, compare=False, repr=False)
     diffs: dict | None = field(default=None, compare=False, repr=False)  # mailbot.replies.understand.prepare_diffs
-    reading: Reading | None = field(default=None, compare=False, repr=False)  # mailbot.replies.tokenless.read_message
+    scan: CandidateScan | None = field(default=None, compare=False, repr=False)  # mailbot.replies.tokenless.scan_message
     files: tuple[KeptFile, ...] | None = field(default=None, compare=False, repr=False)  # attachments.assess_files
 
 

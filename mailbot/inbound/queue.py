@@ -42,7 +42,7 @@ from mailbot.inbound.read import header_text
 from mailbot.inbound.route import route
 from mailbot.replies.documents import HUMAN_KINDS
 from mailbot.replies.parse import parse_text
-from mailbot.replies.tokenless import read_message
+from mailbot.replies.tokenless import scan_message
 from mailbot.replies.understand import prepare_diffs
 from store.db import read_sessions, session_factory
 from store.inbound_models import InboundMessage
@@ -301,7 +301,7 @@ def prepare(sessions: sessionmaker[Session], config: Config, classification: Cla
     with read_sessions(sessions.kw["bind"])() as session:
         if forms:
             return replace(classification, diffs=prepare_diffs(session, config, classification.parsed))
-        return replace(classification, reading=read_message(session, job.raw, job.subject, job.sender))
+        return replace(classification, scan=scan_message(session, job.raw, job.subject, job.sender))
 
 
 def may_go_tokenless(classification: Classification) -> bool:

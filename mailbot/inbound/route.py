@@ -90,7 +90,7 @@ def carried(analysed: Classification, routed: Classification) -> Classification:
     """The routed classification with what the worker read before its transaction (text, reply,
     diffs, identification, files): a reply turned into a conversation is still that message."""
     return replace(routed, text=analysed.text, parsed=analysed.parsed, diffs=analysed.diffs,
-                   reading=analysed.reading, files=analysed.files)
+                   scan=analysed.scan, files=analysed.files)
 
 
 def in_conversation(thread: OutboundMessage, details: dict) -> Classification:

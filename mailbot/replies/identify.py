@@ -302,7 +302,7 @@ def signature_lines(own: str) -> tuple[str, ...]:
 # --- matching --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Reading:
+class CandidateScan:
     """Every candidate a message names in one directory, before any narrowing: the costly part of
     identification (fuzzy matching over 36,000 names), done by the inbound worker before its write
     transaction; what the store says (the territory) narrows it afterwards."""
@@ -313,7 +313,7 @@ class Reading:
     found: tuple[Candidate, ...]
 
 
-def read_candidates(text: MessageText, directory: Directory) -> Reading:
+def scan_candidates(text: MessageText, directory: Directory) -> CandidateScan:
     clues = find_clues(text)
     found = _by_identifier(clues, directory)
     if not found:
@@ -321,22 +321,22 @@ def read_candidates(text: MessageText, directory: Directory) -> Reading:
                  + _by_signature(clues, directory))
     if not found:
         found = _by_domain(text.sender, directory)
-    return Reading(text, directory, clues, tuple(found))
+    return CandidateScan(text, directory, clues, tuple(found))
 
 
 def identify(text: MessageText, directory: Directory, territory: tuple[str, ...] = (), *,
-             reading: Reading | None = None) -> Identification:
+             scan: CandidateScan | None = None) -> Identification:
     """The collectivité `text` is about: one confident candidate, several to choose from, or none.
 
     `territory`: département codes the author's collectivité is known to be in (the préfecture that
-    forwarded the circular); candidates outside it are dropped when any remain inside. `reading`: the
-    candidates already read from this text in this directory (used only if it is that text and that
+    forwarded the circular); candidates outside it are dropped when any remain inside. `scan`: the
+    candidates already scanned from this text in this directory (used only if it is that text and that
     directory).
     """
-    if reading is None or reading.directory is not directory or reading.text != text:
-        reading = read_candidates(text, directory)
-    narrowing = tuple(territory) or reading.clues.departements
-    found, used = _narrow(list(reading.found), narrowing)
+    if scan is None or scan.directory is not directory or scan.text != text:
+        scan = scan_candidates(text, directory)
+    narrowing = tuple(territory) or scan.clues.departements
+    found, used = _narrow(list(scan.found), narrowing)
     return decide(found, used)
 
 

@@ -31,8 +31,8 @@ from mailbot.inbound.classify import Classification
 from mailbot.inbound.read import body_texts, header_text, parse_bounded
 from mailbot.clock import utcnow
 from mailbot.config import Config
-from mailbot.replies.identify import (Directory, Entry, Identification, MessageText, Reading, fold, identify,
-                                      read_candidates, resolve_choice, split_own_text)
+from mailbot.replies.identify import (Directory, Entry, Identification, MessageText, CandidateScan, fold, identify,
+                                      resolve_choice, scan_candidates, split_own_text)
 from mailbot.inbound.tie import FormTie, known_contact_id, tie_inbound
 from mailbot.replies.answer import answer, answer_refusal, enqueue_current_summary, explain, log_answer, note
 from mailbot.outbound.campaign import campaign_rules
@@ -71,10 +71,10 @@ def message_text(raw: bytes, subject: str, sender: str) -> MessageText:
                        subject=subject or "", sender=sender or "")
 
 
-def read_message(session: Session, raw: bytes, subject: str, sender: str) -> Reading:
+def scan_message(session: Session, raw: bytes, subject: str, sender: str) -> CandidateScan:
     """The message's text and every collectivité it names: the CPU work of this route, which the
     inbound worker does in a read-only session before its write transaction (mailbot.inbound.queue)."""
-    return read_candidates(message_text(raw, subject, sender), load_directory(session))
+    return scan_candidates(message_text(raw, subject, sender), load_directory(session))
 
 
 def about_the_atlas(text: MessageText) -> bool:
@@ -190,8 +190,8 @@ def settle(question: InboundMessage, inbound: InboundMessage) -> None:
 def answer_tokenless(session: Session, config: Config, inbound: InboundMessage, classification: Classification) -> None:
     """See the module's docstring. Works in the caller's transaction, like every route."""
     thread_ids = list(classification.details.get("thread_ids", []))
-    reading = classification.reading
-    text = reading.text if reading is not None else message_text(inbound.raw, inbound.subject, inbound.sender)
+    scan = classification.scan
+    text = scan.text if scan is not None else message_text(inbound.raw, inbound.subject, inbound.sender)
     origin = find_origin(session, text, thread_ids)
     campaign = origin.campaign if origin.campaign is not None and not origin.campaign.closed else open_campaign(session)
     if campaign is None:
@@ -206,7 +206,7 @@ def answer_tokenless(session: Session, config: Config, inbound: InboundMessage, 
                     if c in directory.by_code]
         chosen = resolve_choice(text, proposed, directory) if proposed else None
         if chosen is None:
-            chosen = identify(text, directory, origin.territory, reading=reading).chosen
+            chosen = identify(text, directory, origin.territory, scan=scan).chosen
         if chosen is not None:
             settle(question, inbound)
             send_identified(session, config, inbound, campaign, chosen, f"réponse au message n° {question.id}")
@@ -225,7 +225,7 @@ def answer_tokenless(session: Session, config: Config, inbound: InboundMessage, 
         else:
             ask(session, config, inbound, campaign, directory, own[:5], origin)
         return
-    found = identify(text, directory, origin.territory, reading=reading)
+    found = identify(text, directory, origin.territory, scan=scan)
     record(inbound, found, directory, origin)
     named = any(c.score >= NAMED_SCORE for c in found.candidates)
     if not (named or question is not None or origin.prefecture is not None or about_the_atlas(text)):
