@@ -45,12 +45,18 @@ def answers(Session) -> list[bytes]:
 
 # --- point 4: who may confirm ------------------------------------------------------------------------------
 
-def test_ras_from_a_stranger_with_a_valid_token_is_a_set_for_reviewers_not_a_confirmation(engine, Session, db_url):
+def ras_from_a_stranger(engine, Session, db_url):
+    """« RAS » with a valid token, from an address that is no contact: (config, form)."""
     config = make_config(db_url)
     with Session.begin() as session:
         form = send_form(session)
     stranger = "quelquun@ailleurs.fr"
     deliver(engine, config, mail(sender=stranger, to=form.reply_to, subject="Re: Atlas", body="RAS\n"), stranger, form.reply_to)
+    return config, form
+
+
+def test_ras_from_a_stranger_with_a_valid_token_is_a_set_for_reviewers_not_a_confirmation(engine, Session, db_url):
+    _, form = ras_from_a_stranger(engine, Session, db_url)
     assert confirmed(Session, form.collectivite_id) is None
     with Session() as session:
         [changeset] = session.scalars(select(ChangeSet)).all()
@@ -61,11 +67,7 @@ def test_ras_from_a_stranger_with_a_valid_token_is_a_set_for_reviewers_not_a_con
 
 def test_approving_a_strangers_ras_confirms_the_collectivite(engine, Session, db_url):
     """The reviewer vouches for what the stranger could not: the collectivité counts as confirmed."""
-    config = make_config(db_url)
-    with Session.begin() as session:
-        form = send_form(session)
-    stranger = "quelquun@ailleurs.fr"
-    deliver(engine, config, mail(sender=stranger, to=form.reply_to, subject="Re: Atlas", body="RAS\n"), stranger, form.reply_to)
+    config, form = ras_from_a_stranger(engine, Session, db_url)
     with Session() as session:
         [changeset_id] = session.scalars(select(ChangeSet.id)).all()
     assert confirmed(Session, form.collectivite_id) is None
