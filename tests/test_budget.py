@@ -239,3 +239,75 @@ def test_windows_1252_is_decoded_by_a_table_in_one_pass():
                        else chr(b) for b in range(256))
     assert decode_windows_1252(bytes(range(256))) == expected
     assert decode_windows_1252(b"\x80 \x81 caf\xe9") == "€ \x81 café"
+
+
+# --- a reply's blocks bounded before checking (pure) -------------------------------------------------------
+
+def _repeat_block(ref: str, copies: int, *, change_last: tuple[str, str] | None = None):
+    """The agent's form with the block of `ref` pasted `copies` times, the last copy possibly edited."""
+    def edit(lines: list[str]) -> list[str]:
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"#### {ref} "))
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].strip())
+        block = lines[start:end] + [""]
+        last = block
+        if change_last:
+            label, value = change_last
+            last = [f"{l.split(':')[0]}: {value}" if l.split(":")[0].rstrip(" *") == label else l for l in block]
+        return lines[:start] + block * (copies - 1) + last + lines[end + 1:]
+    return edit
+
+
+def test_a_block_pasted_thousands_of_times_is_read_once(monkeypatch):
+    """A fuzzed reply held the same block 2,000 times with an unknown country: each copy was checked
+    and the country ranked against every country, 36 s. Identical copies are now read once."""
+    from mailbot.replies import diff as diff_module
+
+    checked = []
+    real_check = diff_module.check_record
+    monkeypatch.setattr(diff_module, "check_record", lambda *a, **k: checked.append(a[1]) or real_check(*a, **k))
+    record = snapshot()
+    edit = _repeat_block("CO-DDDD1", 2000)
+    raw = replies.gmail(summary_for(record), lambda lines: edit(set_field("CO-DDDD1", "Pays", "Atlantide du Nord")(lines)), SENDER)
+    [form] = parse_reply(raw).forms
+    assert sum(block.ref == "CO-DDDD1" for block in form.blocks) == 2000
+    result = diff_form(form, record, RULES, REFS)
+    [change] = result.changes
+    assert (change.ref, change.field, [e["code"] for e in change.errors]) == ("CO-DDDD1", "country_code", ["unknown_country"])
+    assert result.problems == () and checked == ["cooperation"]
+
+
+def test_copies_of_a_block_that_differ_are_reported_and_the_first_is_read():
+    record = snapshot()
+    raw = replies.gmail(summary_for(record), _repeat_block("CO-DDDD1", 3, change_last=("Collectivité partenaire", "Thiès")),
+                        SENDER)
+    [form] = parse_reply(raw).forms
+    result = diff_form(form, record, RULES, REFS)
+    assert result.changes == ()  # the first copy is the form as sent
+    [problem] = result.problems
+    assert problem["code"] == "repeated_ref" and problem["ref"] == "CO-DDDD1"
+    assert "La fiche CO-DDDD1 figure plusieurs fois" in problem["message"]
+
+
+def test_new_blocks_past_the_rules_limit_are_reported_not_read():
+    from tests.test_parse import fill_new_block
+
+    limit = RULES.parts["cooperation"].max_new
+    record = snapshot()
+    edit = fill_new_block("NOUVELLE-COOPÉRATION", {"Pays": "Mali", "Collectivité partenaire": "Kayes"}, copies=limit + 5)
+    [form] = parse_reply(replies.gmail(summary_for(record), edit, SENDER)).forms
+    result = diff_form(form, record, RULES, REFS)
+    assert [c.ref for c in result.changes] == [f"NOUVELLE-COOPERATION#{n}" for n in range(1, limit + 1)]
+    [problem] = result.problems
+    assert problem["code"] == "too_many_new" and f"plus de {limit} blocs NOUVELLE-COOPERATION" in problem["message"]
+
+
+def test_a_value_written_many_times_is_ranked_once():
+    """Every project of a form may carry the same unknown theme or country: it is ranked against the
+    reference list once per message, not once per block."""
+    from mailbot.rules import matching
+
+    matching._ranked_folded.cache_clear()
+    for _ in range(50):
+        assert matching.suggest_countries("Haxiti----") == matching.suggest_countries("Haxiti----")
+    info = matching._ranked_folded.cache_info()
+    assert (info.misses, info.hits) == (1, 99)

@@ -402,6 +402,8 @@ def refused(tmp_path, text: str) -> str:
     ('mandatory_when = { status = "termine" }', 'mandatory_when = { statut = "termine" }', "mandatory_when nomme"),
     ('key = "reseau"', 'key = "associations"', "partie 'associations' : partie inconnue"),
     ('within = ["cooperation", "action"]', 'within = ["contact", "projets"]', "`within` nomme 'projets'"),
+    ('max_new = 30\nwithin', 'max_new = 0\nwithin', "partie 'projet' : `max_new` doit être un entier positif"),
+    ('max_new = 30\nwithin', 'max_new = "trente"\nwithin', "`max_new` doit être un entier"),
     ('label = "Montant 2010 en euros"', 'label = "Montant 2009 en euros"', "nomme 2009, mais editable_year vaut 2010"),
 ])
 def test_broken_rules_files_are_refused_with_a_clear_message(tmp_path, old, new, expected):

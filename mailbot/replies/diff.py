@@ -80,10 +80,10 @@ def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: Refere
     index = index_snapshot(snapshot)
     shown = index_snapshot(masked_snapshot(snapshot)) if snapshot.get("masked") else index
     changes: list[ProposedChange] = []
-    problems: list[dict] = []
     new_counts: dict[str, int] = {}
     names = _local_names(form, snapshot) if _names_a_new_parent(form, index) else {}
-    for block in form.blocks:
+    blocks, problems = _bounded_blocks(form.blocks, rules)
+    for block in blocks:
         foreign = _foreign(block, snapshot)
         if foreign is not None:
             problems.append(foreign)
@@ -104,6 +104,40 @@ def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: Refere
     # a project under a cooperation created by the same reply comes after it (applied in this order)
     changes.sort(key=lambda c: c.op == "create" and c.entity == "projet" and _is_new_ref(c.parent_ref))
     return DiffResult(tuple(changes), tuple(problems))
+
+
+def _bounded_blocks(blocks: tuple[ParsedBlock, ...], rules: Rules) -> tuple[list[ParsedBlock], list[dict]]:
+    """The blocks worth reading, and the problems of those left out. A record's block written twice
+    is read once: copies that say the same thing are dropped silently, copies that differ are
+    reported (which one did the agent mean?). New-record blocks past the part's `max_new` are
+    reported, not read: each is checked field by field, so their number bounds a reply's cost."""
+    kept: list[ParsedBlock] = []
+    problems: list[dict] = []
+    first: dict[str, ParsedBlock] = {}
+    reported: set[str] = set()
+    new_counts: dict[str, int] = {}
+    for block in blocks:
+        if block.ref in KEYWORD_PARTS:
+            part = rules.parts[KEYWORD_PARTS[block.ref]]
+            if any(value.strip() for value in block.fields.values()):
+                new_counts[block.ref] = new_counts.get(block.ref, 0) + 1
+            if new_counts.get(block.ref, 0) <= part.max_new:
+                kept.append(block)
+            elif block.ref not in reported:
+                reported.add(block.ref)
+                problems.append({"code": "too_many_new", "ref": block.ref, "message": (
+                    f"Votre réponse contient plus de {part.max_new} blocs {block.ref} remplis : les suivants "
+                    "n'ont pas été lus. Envoyez-les dans un autre message.")})
+        elif block.ref not in first:
+            first[block.ref] = block
+            kept.append(block)
+        elif block.fields != first[block.ref].fields and block.ref not in reported:
+            reported.add(block.ref)
+            what = "Le bloc de l'aide publique au développement" if block.ref == APD_BLOCK else f"La fiche {block.ref}"
+            problems.append({"code": "repeated_ref", "ref": block.ref, "message": (
+                f"{what} figure plusieurs fois dans votre réponse, avec des valeurs différentes : seule la "
+                "première a été lue. Gardez un seul bloc par fiche.")})
+    return kept, problems
 
 
 def _foreign(block: ParsedBlock, snapshot: dict) -> dict | None:

@@ -37,7 +37,7 @@ PART_ATTRIBUTES: dict[str, frozenset[str]] = {
 REFERENCE_LISTS = tuple(f.name for f in dataclasses.fields(ReferenceLists))
 _TOP_KEYS = {"name", "title", "year", "apd", "reminders", "contact", "part", "plausibility"}
 _PLAUSIBILITY_SWITCHES = ("email_domain", "partner_capitals", "last_contact", "project_dates")
-_PART_KEYS = {"key", "title", "within", "field"}
+_PART_KEYS = {"key", "title", "within", "field", "max_new"}
 _FIELD_KEYS = {f.name for f in dataclasses.fields(FieldRule)}
 _REQUIRED = object()
 
@@ -183,13 +183,16 @@ def _read_part(table: dict, where: str, p: _Problems) -> Part | None:
     p.unknown(table, _PART_KEYS, where)
     title = p.take(table, "title", str, where)
     within = p.take(table, "within", list, where, [])
+    max_new = p.take(table, "max_new", int, where, Part.max_new)
+    if max_new is not None and max_new < 1:
+        p.append(f"{where} : `max_new` doit être un entier positif (lu : {max_new})")
     field_tables = p.take(table, "field", list, where, [])
     if not field_tables:
         p.append(f"{where} : n'a aucun champ ([[part.field]])")
     fields = [_read_field(t, where, n, key, p) for n, t in enumerate(field_tables, 1)]
     fields = tuple(f for f in fields if f is not None)
     _check_part_fields(fields, where, p)
-    return Part(key, title, fields, tuple(str(w) for w in within)) if key else None
+    return Part(key, title, fields, tuple(str(w) for w in within), max_new or Part.max_new) if key else None
 
 
 def _read_field(table, part_where: str, number: int, part_key: str | None, p: _Problems) -> FieldRule | None:

@@ -62,25 +62,46 @@ def _uninflected(folded: str) -> str:
     return " ".join(re.sub(r"(?<=\w{3})(?:ee|e)?s?$", "", word) for word in _content(folded).split())
 
 
-def _similarity(written: str, candidate: str) -> float:
+class _Forms(NamedTuple):
+    """A folded spelling and what `_similarity` compares of it, computed once per spelling."""
+
+    folded: str
+    content: str
+    uninflected: str
+    words: frozenset[str]
+
+
+@lru_cache(maxsize=8192)
+def _forms(folded: str) -> _Forms:
+    content = _content(folded)
+    return _Forms(folded, content, _uninflected(folded), frozenset(content.split()))
+
+
+def _similarity(written: _Forms, candidate: _Forms) -> float:
     # ratio catches typos (« termine » / « terminee »); token_set_ratio catches a label written
     # with extra or missing words (« santé publique » / « Santé »), stopwords aside so that « de »
     # alone does not fit every label that has one. A short word gets no typo tolerance: « ARF » is
     # not a misspelt « AIRF ».
-    if _uninflected(written) and _uninflected(written) == _uninflected(candidate):
+    if written.uninflected and written.uninflected == candidate.uninflected:
         return INFLECTED_SCORE
-    if len(written.replace(" ", "")) < 5:
-        words = set(_content(written).split())
-        return 100.0 if words and words <= set(_content(candidate).split()) else 0.0
-    return max(fuzz.ratio(written, candidate), fuzz.token_set_ratio(_content(written), _content(candidate)))
+    if len(written.folded.replace(" ", "")) < 5:
+        return 100.0 if written.words and written.words <= candidate.words else 0.0
+    return max(fuzz.ratio(written.folded, candidate.folded), fuzz.token_set_ratio(written.content, candidate.content))
 
 
 def _ranked(text: str, aliases: Mapping[str, Iterable[str]]) -> list[tuple[float, str]]:
     """(score, code) for every code, best first; `aliases` gives each code its folded spellings."""
-    written = fold(text)
+    return list(_ranked_folded(fold(text), tuple((code, tuple(names)) for code, names in aliases.items())))
+
+
+@lru_cache(maxsize=4096)
+def _ranked_folded(written: str, aliases: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[float, str], ...]:
+    # Cached: a form repeats its values (every project's « Thématiques », a block pasted twice), and
+    # ranking a value against the 250 countries is the costliest step of reading one.
     checkpoint()
-    scores = ((max(_similarity(written, alias) for alias in names), code) for code, names in ticks(aliases.items()))
-    return sorted(scores, key=lambda pair: -pair[0])
+    forms = _forms(written)
+    scores = ((max(_similarity(forms, _forms(alias)) for alias in names), code) for code, names in ticks(aliases))
+    return tuple(sorted(scores, key=lambda pair: -pair[0]))
 
 
 def _fuzzy(text: str, aliases: Mapping[str, Iterable[str]], min_key: int) -> tuple[str, float] | None:

@@ -41,6 +41,7 @@ class Part:
     title: str  # French
     fields: tuple[FieldRule, ...]  # in form order
     within: tuple[str, ...] = ()  # parts whose records hold this part's records (projet) ; () = a section
+    max_new: int = 30  # new records of this part one reply may propose; the blocks past it are reported, not read
 
     def field(self, key: str) -> FieldRule:
         for rule in self.fields:
