@@ -4,8 +4,10 @@ Seeds are real shapes: replies as each major client writes them (tests/replies.p
 bounces of tests/fixtures. Mutations are what an adversary or a broken client does to them: bytes
 flipped, inserted or cut; a line or a value repeated thousands of times (fuzzy-matched fields, « Mairie
 de … » lines, folded headers); junk charsets and encodings; MIME nesting; tokens hidden in HTML
-comments. `exercise` runs a message through what the inbound worker does without a database:
-classification, the canonical text's parse, the diff of each form, identification.
+comments. `exercise` runs a message through what the inbound worker does before its write
+transaction, without a database: classification and authentication (no DNS answers), the canonical
+text's parse, the diff of each form, the files judged, identification. `exercise_parser` runs
+`parse_reply`, the parser's own entry point on the raw message.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests import replies
-from tests.test_parse import REFS, RULES, SENDER, TYPICAL_EDIT, set_field, snapshot, summary_for
-from mailbot.inbound.classify import Envelope, classify
+from tests.test_parse import CONFIG, REFS, RULES, SENDER, TYPICAL_EDIT, set_field, snapshot, summary_for
+from mailbot.inbound.attachments import assess_files
+from mailbot.inbound.classify import Envelope
 from mailbot.replies.diff import diff_form
-from mailbot.inbound.queue import fingerprint
+from mailbot.replies.documents import HUMAN_KINDS
+from mailbot.inbound.queue import analyse, fingerprint
 from mailbot.replies.identify import Directory, Entry, MessageText, identify, split_own_text
 from mailbot.replies.parse import parse_reply, parse_text
 from store.refdata import collectivite_rows, read_collectivites
@@ -150,18 +154,30 @@ class Outcome:
 
 
 def exercise(raw: bytes, directory: Directory | None = None) -> Outcome:
-    """The acceptance fingerprint, classification, the canonical text's parse, each form's diff, and
-    identification when the message has no form; `parse_reply` too (the parser's own entry point).
-    Raises what they raise."""
+    """What the worker does with a message before its write transaction (mailbot.inbound.queue:
+    `analyse`, then `prepare` without its database): the acceptance fingerprint, classification and
+    authentication, the canonical text's parse, each form's diff, the files judged, and
+    identification when the message has no form. Raises what they raise."""
     fingerprint(raw)  # what the SMTP edge computes before its 250
-    classification = classify(raw, Envelope(SENDER, (BOT,)), our_address=BOT, secret=SECRET)
-    parsed = parse_text(classification.text or "")
+    classification = analyse(raw, Envelope(SENDER, (BOT,)), CONFIG, dns=_no_dns)
+    parsed = classification.parsed or parse_text(classification.text or "")
     changes = sum(len(diff_form(form, RECORD, RULES, REFS).changes) for form in parsed.forms)
-    parse_reply(raw)
+    if classification.kind in HUMAN_KINDS:
+        assess_files(raw)
     if directory is not None and classification.kind in ("unknown", "command") and classification.text:
         own, forwarded = split_own_text(classification.text)
         identify(MessageText(own=own, forwarded=forwarded, sender=SENDER), directory)
     return Outcome(classification.kind, len(parsed.forms), changes)
+
+
+def exercise_parser(raw: bytes) -> int:
+    """`parse_reply` on the raw message (the worker's fallback when a stored message has no canonical
+    text yet): the number of forms it finds."""
+    return len(parse_reply(raw).forms)
+
+
+def _no_dns(*_args, **_kwargs) -> None:
+    return None  # no DKIM key published: the local check finds nothing, as offline
 
 
 def national_directory() -> Directory:

@@ -6,7 +6,7 @@ import random
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.fuzzing import MUTATIONS, exercise, seeds
+from tests.fuzzing import MUTATIONS, exercise, exercise_parser, seeds
 from mailbot.inbound.classify import KINDS
 
 SEEDS = seeds()
@@ -20,5 +20,6 @@ def test_mutated_replies_never_raise(seed, steps):
     for mutation, state in steps:
         raw = MUTATIONS[mutation](random.Random(state), raw)
     outcome = exercise(raw)
+    assert exercise_parser(raw) >= 0
     assert outcome.kind in KINDS
     assert outcome.forms >= 0 and outcome.changes >= 0

@@ -39,7 +39,7 @@ from mailbot.inbound.read import (
 from mailbot.inbound.robots import TEXT_SIGNAL, autoreply_signal
 from mailbot.outbound.outbox import parse_return_path
 from mailbot.replies.identify import CandidateScan
-from mailbot.replies.parse import ParsedReply, reply_text
+from mailbot.replies.parse import ParsedReply, parse_reply, parse_text, reply_text
 from mailbot.tokens import FormReference, find_tokens
 
 KINDS = ("reply", "bounce", "autoreply", "list", "bulk", "command", "own", "malformed", "too_complex", "unknown")
@@ -67,6 +67,13 @@ class Classification:
     diffs: dict | None = field(default=None, compare=False, repr=False)  # mailbot.replies.understand.prepare_diffs
     scan: CandidateScan | None = field(default=None, compare=False, repr=False)  # mailbot.replies.tokenless.scan_message
     files: tuple[KeptFile, ...] | None = field(default=None, compare=False, repr=False)  # attachments.assess_files
+
+    def reading(self, raw: bytes) -> ParsedReply:
+        """The reply as the parser reads it: the worker's parse of the canonical text, else that text
+        parsed now, else (a message classified before canonical texts were kept) the raw message."""
+        if self.parsed is not None:
+            return self.parsed
+        return parse_text(self.text) if self.text is not None else parse_reply(raw)
 
 
 @dataclass(frozen=True)

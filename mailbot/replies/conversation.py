@@ -19,7 +19,6 @@ from mailbot.inbound.classify import Classification
 from mailbot.inbound.tie import UNRECOGNISED_SENDER, known_contact_id
 from mailbot.replies.answer import answer, note
 from mailbot.replies.documents import attachment_lines, attachments_of, max_attachment_bytes
-from mailbot.replies.parse import parse_reply
 from store.campaign_models import CampaignTarget, OutboundMessage
 from store.conversation_models import ReviewerReply
 from store.inbound_models import InboundMessage
@@ -38,7 +37,7 @@ def record_conversation(session: Session, config: Config, inbound: InboundMessag
     inbound.answered_outbound_id = outbound.id
     inbound.trusted = known_contact_id(session, inbound.sender, collectivite.id) is not None
     inbound.flag = None if inbound.trusted else UNRECOGNISED_SENDER
-    words = parse_reply(inbound.raw).note
+    words = classification.reading(inbound.raw).note  # read before the write transaction
     followed = followed_set(session, outbound)
     thread_key = f"message:{inbound.id}"
     session.execute(update(ChangeSet).where(ChangeSet.thread_key == thread_key, ChangeSet.status == "pending")

@@ -37,7 +37,7 @@ from mailbot.replies.documents import (
     proposed_document_id,
 )
 from mailbot.replies.diff import DiffResult, ProposedChange, diff_form
-from mailbot.replies.parse import ParsedForm, ParsedReply, parse_reply, parse_text, text_lines, without_lines
+from mailbot.replies.parse import ParsedForm, ParsedReply, parse_text, text_lines, without_lines
 from mailbot.replies.words import CONFIRMATION, WORDS, Reading, read_words
 from mailbot.tokens import find_tokens
 from store.campaign_models import Campaign, CampaignTarget, OutboundMessage, Snapshot
@@ -76,8 +76,7 @@ def understand_reply(session: Session, config: Config, inbound: InboundMessage, 
     that always make a set for reviewers, even with no change."""
     # The worker parsed the canonical text before its transaction (mailbot.inbound.queue.analyse);
     # read again here with the rules' labels of the campaign the message is tied to.
-    parsed = classification.parsed or (parse_text(classification.text) if classification.text is not None
-                                       else parse_reply(inbound.raw))
+    parsed = classification.reading(inbound.raw)
     envelope = session.get(Campaign, inbound.campaign_id) if inbound.campaign_id else None
     if envelope is not None:
         parsed = parse_text(parsed.text, form_labels(campaign_rules(envelope)), list(parsed.problems))
