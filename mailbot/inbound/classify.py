@@ -36,7 +36,7 @@ from mailbot.inbound.read import (
     normalise,
     parse_bounded,
 )
-from mailbot.inbound.robots import TEXT_SIGNAL, autoreply_signal
+from mailbot.inbound.robots import OPENING_CHARS, TEXT_SIGNAL, autoreply_signal
 from mailbot.outbound.outbox import parse_return_path
 from mailbot.replies.identify import CandidateScan
 from mailbot.replies.parse import ParsedReply, parse_reply, parse_text, reply_text
@@ -352,9 +352,10 @@ _QUOTE_START = re.compile(r"^\s*(>|-{2,}|_{5,}|(de|from|envoye|sent)\s*:|le .{0,
 
 
 def own_words(text: str) -> str:
-    """The lines the sender wrote above any quotation or forwarded copy (robots speak there)."""
+    """The lines the sender wrote above any quotation or forwarded copy (robots speak there), within
+    the opening the robot patterns read: a message's first line may be megabytes long."""
     lines: list[str] = []
-    for line in text.splitlines()[:200]:
+    for line in text[:OPENING_CHARS].splitlines():
         if _QUOTE_START.match(normalise(line)):
             break
         lines.append(line)
