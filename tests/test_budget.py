@@ -326,3 +326,16 @@ def test_the_robot_opening_is_read_from_the_start_of_a_huge_first_line():
     raw = (f"From: {SENDER}\r\nTo: atlas@cncd.example.fr\r\nSubject: Atlas\r\n\r\n{text}\r\n").encode()
     assert classify(raw, Envelope(SENDER, ("atlas@cncd.example.fr",)), our_address="atlas@cncd.example.fr",
                     secret="s").kind == "autoreply"
+
+
+def test_a_line_repeated_thousands_of_times_is_judged_once():
+    """A fuzzed reply repeated one accented line 40,000 times: each copy was folded to look for a
+    closing formula (0.5 s). Whether a line starts a signature depends on the line alone."""
+    from mailbot.replies.parse import parse_text
+    from mailbot.replies.words import starts_signature
+
+    starts_signature.cache_clear()
+    text = "Bonjour,\n" + "Hôtel de ville, place de la Mairie — téléphone à préciser\n" * 40_000 + "Cordialement,\nMarie\n"
+    parsed = parse_text(text)
+    assert parsed.forms == () and "Hôtel de ville" in parsed.note
+    assert starts_signature.cache_info().misses < 10

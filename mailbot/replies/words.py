@@ -11,6 +11,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 DATA = Path(__file__).with_name("words.toml")
@@ -81,6 +82,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 MAX_CLOSING = 160  # the longest closing formulas (« Veuillez agréer, Madame, Monsieur, … ») are about 120
 
 
+@lru_cache(maxsize=4096)  # a long message repeats its lines (separators, quoted blanks, pasted blocks)
 def starts_signature(line: str) -> bool:
     """A line after which the agent's text is over: a signature delimiter, a phone's footer, a
     disclaimer, or a closing formula alone on its line (« Cordialement, », « Merci, bien à vous »)."""
