@@ -243,20 +243,6 @@ def test_windows_1252_is_decoded_by_a_table_in_one_pass():
 
 # --- a reply's blocks bounded before checking (pure) -------------------------------------------------------
 
-def _repeat_block(ref: str, copies: int, *, change_last: tuple[str, str] | None = None):
-    """The agent's form with the block of `ref` pasted `copies` times, the last copy possibly edited."""
-    def edit(lines: list[str]) -> list[str]:
-        start = next(i for i, line in enumerate(lines) if line.startswith(f"#### {ref} "))
-        end = next(i for i in range(start + 1, len(lines)) if not lines[i].strip())
-        block = lines[start:end] + [""]
-        last = block
-        if change_last:
-            label, value = change_last
-            last = [f"{l.split(':')[0]}: {value}" if l.split(":")[0].rstrip(" *") == label else l for l in block]
-        return lines[:start] + block * (copies - 1) + last + lines[end + 1:]
-    return edit
-
-
 def test_a_block_pasted_thousands_of_times_is_read_once(monkeypatch):
     """A fuzzed reply held the same block 2,000 times with an unknown country: each copy was checked
     and the country ranked against every country, 36 s. Identical copies are now read once."""
@@ -266,7 +252,7 @@ def test_a_block_pasted_thousands_of_times_is_read_once(monkeypatch):
     real_check = diff_module.check_record
     monkeypatch.setattr(diff_module, "check_record", lambda *a, **k: checked.append(a[1]) or real_check(*a, **k))
     record = snapshot()
-    edit = _repeat_block("CO-DDDD1", 2000)
+    edit = _partner_copies(*[None] * 2000)
     raw = replies.gmail(summary_for(record), lambda lines: edit(set_field("CO-DDDD1", "Pays", "Atlantide du Nord")(lines)), SENDER)
     [form] = parse_reply(raw).forms
     assert sum(block.ref == "CO-DDDD1" for block in form.blocks) == 2000
@@ -276,16 +262,42 @@ def test_a_block_pasted_thousands_of_times_is_read_once(monkeypatch):
     assert result.problems == () and checked == ["cooperation"]
 
 
-def test_copies_of_a_block_that_differ_are_reported_and_the_first_is_read():
+def _partner_copies(*partners: str):
+    """The block of CO-DDDD1 written once per partner name given (None: the copy as sent)."""
+    def edit(lines: list[str]) -> list[str]:
+        start = next(i for i, line in enumerate(lines) if line.startswith("#### CO-DDDD1 "))
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].strip())
+        block = lines[start:end] + [""]
+        copies = [[f"{l.split(':')[0]}: {partner}" if partner and l.startswith("Collectivité partenaire") else l
+                   for l in block] for partner in partners]
+        return lines[:start] + [line for copy in copies for line in copy] + lines[end + 1:]
+    return edit
+
+
+def _diff_of(edit):
     record = snapshot()
-    raw = replies.gmail(summary_for(record), _repeat_block("CO-DDDD1", 3, change_last=("Collectivité partenaire", "Thiès")),
-                        SENDER)
-    [form] = parse_reply(raw).forms
-    result = diff_form(form, record, RULES, REFS)
-    assert result.changes == ()  # the first copy is the form as sent
+    [form] = parse_reply(replies.gmail(summary_for(record), edit, SENDER)).forms
+    return diff_form(form, record, RULES, REFS)
+
+
+def test_a_block_copied_then_edited_is_read_from_the_edited_copy():
+    """An agent who pastes a block and edits the copy means the copy; the untouched one says nothing."""
+    for partners in ((None, "Thiès"), ("Thiès", None), (None, None, "Thiès", "Thiès")):
+        result = _diff_of(_partner_copies(*partners))
+        assert [(c.ref, c.field, c.new) for c in result.changes] == [("CO-DDDD1", "partner", "Thiès")], partners
+        assert result.problems == ()
+
+
+def test_copies_edited_differently_are_reported_and_the_first_edit_is_read():
+    result = _diff_of(_partner_copies("Thiès", None, "Saint-Louis"))
+    assert [(c.ref, c.field, c.new) for c in result.changes] == [("CO-DDDD1", "partner", "Thiès")]
     [problem] = result.problems
     assert problem["code"] == "repeated_ref" and problem["ref"] == "CO-DDDD1"
     assert "La fiche CO-DDDD1 figure plusieurs fois" in problem["message"]
+    # past MAX_COPIES differing copies, the others are not even read
+    from mailbot.replies.diff import MAX_COPIES
+    result = _diff_of(_partner_copies(*([None] + [f"Ville {n}" for n in range(MAX_COPIES + 50)])))
+    assert [c.new for c in result.changes] == ["Ville 0"] and [p["code"] for p in result.problems] == ["repeated_ref"]
 
 
 def test_new_blocks_past_the_rules_limit_are_reported_not_read():

@@ -71,73 +71,89 @@ def to_jsonable(value):
     return value
 
 
+MAX_COPIES = 3  # differing copies of one record's block read; past it the block is only reported
+
+
 def diff_form(form: ParsedForm, snapshot: dict, rules: Rules, references: ReferenceLists) -> DiffResult:
     """The changes a form asks for, against the snapshot of the message it answers. A value written
     as the form showed it is no change; a change's `old` is the stored value (for a masked address,
     the real one, not its mask). Every block is bound to the snapshot's collectivité: a record
     reference it does not hold, or an APD or new-record block carrying another collectivité's code,
-    is reported and never diffed."""
+    is reported and never diffed.
+
+    What one reply may ask is bounded before anything is checked (checking is the costly part): a
+    record's block written several times is read once per distinct copy, at most MAX_COPIES; new
+    records past their part's `max_new` are reported, not read."""
     index = index_snapshot(snapshot)
     shown = index_snapshot(masked_snapshot(snapshot)) if snapshot.get("masked") else index
-    changes: list[ProposedChange] = []
+    problems: list[dict] = []
+    ordered: list[str | ProposedChange] = []  # a record's reference where its first copy was, or a creation
+    copies: dict[str, list[ParsedBlock]] = {}
     new_counts: dict[str, int] = {}
     names = _local_names(form, snapshot) if _names_a_new_parent(form, index) else {}
-    blocks, problems = _bounded_blocks(form.blocks, rules)
-    for block in blocks:
+    for block in form.blocks:
         foreign = _foreign(block, snapshot)
         if foreign is not None:
             problems.append(foreign)
-        elif block.ref == APD_BLOCK:
-            changes += _diff_apd(block, snapshot, rules, references)
         elif block.ref in KEYWORD_PARTS:
-            new_counts[block.ref] = new_counts.get(block.ref, 0) + 1
-            change = _create(block, KEYWORD_PARTS[block.ref], new_counts[block.ref], index, rules, references, names)
-            if change is not None:
-                changes.append(change)
-        elif block.ref in index.by_ref:
-            part, record, parent = index.by_ref[block.ref]
-            changes += _diff_existing(block, part, record, shown.by_ref[block.ref][1], rules, references)
+            change, problem = _new_record(block, new_counts, index, rules, references, names)
+            ordered += [change] if change is not None else []
+            problems += [problem] if problem is not None else []
+        elif block.ref == APD_BLOCK or block.ref in index.by_ref:
+            if block.ref not in copies:
+                ordered.append(block.ref)
+            kept = copies.setdefault(block.ref, [])
+            if len(kept) <= MAX_COPIES and all(block.fields != copy.fields for copy in kept):
+                kept.append(block)  # one past MAX_COPIES: the sign that there were more
         else:
             problems.append({"code": "unknown_ref", "ref": block.ref,
                              "message": f"La référence {block.ref} ne correspond à aucune fiche de ce formulaire : "
                                         "ne modifiez pas les lignes qui commencent par ####."})
+    by_ref: dict[str, list[ProposedChange]] = {}
+    for ref, blocks in copies.items():
+        edited = [found for found in (_diff_record(b, snapshot, index, shown, rules, references)
+                                      for b in blocks[:MAX_COPIES]) if found]
+        by_ref[ref] = edited[0] if edited else []
+        if len(edited) > 1 or len(blocks) > MAX_COPIES:
+            problems.append(_repeated(ref))
+    changes = [c for item in ordered for c in (by_ref[item] if isinstance(item, str) else [item])]
     # a project under a cooperation created by the same reply comes after it (applied in this order)
     changes.sort(key=lambda c: c.op == "create" and c.entity == "projet" and _is_new_ref(c.parent_ref))
     return DiffResult(tuple(changes), tuple(problems))
 
 
-def _bounded_blocks(blocks: tuple[ParsedBlock, ...], rules: Rules) -> tuple[list[ParsedBlock], list[dict]]:
-    """The blocks worth reading, and the problems of those left out. A record's block written twice
-    is read once: copies that say the same thing are dropped silently, copies that differ are
-    reported (which one did the agent mean?). New-record blocks past the part's `max_new` are
-    reported, not read: each is checked field by field, so their number bounds a reply's cost."""
-    kept: list[ParsedBlock] = []
-    problems: list[dict] = []
-    first: dict[str, ParsedBlock] = {}
-    reported: set[str] = set()
-    new_counts: dict[str, int] = {}
-    for block in blocks:
-        if block.ref in KEYWORD_PARTS:
-            part = rules.parts[KEYWORD_PARTS[block.ref]]
-            if any(value.strip() for value in block.fields.values()):
-                new_counts[block.ref] = new_counts.get(block.ref, 0) + 1
-            if new_counts.get(block.ref, 0) <= part.max_new:
-                kept.append(block)
-            elif block.ref not in reported:
-                reported.add(block.ref)
-                problems.append({"code": "too_many_new", "ref": block.ref, "message": (
-                    f"Votre réponse contient plus de {part.max_new} blocs {block.ref} remplis : les suivants "
-                    "n'ont pas été lus. Envoyez-les dans un autre message.")})
-        elif block.ref not in first:
-            first[block.ref] = block
-            kept.append(block)
-        elif block.fields != first[block.ref].fields and block.ref not in reported:
-            reported.add(block.ref)
-            what = "Le bloc de l'aide publique au développement" if block.ref == APD_BLOCK else f"La fiche {block.ref}"
-            problems.append({"code": "repeated_ref", "ref": block.ref, "message": (
-                f"{what} figure plusieurs fois dans votre réponse, avec des valeurs différentes : seule la "
-                "première a été lue. Gardez un seul bloc par fiche.")})
-    return kept, problems
+def _diff_record(block: ParsedBlock, snapshot: dict, index: _Index, shown: _Index, rules: Rules,
+                 references) -> list[ProposedChange]:
+    if block.ref == APD_BLOCK:
+        return _diff_apd(block, snapshot, rules, references)
+    part, record, _parent = index.by_ref[block.ref]
+    return _diff_existing(block, part, record, shown.by_ref[block.ref][1], rules, references)
+
+
+def _new_record(block: ParsedBlock, counts: dict[str, int], index: _Index, rules: Rules, references,
+                names: dict[str, str | None]) -> tuple[ProposedChange | None, dict | None]:
+    """The creation a NOUVEAU-… block asks for, or, for the first filled block past the part's
+    `max_new`, the problem. `counts` numbers the blocks of each keyword (empty templates included,
+    as the references of created records always have) and counts the filled ones."""
+    part = rules.parts[KEYWORD_PARTS[block.ref]]
+    filled = f"{block.ref} filled"
+    if any(value.strip() for value in block.fields.values()):
+        counts[filled] = counts.get(filled, 0) + 1
+    if counts.get(filled, 0) > part.max_new:
+        if counts[filled] > part.max_new + 1:
+            return None, None  # reported once
+        return None, {"code": "too_many_new", "ref": block.ref, "message": (
+            f"Votre réponse contient plus de {part.max_new} blocs {block.ref} remplis : les suivants n'ont pas "
+            "été lus. Envoyez-les dans un autre message.")}
+    counts[block.ref] = counts.get(block.ref, 0) + 1
+    return _create(block, part.key, counts[block.ref], index, rules, references, names), None
+
+
+def _repeated(ref: str) -> dict:
+    what = "Le bloc de l'aide publique au développement" if ref == APD_BLOCK else f"La fiche {ref}"
+    return {"code": "repeated_ref", "ref": ref, "message": (
+        f"{what} figure plusieurs fois dans votre réponse, avec des modifications différentes : seule la "
+        "première a été lue. Gardez un seul bloc par fiche.")}
 
 
 def _foreign(block: ParsedBlock, snapshot: dict) -> dict | None:
