@@ -74,7 +74,7 @@ _DIRECTORY = None
 
 def _start_worker() -> None:
     global _SEEDS, _DIRECTORY
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (it ends workers with SIGTERM)
     logging.getLogger("flufl").setLevel(logging.CRITICAL)  # its detectors log what they choke on
     _SEEDS = seeds()
     _DIRECTORY = national_directory()
@@ -173,7 +173,9 @@ def main() -> int:
     tally = Tally()
     started = time.monotonic()
     next_report = started + 60
-    pool = multiprocessing.get_context("forkserver").Pool(args.processes, initializer=_start_worker)
+    # spawn, not forkserver: `timeout` signals the whole process group, and a dead fork server left the
+    # pool unable to replace a worker, the parent waiting for ever
+    pool = multiprocessing.get_context("spawn").Pool(args.processes, initializer=_start_worker)
     print(f"{args.count} cases, {args.processes} processes, seed {args.seed}"
           f"{', under the CPU budget' if args.budget else ''}", flush=True)
     try:
