@@ -27,6 +27,8 @@ class ParseLimits:
     max_header_bytes: int = 256 * 1024
     max_header_fields: int = 1000
     max_header_field_bytes: int = 16 * 1024  # longer is no mail client's: a parser trap
+    # the standard parameter splitter (message._parseparam) is quadratic in a header's length
+    max_parameter_header_bytes: int = 4096
     max_multiparts: int = 50  # bounds the nesting before the parser sees it (it recurses)
     max_delimiter_lines: int = 2000  # lines starting with "--": an upper bound on MIME parts
     max_depth: int = 20
@@ -43,6 +45,8 @@ DEFAULT_LIMITS = ParseLimits()
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _DELIMITER = re.compile(rb"^--", re.MULTILINE)
 _MULTIPART = re.compile(rb"^content-type:\s*multipart/", re.MULTILINE | re.IGNORECASE)
+_PARAMETER_HEADER = re.compile(rb"^content-(?:type|disposition):[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*",
+                               re.MULTILINE | re.IGNORECASE)
 
 
 def check_budget(raw: bytes, limits: ParseLimits) -> None:
@@ -69,6 +73,10 @@ def check_budget(raw: bytes, limits: ParseLimits) -> None:
         raise BudgetExceeded(f"plus de {limits.max_multiparts} parties multipart imbriquées ou juxtaposées")
     if len(_DELIMITER.findall(raw)) > limits.max_delimiter_lines:
         raise BudgetExceeded(f"plus de {limits.max_delimiter_lines} délimiteurs MIME")
+    # wherever it sits (the parser reads each part's Content-Type as it goes, before any part check)
+    if any(len(field.group()) > limits.max_parameter_header_bytes for field in _PARAMETER_HEADER.finditer(raw)):
+        raise BudgetExceeded(f"un en-tête Content-Type ou Content-Disposition de plus de "
+                             f"{limits.max_parameter_header_bytes} octets")
 
 
 def parse_bounded(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Message:
