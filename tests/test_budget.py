@@ -59,7 +59,7 @@ def test_too_many_themes_are_refused():
 def test_a_long_folded_header_in_a_mime_part_is_stopped_before_the_header_parser():
     folded = b"\r\n ".join(b'x%d="y";' % i for i in range(3000))
     raw = (b"From: a@ville.fr\r\nTo: " + BOT.encode() + b"\r\nSubject: Re\r\nMIME-Version: 1.0\r\n"
-           b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/plain; ' + folded
+           b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/plain\r\nX-Trap: ' + folded
            + b"\r\n\r\nhello\r\n--XX--\r\n")
     result = classify(raw, Envelope("a@ville.fr", (BOT,)), our_address=BOT, secret="s")
     assert result.kind == "too_complex" and "partie MIME" in result.reason
