@@ -227,5 +227,10 @@ def test_claims_of_a_process_that_died_are_processed_at_the_next_sweep(engine, d
         assert_processed_once(engine, set(range(5)))
     finally:
         server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=60)
+        try:
+            code = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave a server behind; show why it did not stop
+            server.kill()
+            server.wait()
+            raise AssertionError("serve did not stop within 60 s of SIGTERM:\n" + log.read_text()[-3000:])
     assert code == 0, log.read_text()[-3000:]
