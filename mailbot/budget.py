@@ -43,6 +43,20 @@ def until(deadline: float | None) -> Iterator[None]:
         _local.deadline = previous
 
 
+@contextmanager
+def exempt() -> Iterator[None]:
+    """Run the block without charging its CPU time to the current message: for work shared by every
+    message (a cache of the reference data built once), which the first message to need it would
+    otherwise pay alone and, on a busy machine, be declared too complex for."""
+    deadline = getattr(_local, "deadline", None)
+    started = time.thread_time()
+    _local.deadline = None
+    try:
+        yield
+    finally:
+        _local.deadline = None if deadline is None else deadline + (time.thread_time() - started)
+
+
 def checkpoint() -> None:
     """Raise `TooComplex` if this thread is past its deadline (a no-op outside `until`)."""
     deadline = getattr(_local, "deadline", None)

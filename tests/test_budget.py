@@ -5,14 +5,16 @@ that acceptance never waits for another message's processing, and nothing refuse
 from __future__ import annotations
 
 import smtplib
-from pathlib import Path
 import threading
+import time
+from datetime import date
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert, select
 
-from tests.inbound_support import BOT, free_port, mail, make_config, send_form
+from tests.inbound_support import BOT, RULES as RULES_FILE, free_port, mail, make_config, send_form
 from tests.test_parse import RULES, REFS, SENDER, set_field, snapshot, summary_for
 from tests import replies
 from mailbot import budget
@@ -23,6 +25,8 @@ from mailbot.replies.diff import diff_form
 from mailbot.inbound.queue import Arrival, process_pending, run_worker, store_arrival, store_arrivals
 from mailbot.replies.parse import parse_reply
 from mailbot.inbound.receive import GroupCommit, start_listener
+from mailbot.outbound.campaign import create_campaign
+from mailbot.replies import tokenless
 from store.campaign_models import OutboundMessage
 from store.inbound_models import InboundMessage
 
@@ -68,8 +72,6 @@ def test_a_long_folded_header_in_a_mime_part_is_stopped_before_the_header_parser
 def test_a_long_parameter_header_in_a_mime_part_is_stopped_before_the_parser():
     """The standard parameter splitter recounts the quotes from the start at each « ; »: a 15 KB
     Content-Type in a part cost seconds inside the parser (fuzz seed 11, case 648426: 2.75 s)."""
-    import time
-
     params = b'a";' * 5000
     raw = (b"From: a@ville.fr\r\nTo: " + BOT.encode() + b"\r\nSubject: Re\r\nMIME-Version: 1.0\r\n"
            b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: multipart/mixed; ' + params
@@ -99,6 +101,45 @@ def test_a_message_over_its_cpu_budget_is_kept_for_reviewers_and_answered_once(e
     with Session() as session:
         answer = session.get(OutboundMessage, row.response_outbound_id)
         assert answer.kind == "explanation" and "trop volumineux ou trop complexe" in answer.raw.decode("utf-8", "replace")
+
+
+def test_work_shared_by_every_message_is_not_charged_to_the_one_that_triggers_it():
+    deadline = budget.deadline_from_now(0.02)
+    with budget.until(deadline):
+        with budget.exempt():
+            spin = time.thread_time() + 0.1
+            while time.thread_time() < spin:
+                pass
+            budget.checkpoint()  # no deadline inside: it cannot raise
+        budget.checkpoint()  # the deadline moved by the exempt block's 0.1 s: still within
+        spin = time.thread_time() + 0.05
+        while time.thread_time() < spin:
+            pass
+        with pytest.raises(budget.TooComplex):
+            budget.checkpoint()  # the message's own 0.05 s is past its 0.02 s
+
+
+@pytest.mark.parametrize("seeded_db_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_first_message_without_a_token_does_not_pay_for_the_directory(seeded_engine, seeded_sessions,
+                                                                            seeded_db_url, monkeypatch):
+    """Indexing the 36,000 collectivités (about 0.4 s, once per process) used to be charged to the first
+    message that needed it: on a busy machine that message went over its budget and was kept as too
+    complex (« message transmis aux relecteurs ») instead of being answered with its summary."""
+    config = make_config(seeded_db_url)
+    with seeded_sessions.begin() as session:
+        create_campaign(session, "c2012", RULES_FILE, date(2012, 6, 30))
+    tokenless._DIRECTORY_CACHE.clear()
+    monkeypatch.setattr(budget, "SECONDS", 0.2)  # under the directory's cost, well over a message's own
+    sender = "accueil@gael-mairie.fr"
+    body = "Bonjour,\nje souhaite mettre à jour notre fiche.\n\nMairie de Gaël (35)\n"
+    inbound_id = store_arrival(seeded_engine, Arrival(mail(sender=sender, subject="Mise à jour de notre fiche", body=body),
+                                                      "smtp", sender, (BOT,))).inbound_id
+    process_pending(seeded_engine, config)
+    row = _row(seeded_sessions, inbound_id)
+    assert row.kind == "unknown", row.reason
+    assert row.details["identify"]["candidates"][0]["code"] == "COM-35117"
+    with seeded_sessions() as session:
+        assert session.get(OutboundMessage, row.response_outbound_id).kind == "summary"
 
 
 # --- SQLite: reads never wait for the writer; analysis outside the write transaction ---------------------------
@@ -205,7 +246,6 @@ def test_an_opening_bracket_never_closed_is_text_not_a_tag_rescanned_to_the_end(
 def test_a_quote_left_open_in_a_tag_is_text_not_a_value_running_to_the_end():
     """The standard parser reads a quoted value past the tag's « > », up to the next such quote
     anywhere: a fuzzed 1.4 MB part of tags like this cost 14 s (each one matched to the end)."""
-    import time
     from mailbot.replies.parse import html_to_text
 
     text = html_to_text('<p style="font-family:\'Calibri\'">Montant : 12 000</p><meta content="a; b<p>suite')

@@ -26,7 +26,7 @@ from email.utils import parseaddr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailbot import grammar
+from mailbot import budget, grammar
 from mailbot.inbound.classify import Classification
 from mailbot.inbound.read import body_texts, header_text, parse_bounded
 from mailbot.clock import utcnow
@@ -151,13 +151,14 @@ def load_directory(session: Session) -> Directory:
                func.count().filter(Collectivite.in_atlas.is_(True)))
     ).one())
     if signature not in _DIRECTORY_CACHE:
-        entries = [Entry(*row) for row in session.execute(
-            select(Collectivite.id, Collectivite.code, Collectivite.kind, Collectivite.name, Collectivite.insee,
-                   Collectivite.siren, Collectivite.departement, Collectivite.region, Collectivite.in_atlas,
-                   Collectivite.population, Collectivite.epci_type).order_by(Collectivite.id))]
-        names = {e.insee: e.name for e in entries if e.kind == "departement"}
-        _DIRECTORY_CACHE.clear()
-        _DIRECTORY_CACHE[signature] = Directory(entries, names)
+        with budget.exempt():  # built once for every message, not the cost of the one that needs it first
+            entries = [Entry(*row) for row in session.execute(
+                select(Collectivite.id, Collectivite.code, Collectivite.kind, Collectivite.name, Collectivite.insee,
+                       Collectivite.siren, Collectivite.departement, Collectivite.region, Collectivite.in_atlas,
+                       Collectivite.population, Collectivite.epci_type).order_by(Collectivite.id))]
+            names = {e.insee: e.name for e in entries if e.kind == "departement"}
+            _DIRECTORY_CACHE.clear()
+            _DIRECTORY_CACHE[signature] = Directory(entries, names)
     return _DIRECTORY_CACHE[signature]
 
 
