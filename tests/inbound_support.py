@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -143,7 +144,8 @@ def free_port() -> int:
 
 def start_serve(env: dict, cwd: Path, log: Path, *, workers: int = 2) -> subprocess.Popen:
     """`python -m mailbot serve` as a separate process, once it accepts SMTP connections."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    # PYTHONFAULTHANDLER: a server that hangs can be made to print every thread's stack (stop_serve)
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1", **env}
     handle = open(log, "ab")
     process = subprocess.Popen([sys.executable, "-m", "mailbot", "serve", "--workers", str(workers),
                                 "--log-level", "WARNING", "--dev"], env=full_env, cwd=cwd, stdout=handle, stderr=handle)
@@ -160,3 +162,19 @@ def start_serve(env: dict, cwd: Path, log: Path, *, workers: int = 2) -> subproc
             time.sleep(0.1)
     process.kill()
     raise AssertionError("mailbot serve did not start listening within 60 s")
+
+
+def stop_serve(process: subprocess.Popen, log: Path, seconds: float = 60) -> int:
+    """SIGTERM, as an operator stops it; a server still there after `seconds` is made to print its
+    threads' stacks (SIGABRT, with faulthandler on) and the test fails with them: never left running."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise AssertionError(f"serve did not stop within {seconds:g} s of SIGTERM:\n" + log.read_text()[-6000:]) from None

@@ -16,7 +16,7 @@ from mailbot.serve import Services, run_serve
 from store.campaign_models import OutboundMessage
 from store.db import make_engine, upgrade
 from store.inbound_models import AnswerLog, InboundMessage
-from tests.inbound_support import BOT, SECRET, free_port, make_config, start_serve
+from tests.inbound_support import BOT, SECRET, free_port, make_config, start_serve, stop_serve
 
 MESSAGES = 500
 CLIENTS = 8
@@ -100,8 +100,7 @@ def test_kill_9_during_500_concurrent_deliveries(db_url, engine, tmp_path):
         assert acked == set(range(MESSAGES))
         wait_processed(engine, MESSAGES)
     finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=60)
+        code = stop_serve(server, log)
     assert code == 0, log.read_text()[-2000:]
 
     assert stored_indexes(engine) == list(range(MESSAGES))
@@ -154,8 +153,7 @@ def test_sigterm_stops_cleanly_with_an_empty_queue(tmp_path):
     server = start_serve(env, tmp_path, tmp_path / "serve.log")
     with smtplib.SMTP("127.0.0.1", port) as client:
         client.sendmail("a@ville.fr", [BOT], b"Subject: bonjour\r\n\r\nbonjour\r\n")
-    server.send_signal(signal.SIGTERM)
-    assert server.wait(timeout=60) == 0
+    assert stop_serve(server, tmp_path / "serve.log") == 0
     engine = make_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         assert conn.scalars(select(InboundMessage.state)).all() in (["done"], ["queued"])

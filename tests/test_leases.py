@@ -3,7 +3,6 @@ those of a process of this host that died (at the next sweep), and those a store
 in a live server (when their lease expires). Each message is still processed exactly once."""
 from __future__ import annotations
 
-import signal
 import smtplib
 import sqlite3
 import subprocess
@@ -21,7 +20,7 @@ from mailbot.inbound.queue import Arrival, insert_arrival
 from store.db import make_engine, upgrade
 from store.inbound_models import AnswerLog, InboundMessage
 from tests.conftest import _pg_admin, _pg_url_for, _skip_or_fail_pg
-from tests.inbound_support import BOT, SECRET, free_port, start_serve
+from tests.inbound_support import BOT, SECRET, free_port, start_serve, stop_serve
 from tests.lease_support import gone_owner
 
 
@@ -204,8 +203,7 @@ def test_messages_a_store_outage_left_processing_are_processed_after_the_lease_w
         assert server.poll() is None  # the same server did it, no restart
         assert_processed_once(engine, acked)
     finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=60)
+        code = stop_serve(server, log)
         engine.dispose()
     assert code == 0, log.read_text()[-3000:]
 
@@ -226,11 +224,5 @@ def test_claims_of_a_process_that_died_are_processed_at_the_next_sweep(engine, d
         assert server.poll() is None
         assert_processed_once(engine, set(range(5)))
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            code = server.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # never leave a server behind; show why it did not stop
-            server.kill()
-            server.wait()
-            raise AssertionError("serve did not stop within 60 s of SIGTERM:\n" + log.read_text()[-3000:])
+        code = stop_serve(server, log)
     assert code == 0, log.read_text()[-3000:]
