@@ -52,9 +52,20 @@ def test_out_of_office_without_auto_submitted_is_an_autoreply(name):
     "Absent(e) du bureau : Marie Dupont", "Absente jusqu'au 16 juillet", "Message automatique - absence",
     "[Absence] Service des relations internationales", "RE: Absent du bureau", "Abwesenheitsnotiz",
     "Respuesta automática: Atlas", "Risposta automatica", "Fuori sede fino al 3 settembre",
+    "Automatisch antwoord: Atlas", "Afwezig tot 3 september", "Resposta automática: Atlas",
 ])
 def test_absence_subjects(subject):
     assert run(mail(sender="agent@ville.fr", to=TOKEN_ADDRESS, subject=subject)).kind == "autoreply"
+
+
+@pytest.mark.parametrize("body", [
+    "Ik ben afwezig tot en met 10 september en heb beperkt toegang tot mijn e-mail.",
+    "Goedendag,\nIk ben momenteel niet op kantoor. Uw e-mail wordt niet doorgestuurd.",
+    "Estou ausente até 10 de setembro, com acesso limitado ao correio eletrónico.",
+])
+def test_dutch_and_portuguese_absence_openings_under_a_reply_subject(body):
+    assert run(mail(sender="agent@ville.fr", to=TOKEN_ADDRESS, subject="Re: [Atlas 2012] Mise à jour",
+                    body=body)).kind == "autoreply"
 
 
 @pytest.mark.parametrize("subject, body", [

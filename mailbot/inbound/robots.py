@@ -40,6 +40,8 @@ AUTO_SUBJECTS = (
     r"\bnicht im buro\b", r"automatische antwort", r"respuesta automatica", r"fuera de la oficina",
     r"\bausente\b", r"risposta automatica", r"fuori (sede|ufficio)", r"\bassente\b",
     r"accuse de (reception|lecture)", r"^lu ?:", r"^read ?:", r"^auto ?:", r"^\[absence\]",
+    r"automatisch antwoord", r"\bafwezig(heid)?\b", r"\bniet aanwezig\b",
+    r"resposta automatica", r"\bfora do escritorio\b", r"\bausencia temporaria\b",
 )
 # How robots open their text (folded, looked for in the first lines the sender wrote).
 AUTO_OPENINGS = (
@@ -56,6 +58,9 @@ AUTO_OPENINGS = (
     r"\b(estare|estoy) (fuera|ausente)\b", r"\bfuera de la oficina\b", r"\brespuesta automatica\b",
     r"\bsono (attualmente )?(assente|fuori)\b", r"\bsaro (assente|fuori)\b", r"\bfuori (sede|ufficio)\b",
     r"\brisposta automatica\b",
+    r"\bik ben (momenteel |tot en met \S+ |van \S+ tot \S+ )?(afwezig|niet aanwezig|niet op kantoor|met vakantie)\b",
+    r"\bautomatisch antwoord\b",
+    r"\b(estou|estarei) (ausente|fora do escritorio|de ferias)\b", r"\bresposta automatica\b",
 )
 TEXT_SIGNAL = "texte"  # how a sign found in the text alone starts (the weakest kind: see mailbot.inbound.queue)
 OPENING_LINES = 3  # robots say what they are at once; a person's message may mention leave later on
