@@ -1,3 +1,3 @@
-from mailbot.cli import main
+from mailbot.cli.commands import main
 
 main()

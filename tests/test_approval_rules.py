@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import load_config
 from mailbot.review.checks import rule_errors
 from mailbot.review.decide import approve, bulk_approve, edit

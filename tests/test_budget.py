@@ -20,7 +20,7 @@ from tests import replies
 from mailbot import budget
 from mailbot.inbound import queue as inbound_module
 from mailbot.inbound.classify import Envelope, classify
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.replies.diff import diff_form
 from mailbot.inbound.queue import Arrival, process_pending, run_worker, store_arrival, store_arrivals
 from mailbot.replies.parse import parse_reply

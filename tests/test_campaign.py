@@ -27,7 +27,7 @@ from mailbot.outbound.campaign import (
     remind_campaign,
     render_campaign,
 )
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import load_config
 from mailbot.outbound.delivery import deliver_pending
 from mailbot.outbound.render import compact_html, euros, html_form, transfer_encoding

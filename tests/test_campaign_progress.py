@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from mailbot.outbound.campaign import create_campaign
-from mailbot.cli import main
+from mailbot.cli.commands import main
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "campagne-2012.toml"
 LIMIT = 5

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from mailbot.outbound.campaign import STATUS_COLUMNS, STATUS_LABELS, create_campaign, render_campaign
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.devtools.client_shapes import gmail, plain_answer, set_field
 from mailbot.clock import utcnow
 from mailbot.config import load_config

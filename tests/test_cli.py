@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import ConfigError, load_config, parse_imap_url, parse_smtp_url
 
 

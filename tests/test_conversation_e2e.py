@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from mailbot.outbound.campaign import campaign_status, get_campaign, render_campaign
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.devtools.client_shapes import set_field
 from mailbot.outbound.delivery import deliver_pending
 from store.campaign_models import OutboundMessage

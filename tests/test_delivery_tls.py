@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select, update
 
 from mailbot.outbound.campaign import create_campaign, render_campaign
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import ConfigError, load_config, parse_smtp_url
 from mailbot.outbound import delivery
 from mailbot.clock import wait_for

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from mailbot.devtools.processes import alive, descendants
 from mailbot.outbound.campaign import campaign_status, create_campaign, get_campaign, render_campaign
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.clock import utcnow
 from mailbot.config import load_config
 from mailbot.outbound.delivery import deliver_pending

@@ -426,7 +426,7 @@ def test_database_refusal_rolls_back_everything(exported, target, monkeypatch):
 
 
 def run_cli(url: str, *args: str):
-    from mailbot.cli import main  # imports every command family; only the CLI tests need them
+    from mailbot.cli.commands import main  # imports every command family; only the CLI tests need them
 
     return CliRunner().invoke(main, list(args), env={"MAILBOT_DB": url, "MAILBOT_CONFIG": None})
 

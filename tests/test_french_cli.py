@@ -8,7 +8,7 @@ import re
 import click
 from click.testing import CliRunner
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 
 # words that never occur in a French sentence: any of them in a help text means English was left
 _ENGLISH = re.compile(r"\b(the|and|of|to|with|from|this|when|only|every|each|print|its|their|for|by|is|as)\b",

@@ -16,7 +16,7 @@ from mailbot.inbound import route as pipeline
 from mailbot.inbound.tie import find_form
 from mailbot.replies.answer import answer_refusal
 from mailbot.inbound.classify import Classification
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.outbound.outbox import Recipient, enqueue, message_verp_address, new_message_id
 from mailbot.inbound import attachments as attachments_module
 from mailbot.inbound.queue import (Arrival, claim, process_claimed, process_pending, release_orphaned, reprocess,

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from mailbot.replies.acknowledge import sentence
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.cli.review import describe
 from mailbot.replies.diff import ProposedChange
 from mailbot.labels import labels_for, when

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.clock import utcnow
 from mailbot.outbound.deadlines import DeadlineError, check_not_past, parse_deadline
 from mailbot.devtools.sink import free_port

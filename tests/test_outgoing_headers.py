@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import load_config
 from mailbot.outbound.campaign import campaign_rules, get_campaign, render_campaign
 from mailbot.outbound.outbox import Recipient

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from mailbot import shipped
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.outbound.render import make_environment
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import load_config
 from mailbot.review.decide import bulk_approve, bulk_preview
 from mailbot.review.plausibility import RecordFacts, find_warnings, plausibility_warnings, warnings_by_set

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from mailbot.devtools import client_shapes
 from mailbot.clock import wait_for
 from mailbot.outbound.campaign import campaign_status, create_campaign, get_campaign, render_campaign, target_states
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import load_config
 from mailbot.outbound.delivery import deliver_pending
 from mailbot.serve import run_serve

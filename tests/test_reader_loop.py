@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
 from mailbot.devtools.sink import free_port, start_sink

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.devtools.sink import start_sink
 from store.models import Contact
 from store.review_models import ChangeSet

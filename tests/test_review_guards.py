@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 import mailbot.review.decide as review_core
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.clock import utcnow
 from mailbot.config import load_config
 from mailbot.review.decide import approve, bulk_approve, bulk_candidates, edit, reject

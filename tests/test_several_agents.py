@@ -9,7 +9,7 @@ import smtplib
 
 from click.testing import CliRunner
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.devtools.client_shapes import set_field
 from mailbot.outbound.campaign import render_campaign
 from mailbot.outbound.delivery import deliver_pending

@@ -13,7 +13,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.cli.terminal import json_safe, printable
 from mailbot.config import load_config
 from mailbot.inbound.queue import Arrival, store_arrival

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tests.inbound_support import BOT, mail, make_config, send_form
 from mailbot.inbound.authenticate import authenticate
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.inbound.queue import Arrival, process_pending, store_arrival
 from mailbot.review.decide import approve
 from mailbot.review.notify import notify_decided

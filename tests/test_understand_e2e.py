@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from mailbot.outbound.campaign import create_campaign, render_campaign
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.clock import smtp_listening, wait_for
 from mailbot.config import load_config
 from mailbot.outbound.delivery import deliver_pending

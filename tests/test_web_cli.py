@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from mailbot.cli import main
+from mailbot.cli.commands import main
 from mailbot.config import load_config
 from mailbot.serve import Services, run_serve
 from mailbot.devtools.sink import free_port

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.app import emit_json, main, pass_app
 from mailbot.cli.record import record_text
 from mailbot.cli.tables import Column, echo_text, print_table
 from mailbot.outbound.campaign import campaign_rules

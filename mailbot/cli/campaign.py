@@ -21,7 +21,7 @@ from mailbot.outbound.campaign import (
     remind_campaign,
     send_campaign,
 )
-from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.app import emit_json, main, pass_app
 from mailbot.cli.tables import Column, print_table
 from mailbot.cli.terminal import echo
 from mailbot.clock import utcnow

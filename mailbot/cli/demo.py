@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 
-from mailbot.cli import main
+from mailbot.cli.app import main
 from mailbot.cli.atlas import STAT_LABELS
 from mailbot.cli.tables import echo_text
 from mailbot.clock import smtp_listening, wait_for

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from mailbot.cli import main, pass_app
+from mailbot.cli.app import main, pass_app
 from mailbot.outbound.signing import DkimError, DkimKey, new_private_key, write_private_key, zone_record
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.app import emit_json, main, pass_app
 from mailbot.cli.tables import Column, echo_text, print_table
 from mailbot.cli.terminal import write_raw
 from mailbot.serve import ServeError, run_serve

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from mailbot.outbound.campaign import STATUS_COLUMNS, STATUS_LABELS, CampaignError, get_campaign
-from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.app import emit_json, main, pass_app
 from mailbot.cli.tables import Column, print_table
 from mailbot.prefectures.circular import send_circulars
 from mailbot.prefectures.directory import (PrefectureError, decode_directory, import_directory, list_directory,

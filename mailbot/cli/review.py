@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.app import emit_json, main, pass_app
 from mailbot.cli.tables import Column, print_table
 from mailbot.cli.terminal import echo, printable, write_raw
 from mailbot.labels import Labels, change_lines, when

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from mailbot.cli import emit_json, main, pass_app
+from mailbot.cli.app import emit_json, main, pass_app
 from mailbot.config import SETTINGS_BY_NAME, ConfigError, parse_host_port
 from mailbot.web import accounts
 from mailbot.web.server import run_foreground
