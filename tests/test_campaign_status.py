@@ -291,5 +291,5 @@ def test_remind_with_a_bad_duration_is_a_one_line_error(Session, db_url, after):
     result = run(env_for(db_url, 1), "remind", "c2012", "--after", after)
     assert result.exit_code != 0 and "Traceback" not in result.output
     [line] = result.output.strip().splitlines()
-    assert line.startswith("Error: durée illisible") and f"« {after} »" in line and "14d" in line
+    assert line.startswith("Erreur : durée illisible") and f"« {after} »" in line and "14d" in line
     assert reminded(Session) == Counter()

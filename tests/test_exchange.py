@@ -436,7 +436,7 @@ def assert_one_line_failure(result, fragment: str) -> None:
     assert isinstance(result.exception, SystemExit), result.exception  # a ClickException, not a crash
     assert "Traceback" not in result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], result.output
+    assert len(lines) == 1 and lines[0].startswith("Erreur : ") and fragment in lines[0], result.output
 
 
 def test_cli_export_then_import_round_trip(engine, Session, db_url, second_db_url, tmp_path, monkeypatch):

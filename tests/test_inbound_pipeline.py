@@ -431,7 +431,7 @@ def test_inbox_list_show_and_reprocess(engine, Session, config, db_url, form):
     redo = runner.invoke(main, ["inbox", "reprocess", str(first)], env=env)
     assert redo.exit_code == 0 and "traité · commande" in redo.output
     missing = runner.invoke(main, ["inbox", "show", "999999"], env=env)
-    assert missing.exit_code == 1 and missing.output.startswith("Error: aucun message reçu n° 999999")
+    assert missing.exit_code == 1 and missing.output.startswith("Erreur : aucun message reçu n° 999999")
     with Session.begin() as session:
         session.execute(update(InboundMessage).where(InboundMessage.id == first).values(state="processing"))
     busy = runner.invoke(main, ["inbox", "reprocess", str(first)], env=env)

@@ -146,7 +146,7 @@ def test_a_read_only_command_on_a_mistyped_sqlite_url_creates_no_file(tmp_path, 
     typo = tmp_path / "atlass.sqlite"
     result = cli({"MAILBOT_DB": f"sqlite:///{typo}", "MAILBOT_REVIEWERS": "X"}, *command)
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.output.startswith(f"Error: pas de base de données à {typo}") and "mailbot init" in result.output
+    assert result.output.startswith(f"Erreur : pas de base de données à {typo}") and "mailbot init" in result.output
     assert not typo.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -203,7 +203,7 @@ def test_an_unreachable_relay_is_one_line(seeded_sqlite):
     assert result.exit_code == 1 and "Traceback" not in result.output
     port = env["MAILBOT_SMTP"].rsplit(":", 1)[1]
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith(f"Error: le relais 127.0.0.1:{port} est injoignable (connexion refusée)")
+    assert last.startswith(f"Erreur : le relais 127.0.0.1:{port} est injoignable (connexion refusée)")
     assert "MAILBOT_SMTP" in last
     assert result.output.startswith("2 fiches préparées")  # what was done is said first, and kept queued
 

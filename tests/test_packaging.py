@@ -97,6 +97,7 @@ def test_a_wheel_built_from_the_tree_runs_the_demo_from_another_directory(tmp_pa
     assert {f"mailbot/shipped_rules/{p.name}" for p in (ROOT / "rules").glob("*.toml")} <= names
     console = ROOT / "mailbot" / "web"  # the console's pages, styles, script and vendored htmx with its licence
     assert {str(p.relative_to(ROOT)) for d in ("templates", "static") for p in (console / d).iterdir()} <= names
+    assert "mailbot/cli/locale/click.fr.po" in names  # click's own words in French
     modules = {str(p.relative_to(ROOT)) for top in ("mailbot", "store") for p in (ROOT / top).rglob("*.py")
                if "__pycache__" not in p.parts}
     assert modules <= names, sorted(modules - names)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from mailbot.cli.language import speak_french
 from mailbot.cli.terminal import json_safe, printable
 from mailbot.config import Config, ConfigError, load_config
 from store.db import StoreError, is_initialised, make_engine, read_sessions, session_factory, sqlite_file_missing
@@ -61,9 +62,36 @@ def emit_json(data: Any) -> None:
     click.echo(json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
-class MailbotGroup(click.Group):
+speak_french()  # before any command declares its parameters (mailbot.cli.language)
+
+# what an option's value is, in its help line (« --limit ENTIER »), by click type name
+TYPE_PLACEHOLDERS = {"integer": "ENTIER", "integer range": "ENTIER", "float": "NOMBRE", "float range": "NOMBRE",
+                     "text": "TEXTE", "boolean": "OUI|NON", "uuid": "UUID"}
+
+
+class FrenchGroup(click.Group):
+    """A group whose usage line and value placeholders are French: click writes « COMMAND [ARGS]... »
+    and « INTEGER », « TEXT » (its types' names) without gettext."""
+
+    group_class = type  # its subgroups are of its own class
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("subcommand_metavar", "COMMANDE [ARGUMENTS]...")
+        super().__init__(*args, **kwargs)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        for param in cmd.params:
+            placeholder = TYPE_PLACEHOLDERS.get(param.type.name)
+            if isinstance(param, click.Option) and param.metavar is None and placeholder:
+                param.metavar = placeholder
+        super().add_command(cmd, name)
+
+
+class MailbotGroup(FrenchGroup):
     """Turns store and configuration errors raised anywhere below into one-line messages; any error
     message is made printable (it may quote what an agent or a file wrote: mailbot.cli.terminal)."""
+
+    group_class = FrenchGroup
 
     def invoke(self, ctx):
         try:
