@@ -40,6 +40,10 @@ MAX_TEXT_CHARS = 2_000_000
 MAX_VALUE_CHARS = RAW_LENGTH_FACTOR * max(MAX_LENGTH_BY_TYPE.values())
 CHECK_LINES = 256  # lines between two looks at the CPU budget
 MAX_HTML_CHARS = 500_000  # of HTML converted per message (html2text is the slow step: bounded first)
+# and at most this many tags: html2text's cost is per tag (about 10 µs), so 500 KB of « <li>x » took
+# over 1 s. A real reply quoting a large summary in Outlook's HTML holds a few thousand.
+MAX_HTML_TAGS = 50_000
+CHECK_TAGS = 256  # tags converted between two looks at the CPU budget
 
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\t": " ", "\u200b": ""}
 _QUOTES = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00ab": '"', "\u00bb": '"'}
@@ -156,15 +160,29 @@ FORWARD_SEPARATOR = "---------- Message transféré ----------"
 
 
 def _converted(htmls: list[str]) -> list[str]:
-    """HTML parts as text, at most MAX_HTML_CHARS of HTML in all (html2text is the slow step)."""
-    texts, left = [], MAX_HTML_CHARS
+    """HTML parts as text, at most MAX_HTML_CHARS of HTML and MAX_HTML_TAGS tags in all (html2text
+    is the slow step)."""
+    texts, left, tags_left = [], MAX_HTML_CHARS, MAX_HTML_TAGS
     for html in htmls:
-        if left <= 0:
+        if left <= 0 or tags_left <= 0:
             break
         checkpoint()
-        texts.append(html_to_text(html[:left]))
+        kept, tags = _first_tags(html[:left], tags_left)
+        texts.append(html_to_text(kept))
         left -= len(html)
+        tags_left -= tags
     return texts
+
+
+def _first_tags(html: str, limit: int) -> tuple[str, int]:
+    """The start of `html` with at most `limit` « < » (tag openings), and how many it has."""
+    count = html.count("<")
+    if count <= limit:
+        return html, count
+    position = -1
+    for _ in range(limit + 1):
+        position = html.find("<", position + 1)
+    return html[:position], limit
 
 
 def _param(part: Message, name: str):
@@ -300,7 +318,8 @@ def html_to_text(html: str) -> str:
 class _NestingLimit:
     """html2text's tag callback: lists and quotes nested deeper than any mail's are read as flat
     text. html2text indents each line by its depth: 2,000 unclosed « <ol> » of a fuzzed part made
-    millions of characters of indentation (seconds)."""
+    millions of characters of indentation (seconds). Being called at each tag, it is also where the
+    conversion looks at the message's CPU budget (mailbot.budget)."""
 
     DEPTH = 20
     NESTING = ("ol", "ul", "dl", "blockquote")
@@ -308,8 +327,12 @@ class _NestingLimit:
     def __init__(self) -> None:
         self.depth = dict.fromkeys(self.NESTING, 0)
         self.ignored = dict.fromkeys(self.NESTING, 0)
+        self.tags = 0
 
     def __call__(self, converter, tag: str, attrs, start: bool) -> bool:
+        self.tags += 1
+        if self.tags % CHECK_TAGS == 0:
+            checkpoint()
         if tag not in self.depth:
             return False
         if start:
